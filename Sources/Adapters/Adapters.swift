@@ -1,0 +1,1 @@
+// The Adapters layer (see docs/architecture in README).

@@ -1,0 +1,1 @@
+// The LinearAlgebra layer (see docs/architecture in README).

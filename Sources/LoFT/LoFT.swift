@@ -1,0 +1,1 @@
+// The LoFT layer (see docs/architecture in README).

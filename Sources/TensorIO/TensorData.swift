@@ -1,0 +1,47 @@
+// The bytes of one tensor: little-endian, C order, as safetensors stores them.
+//
+// A TensorData is a view. Its `owner` keeps the memory alive: a file mapping (no copy, the
+// common case for safetensors) or a ByteBuffer (an npz member inflated, big-endian or
+// Fortran-order npy data rearranged, a converted tensor).
+
+public struct TensorData: @unchecked Sendable {
+    public let info: TensorInfo
+    public let bytes: UnsafeRawBufferPointer
+    public let owner: AnyObject?
+
+    public init(info: TensorInfo, bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
+        precondition(bytes.count == info.byteCount, "TensorData: \(bytes.count) bytes for \(info.byteCount)")
+        self.info = info
+        self.bytes = bytes
+        self.owner = owner
+    }
+
+    public init(info: TensorInfo, buffer: ByteBuffer) {
+        self.init(info: info, bytes: UnsafeRawBufferPointer(buffer.bytes), owner: buffer)
+    }
+
+    /// Runs `body` with the elements typed as T (T must match the dtype's width).
+    public func withElements<T, R>(as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
+        precondition(MemoryLayout<T>.stride * info.elementCount == bytes.count)
+        return try body(bytes.bindMemory(to: T.self))
+    }
+}
+
+/// A heap buffer, 64-byte aligned so SIMD loops and BLAS get aligned rows.
+public final class ByteBuffer: @unchecked Sendable {
+    public let bytes: UnsafeMutableRawBufferPointer
+
+    public init(count: Int) {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        bytes = UnsafeMutableRawBufferPointer(start: pointer, count: count)
+    }
+
+    public convenience init(copying source: UnsafeRawBufferPointer) {
+        self.init(count: source.count)
+        if source.count > 0 { bytes.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: source.count) }
+    }
+
+    public var count: Int { bytes.count }
+
+    deinit { bytes.baseAddress?.deallocate() }
+}

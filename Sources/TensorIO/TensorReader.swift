@@ -1,0 +1,34 @@
+// What every reader offers: the list of tensors from the header alone, then the bytes of one
+// tensor at a time, so a caller can stream a checkpoint larger than memory.
+
+public protocol TensorReader: AnyObject {
+    /// The path the user gave (file, directory or index).
+    var path: String { get }
+    /// "safetensors", "safetensors-sharded", "npy" or "npz".
+    var format: String { get }
+    /// File-level metadata in the order read (safetensors `__metadata__`, index `metadata`).
+    var metadata: [(key: String, value: String)] { get }
+    /// Every tensor, in file order (for shards: the index's `weight_map` order).
+    var tensors: [TensorInfo] { get }
+    /// The bytes of one tensor, little-endian, C order. Throws if the name is unknown or the
+    /// data fails a check that could not be made from the header (CRC, inflate size).
+    func data(for name: String) throws -> TensorData
+    /// Hint that the caller is done with a tensor: a mapped reader drops its pages, so
+    /// resident memory stays near one tensor while streaming a whole file.
+    func release(_ name: String)
+}
+
+extension TensorReader {
+    public func release(_ name: String) {}
+
+    public func info(for name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+
+    /// Total data bytes of all tensors.
+    public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+}
+
+/// Sharded readers also say which file holds which tensor.
+public protocol ShardedTensorReader: TensorReader {
+    /// Shard file names (relative to the checkpoint directory) in order, with their tensors.
+    var shards: [(file: String, tensors: [String])] { get }
+}

@@ -1,0 +1,1 @@
+// The Training layer (see docs/architecture in README).

@@ -1,0 +1,3 @@
+import LoftCLI
+
+Loft.main()

@@ -1,0 +1,4 @@
+import Testing
+@testable import Adapters
+
+@Test func AdaptersModuleLoads() { #expect(Bool(true)) }

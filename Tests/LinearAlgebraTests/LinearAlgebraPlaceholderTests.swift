@@ -1,0 +1,4 @@
+import Testing
+@testable import LinearAlgebra
+
+@Test func LinearAlgebraModuleLoads() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import LoFT
+
+@Test func LoFTModuleLoads() { #expect(Bool(true)) }
