@@ -23,9 +23,9 @@ let package = Package(
         .target(name: "TensorIO", dependencies: ["CZlib", "CJSONC"], swiftSettings: optimized),
         .target(name: "LinearAlgebra", dependencies: ["CBLAS"], swiftSettings: optimized),
         .target(name: "LoFT", dependencies: ["LinearAlgebra", "TensorIO"], swiftSettings: optimized),
-        .target(name: "Models", dependencies: ["LinearAlgebra", "TensorIO", "LoFT"], swiftSettings: optimized),
+        .target(name: "Models", dependencies: ["CBLAS", "LinearAlgebra", "TensorIO", "LoFT"], swiftSettings: optimized),
         .target(name: "Training", dependencies: ["Models", "LoFT", "LinearAlgebra", "TensorIO"], swiftSettings: optimized),
-        .target(name: "Adapters", dependencies: ["TensorIO", "LinearAlgebra"], swiftSettings: optimized),
+        .target(name: "Adapters", dependencies: ["CBLAS", "TensorIO", "LinearAlgebra"], swiftSettings: optimized),
         .target(
             name: "LoftCLI",
             dependencies: [
