@@ -6,6 +6,13 @@
 public enum DType: String, CaseIterable, Sendable, Hashable {
     case BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ
     case I16, U16, F16, BF16, I32, U32, F32, C64, F64, I64, U64
+    /// complex128: NumPy's `<c16`. Not a safetensors dtype (the safetensors writer refuses
+    /// it); it exists so an .npy/.npz of complex128 can be inspected and converted to C64.
+    case C128
+
+    /// The 22 dtypes of the safetensors format, in the reference's order.
+    public static let safetensorsTypes: [DType] = Array(allCases.dropLast())
+    public var isSafetensorsType: Bool { self != .C128 }
 
     /// Bits per element (F4 and F6_* are sub-byte; C64 is a pair of F32).
     public var bitWidth: Int {
@@ -16,10 +23,11 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         case .I16, .U16, .F16, .BF16: return 16
         case .I32, .U32, .F32: return 32
         case .C64, .F64, .I64, .U64: return 64
+        case .C128: return 128
         }
     }
 
-    /// Position in the reference's list (0 = BOOL ... 21 = U64).
+    /// Position in the reference's list (0 = BOOL ... 21 = U64; C128 after them).
     public var referenceOrder: Int { DType.allCases.firstIndex(of: self)! }
 
     /// Whole bytes per element, or nil for the sub-byte types F4 and F6_*.

@@ -25,3 +25,11 @@ import Testing
         #expect(try JSON.parse("[-3]") == .array([.integer(-3)]))
     }
 }
+
+@Suite struct JSONWriterTests {
+    @Test func compactFormMatchesSerdeJSON() {
+        let value = JSONValue.object([JSONMember("__metadata__", .object([JSONMember("a/b", .string("x\"y"))])),
+                                      JSONMember("t", .object([JSONMember("shape", .array([.integer(2), .integer(3)]))]))])
+        #expect(JSON.serialize(value) == #"{"__metadata__":{"a/b":"x\"y"},"t":{"shape":[2,3]}}"#)
+    }
+}
