@@ -38,6 +38,15 @@ public struct FactorizationExperiment: Sendable {
         return (target, a, b)
     }
 
+    /// The loss mean((B A - T)²) and its factor gradients, for checks.
+    public static func lossAndGradients(pair: LowRankPair, target: Matrix) -> (loss: Double, a: Matrix, b: Matrix) {
+        let residual = pair.product()
+        residual.add(target, scaledBy: -1)
+        let count = residual.count
+        let (gA, gB) = LowRankGradients.fromFullGradient(residual, pair: pair, scale: 2 / Float(count))
+        return (residual.squaredNorm() / Double(count), gA, gB)
+    }
+
     /// Loss before the first step and after each step: `steps + 1` values.
     public func run(_ method: Method) throws -> [Double] {
         let (target, a0, b0) = problem()
@@ -79,13 +88,10 @@ public struct FactorizationExperiment: Sendable {
         }
         let optimizer = Optimizer(method: lowRank, hyperparameters: hyperparameters)
         try optimizer.register(pair: "BA", pair)
-        let gA = Matrix(rows: rank, columns: n)
-        let gB = Matrix(rows: m, columns: rank)
         for _ in 0..<steps {
             losses.append(lossAndResidual { Matrix.multiply(pair.b, pair.a, into: $0) })
-            // G = scale * residual; gA = Bᵀ G, gB = G Aᵀ.
-            Matrix.multiply(pair.b, transposeA: true, residual, into: gA, alpha: gradientScale)
-            Matrix.multiply(residual, pair.a, transposeB: true, into: gB, alpha: gradientScale)
+            // G = 2 E / (m n); gA = Bᵀ G, gB = G Aᵀ.
+            let (gA, gB) = LowRankGradients.fromFullGradient(residual, pair: pair, scale: gradientScale)
             try optimizer.step(gradients: ["BA": .pair(a: gA, b: gB)], learningRate: learningRate)
         }
         losses.append(lossAndResidual { Matrix.multiply(pair.b, pair.a, into: $0) })
