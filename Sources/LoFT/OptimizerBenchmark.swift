@@ -25,6 +25,8 @@ public struct OptimizerBenchmark: Sendable {
         public var m: Int, n: Int, rank: Int
         public var steps: Int
         public var secondsPerStep: Double
+        /// CPU time (all threads) per step: steadier than wall time on a loaded machine.
+        public var cpuSecondsPerStep: Double
         /// Optimizer state (moments, second-moment matrices, bases), bytes.
         public var stateBytes: Int
         /// Peak resident set during the steps minus the resident set before them.
@@ -65,18 +67,19 @@ public struct OptimizerBenchmark: Sendable {
 
         let baseline = Self.residentBytes()
         Self.resetPeakResident()
-        let start = Self.now()
+        let start = Self.now(), cpuStart = Self.now(CLOCK_PROCESS_CPUTIME_ID)
         for _ in 0..<steps { try optimizer.step(gradients: gradients, learningRate: 1e-4) }
         let seconds = (Self.now() - start) / Double(max(steps, 1))
+        let cpuSeconds = (Self.now(CLOCK_PROCESS_CPUTIME_ID) - cpuStart) / Double(max(steps, 1))
         let peak = Self.peakResidentBytes()
         return Result(method: method, m: m, n: n, rank: method == .adamw ? 0 : rank, steps: steps,
-                      secondsPerStep: seconds, stateBytes: stateBytes,
+                      secondsPerStep: seconds, cpuSecondsPerStep: cpuSeconds, stateBytes: stateBytes,
                       transientBytes: max(0, peak - baseline), peakResidentBytes: peak)
     }
 
-    static func now() -> Double {
+    static func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
         var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
+        clock_gettime(clock, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 

@@ -153,12 +153,13 @@ struct OptimizerStepCommand: ParsableCommand {
                 JSONMember("method", .string(r.method.rawValue)), JSONMember("m", .integer(Int64(r.m))),
                 JSONMember("n", .integer(Int64(r.n))), JSONMember("rank", .integer(Int64(r.rank))),
                 JSONMember("steps", .integer(Int64(r.steps))), JSONMember("ms_per_step", .double(r.secondsPerStep * 1000)),
+                JSONMember("cpu_ms_per_step", .double(r.cpuSecondsPerStep * 1000)),
                 JSONMember("state_mib", .double(mib(r.stateBytes))), JSONMember("transient_mib", .double(mib(r.transientBytes))),
                 JSONMember("peak_rss_mib", .double(mib(r.peakResidentBytes))),
             ])))
         } else {
-            print("\(r.method.rawValue) \(r.m)x\(r.n) rank \(r.rank): " + String(format: "%.2f ms/step, state %.1f MiB, transient %.1f MiB, peak RSS %.1f MiB",
-                  r.secondsPerStep * 1000, mib(r.stateBytes), mib(r.transientBytes), mib(r.peakResidentBytes)))
+            print("\(r.method.rawValue) \(r.m)x\(r.n) rank \(r.rank): " + String(format: "%.2f ms/step (CPU %.2f ms), state %.1f MiB, transient %.1f MiB, peak RSS %.1f MiB",
+                  r.secondsPerStep * 1000, r.cpuSecondsPerStep * 1000, mib(r.stateBytes), mib(r.transientBytes), mib(r.peakResidentBytes)))
         }
     }
 }
