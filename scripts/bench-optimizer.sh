@@ -29,8 +29,9 @@ echo
 echo "| method | rank | wall ms/step | CPU ms/step | vs dense AdamW | state MiB | transient MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 row() { # label json
-    local cpu; cpu=$(field "$2" cpu_ms_per_step)
-    printf "| %s | %s | %.1f | %.1f | %.2fx | %.1f | %.1f |\n" "$1" "$(field "$2" rank)" \
+    local cpu rank; cpu=$(field "$2" cpu_ms_per_step); rank=$(field "$2" rank)
+    [ "$rank" = 0 ] && rank="-"
+    printf "| %s | %s | %.1f | %.1f | %.2fx | %.1f | %.1f |\n" "$1" "$rank" \
         "$(field "$2" ms_per_step)" "$cpu" "$(python3 -c "print($cpu / $dense_cpu)")" \
         "$(field "$2" state_mib)" "$(field "$2" transient_mib)"
 }
