@@ -1,6 +1,7 @@
 // Training 2N steps equals training N, saving the state, restoring it into a fresh optimizer
 // (and fresh parameters), and training N more: bit for bit.
 
+import Foundation
 import LinearAlgebra
 import Testing
 import TensorIO
@@ -65,6 +66,40 @@ import TensorIO
         #expect(resumed.pair.a.elements == straight.pair.a.elements)
         #expect(resumed.pair.b.elements == straight.pair.b.elements)
         #expect(resumed.bias.elements == straight.bias.elements)
+    }
+
+    @Test func resumeThroughASafetensorsFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loft-resume-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let n = 4
+        let straight = Model(seed: 41)
+        let straightOptimizer = try straight.optimizer(.loft)
+        for k in 0..<(2 * n) { try straight.step(straightOptimizer, index: k) }
+
+        let first = Model(seed: 41)
+        let firstOptimizer = try first.optimizer(.loft)
+        for k in 0..<n { try first.step(firstOptimizer, index: k) }
+        try firstOptimizer.saveState(to: path)
+
+        let resumed = Model(seed: 41, parameterSeed: 7)
+        let resumedOptimizer = try resumed.optimizer(.loft)
+        try resumedOptimizer.loadState(from: path)
+        for k in n..<(2 * n) { try resumed.step(resumedOptimizer, index: k) }
+        #expect(resumed.pair.a.elements == straight.pair.a.elements)
+        #expect(resumed.pair.b.elements == straight.pair.b.elements)
+        #expect(resumed.bias.elements == straight.bias.elements)
+
+        // The file lists what docs/loft.md says it holds.
+        let reader = try SafetensorsReader(path: path)
+        let shapes = Dictionary(uniqueKeysWithValues: reader.tensors.map { ($0.name, $0.shape) })
+        #expect(shapes["state/layer.A.second_moment"] == [6, 9])   // r(r+1)/2 = 6 for r = 3
+        #expect(shapes["state/layer.B.second_moment"] == [11, 6])
+        #expect(shapes["state/layer.A.basis"] == [11, 3])
+        #expect(shapes["state/layer.B.basis"] == [3, 9])
+        #expect(shapes["state/layer.A.step"] == [])
+        #expect(shapes["state/bias.exp_avg_sq"] == [1, 11])
+        #expect(shapes["param/layer.A"] == [3, 9])
+        #expect(reader.metadata.first { $0.key == "format" }?.value == "loft-optimizer-state")
     }
 
     @Test func restoreRejectsAnotherMethod() throws {
