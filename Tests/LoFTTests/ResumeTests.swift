@@ -102,6 +102,36 @@ import TensorIO
         #expect(reader.metadata.first { $0.key == "format" }?.value == "loft-optimizer-state")
     }
 
+    /// The reference reader (Python safetensors) reads the state file: dtypes, shapes, metadata.
+    @Test func stateFileReadsInPythonSafetensors() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loft-state-py-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let model = Model(seed: 5)
+        let optimizer = try model.optimizer(.loft)
+        for k in 0..<3 { try model.step(optimizer, index: k) }
+        try optimizer.saveState(to: path)
+        let script = """
+            import sys
+            from safetensors import safe_open
+            with safe_open(sys.argv[1], "np") as f:
+                meta = f.metadata()
+                a = f.get_tensor("state/layer.A.second_moment")
+                step = f.get_tensor("state/layer.B.step")
+                print(meta["format"], meta["step"], a.dtype, a.shape, step.dtype, step.shape, int(step))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = Pipe()
+        guard (try? process.run()) != nil else { print("skipped: python3 not found"); return }
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0 else { print("skipped: python3 with safetensors + numpy not available"); return }
+        #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "loft-optimizer-state 3 float32 (6, 9) int64 () 3")
+    }
+
     @Test func restoreRejectsAnotherMethod() throws {
         let model = Model(seed: 1)
         let optimizer = try model.optimizer(.loft)
