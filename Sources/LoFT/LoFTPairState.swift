@@ -163,8 +163,14 @@ extension LoFTPairState {
 
     /// Each column j of `packed` (T x n) holds P[j]; P[j] <- R P[j] Rᵀ, in column tiles.
     private func congruenceOfColumns(_ packed: Matrix, by rotation: [Double]) {
-        let k = triangle.congruence(rotation)
         let t = packed.rows, n = packed.columns
+        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
+            let ps = packed.storage
+            StackedCongruence(triangle: triangle, q: rotation, count: n).apply(
+                count: n, read: { j, index in ps[index * n + j] }, write: { j, index, v in ps[index * n + j] = v })
+            return
+        }
+        let k = triangle.congruence(rotation)
         let width = LoFTTiling.columnTile(rows: t, columns: n)
         let tile = Matrix(rows: t, columns: width)
         var start = 0
@@ -182,8 +188,14 @@ extension LoFTPairState {
 
     /// Each row i of `packed` (m x T) holds P[i]; P[i] <- Q P[i] Qᵀ, in row tiles.
     private func congruenceOfRows(_ packed: Matrix, by q: [Double]) {
-        let k = triangle.congruence(q)
         let m = packed.rows, t = packed.columns
+        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
+            let ps = packed.storage
+            StackedCongruence(triangle: triangle, q: q, count: m).apply(
+                count: m, read: { i, index in ps[i * t + index] }, write: { i, index, v in ps[i * t + index] = v })
+            return
+        }
+        let k = triangle.congruence(q)
         let height = LoFTTiling.rowTile(rows: m, columns: t)
         let tile = Matrix(rows: height, columns: t)
         var start = 0
@@ -249,6 +261,9 @@ extension LoFTPairState {
 /// Tile sizes for the full-size passes: about 2^20 floats (4 MB) per tile buffer.
 enum LoFTTiling {
     static let elementsPerTile = 1 << 20
+    /// From this rank on, changes of basis run as stacked r x r products (StackedCongruence);
+    /// below it, one product with the T x T congruence matrix.
+    static let stackedCongruenceFromRank = 32
 
     static func columnTile(rows: Int, columns: Int) -> Int {
         max(1, min(columns, max(16, elementsPerTile / max(rows, 1))))

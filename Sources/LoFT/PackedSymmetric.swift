@@ -79,3 +79,54 @@ struct PackedTriangle {
         return result
     }
 }
+
+/// The change of basis P <- Q P Qᵀ for many packed symmetric matrices at once, by unpacking a
+/// tile of them into full r x r blocks stacked vertically and running two products with Qᵀ:
+/// 4 r³ operations per matrix against r⁴/2 for the T x T congruence matrix, the better choice
+/// from r = 32 on (measured at r = 64: about 8x fewer operations).
+struct StackedCongruence {
+    let triangle: PackedTriangle
+    let q: Matrix
+    let tile: Int
+    let stacked: Matrix
+    let product: Matrix
+
+    init(triangle: PackedTriangle, q: [Double], count: Int) {
+        let r = triangle.order
+        self.triangle = triangle
+        self.q = Matrix(rows: r, columns: r, elements: q.map(Float.init))
+        tile = max(1, min(count, LoFTTiling.elementsPerTile / max(r * r, 1)))
+        stacked = Matrix(rows: tile * r, columns: r)
+        product = Matrix(rows: tile * r, columns: r)
+    }
+
+    /// Applies the change of basis to `count` matrices; `read(k, index)` / `write(k, index, v)`
+    /// address packed entry `index` of matrix `start + k`.
+    func apply(count: Int, read: (Int, Int) -> Float, write: (Int, Int, Float) -> Void) {
+        let r = triangle.order, pairs = triangle.pairs
+        var start = 0
+        while start < count {
+            let w = min(tile, count - start)
+            let s = stacked.storage, p = product.storage
+            for k in 0..<w {
+                for (index, (a, b)) in pairs.enumerated() {
+                    let v = read(start + k, index)
+                    s[(k * r + a) * r + b] = v
+                    s[(k * r + b) * r + a] = v
+                }
+            }
+            // Y_k = P_k Qᵀ, then (Y_k)ᵀ = Q P_k, then Q P_k Qᵀ.
+            BLAS.sgemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
+                       a: stacked.baseAddress, lda: r, b: q.baseAddress, ldb: r, beta: 0, c: product.baseAddress, ldc: r)
+            for k in 0..<w {
+                for a in 0..<r { for b in 0..<r { s[(k * r + a) * r + b] = p[(k * r + b) * r + a] } }
+            }
+            BLAS.sgemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
+                       a: stacked.baseAddress, lda: r, b: q.baseAddress, ldb: r, beta: 0, c: product.baseAddress, ldc: r)
+            for k in 0..<w {
+                for (index, (a, b)) in pairs.enumerated() { write(start + k, index, p[(k * r + a) * r + b]) }
+            }
+            start += w
+        }
+    }
+}

@@ -6,25 +6,25 @@ import Testing
 @testable import LoFT
 
 @Suite struct FullRankLimitTests {
-    static let order = 8
-
     /// Well-conditioned invertible factors (identity plus small noise) and a target near
     /// B A, so W stays far from singular matrices along the way (where A = B⁻¹ W would be
     /// singular and A Aᵀ unsolvable in any precision).
-    func startingPair(seed: UInt64) -> (pair: LowRankPair, problem: QuadraticProblem) {
+    /// Noise shrinks with the order so the spectral norm of the perturbation stays near 0.3.
+    func startingPair(order: Int, seed: UInt64) -> (pair: LowRankPair, problem: QuadraticProblem) {
         var generator = SeededGenerator(seed: seed)
-        let b = Matrix.normal(rows: Self.order, columns: Self.order, scale: 0.1, using: &generator)
-        b.add(Matrix.identity(Self.order))
-        let a = Matrix.normal(rows: Self.order, columns: Self.order, scale: 0.1, using: &generator)
-        a.add(Matrix.identity(Self.order))
-        let target = Matrix.normal(rows: Self.order, columns: Self.order, scale: 0.1, using: &generator)
+        let noise = 0.1 * (8 / Float(order)).squareRoot()
+        let b = Matrix.normal(rows: order, columns: order, scale: noise, using: &generator)
+        b.add(Matrix.identity(order))
+        let a = Matrix.normal(rows: order, columns: order, scale: noise, using: &generator)
+        a.add(Matrix.identity(order))
+        let target = Matrix.normal(rows: order, columns: order, scale: noise, using: &generator)
         target.add(Matrix.product(b, a))
         return (LowRankPair(a: a, b: b), QuadraticProblem(target: target))
     }
 
-    func compare(beta1: Float, beta2: Float) throws -> (loft: Double, lora: Double) {
+    func compare(order: Int, beta1: Float, beta2: Float) throws -> (loft: Double, lora: Double) {
         let h = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: 1e-4)
-        let (pair, problem) = startingPair(seed: 7)
+        let (pair, problem) = startingPair(order: order, seed: 7)
         let w0 = pair.product()
         let reference = try adamWTrajectory(w0, h, problem, steps: 50, learningRate: 0.01)
         let loftPair = LowRankPair(a: pair.a.copy(), b: pair.b.copy())
@@ -37,17 +37,23 @@ import Testing
                 worstRelativeDifference(updates(lora), updates(reference)))
     }
 
-    @Test func tracksAdamWWithoutMomentum() throws {
-        let (loft, lora) = try compare(beta1: 0, beta2: 0)
-        print("full-rank limit, betas (0, 0): LoFT \(loft), LoRA-AdamW \(lora)")
-        #expect(loft < 1e-4)
+    /// Reached in float32 (worst relative difference of W - W0 over 50 steps): about 2e-5 at
+    /// order 8, 2e-4 at order 32 (rounding in the reconstruction grows with r).
+    func tolerance(_ order: Int) -> Double { order <= 8 ? 1e-4 : 1e-3 }
+
+    /// Order 8 changes bases through the T x T congruence matrix, order 32 through stacked
+    /// r x r products (StackedCongruence).
+    @Test(arguments: [8, 32]) func tracksAdamWWithoutMomentum(order: Int) throws {
+        let (loft, lora) = try compare(order: order, beta1: 0, beta2: 0)
+        print("full-rank limit r = m = n = \(order), betas (0, 0): LoFT \(loft), LoRA-AdamW \(lora)")
+        #expect(loft < tolerance(order))
         #expect(lora > 0.1)
     }
 
-    @Test func tracksAdamWWithMomentum() throws {
-        let (loft, lora) = try compare(beta1: 0.9, beta2: 0.999)
-        print("full-rank limit, betas (0.9, 0.999): LoFT \(loft), LoRA-AdamW \(lora)")
-        #expect(loft < 1e-4)
+    @Test(arguments: [8, 32]) func tracksAdamWWithMomentum(order: Int) throws {
+        let (loft, lora) = try compare(order: order, beta1: 0.9, beta2: 0.999)
+        print("full-rank limit r = m = n = \(order), betas (0.9, 0.999): LoFT \(loft), LoRA-AdamW \(lora)")
+        #expect(loft < tolerance(order))
         #expect(lora > 0.1)
     }
 }
