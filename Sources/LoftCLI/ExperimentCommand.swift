@@ -14,7 +14,7 @@ struct ExperimentCommand: ParsableCommand {
         discussion: """
             Examples:
               loft experiment factorization --out runs/factorization
-              loft experiment factorization --m 256 --n 128 --rank 4 --steps 100 --out /tmp/f --json
+              loft experiment factorization --rank 4 --steps 100 --out f --json
             """,
         subcommands: [FactorizationCommand.self, OptimizerStepCommand.self]
     )
@@ -26,11 +26,7 @@ struct FactorizationCommand: ParsableCommand {
         commandName: "factorization",
         abstract: "Fit B A to a low-rank target with LoFT, LoRA-AdamW, two LoFT ablations and full AdamW.",
         discussion: """
-            Target T = randn(m, k) randn(k, n); loss = mean((B A - T)²); A (r x n) and B (m x r)
-            start like Linear layers (uniform, bound 1/sqrt(fan_in)); full AdamW trains W from
-            B0 A0. Writes DIR/losses.csv (step, loft, lora, loft-no-alternate,
-            loft-no-calibration, adamw-full: the loss before step 1 and after each step) and
-            DIR/losses.svg (log-scale loss per step), and prints the final losses.
+            Target T = randn(m, k) randn(k, n); loss = mean((B A - T)²); A (r x n) and B (m x r) start like Linear layers (uniform, bound 1/sqrt(fan_in)); full AdamW trains W from B0 A0. Writes DIR/losses.csv (columns step, loft, lora, loft-no-alternate, loft-no-calibration, adamw-full: the loss before step 1 and after each step) and DIR/losses.svg (log-scale loss per step), and prints the final losses.
 
             Examples:
               loft experiment factorization --out runs/factorization
