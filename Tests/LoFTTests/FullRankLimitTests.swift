@@ -56,4 +56,25 @@ import Testing
         #expect(loft < tolerance(order))
         #expect(lora > 0.1)
     }
+
+    /// PEFT's initialisation (B = 0): the first step moves B alone and equals AdamW's first
+    /// step on W = B A (= 0). (Later steps are not AdamW's: with B = 0 the first gradient has
+    /// no component in B's column space, so A's state starts one gradient short. The
+    /// full-rank guarantee needs an invertible B.)
+    @Test func firstStepFromZeroBIsAdamW() throws {
+        let order = 8
+        var generator = SeededGenerator(seed: 3)
+        let a = Matrix.normal(rows: order, columns: order, scale: 0.1, using: &generator)
+        a.add(Matrix.identity(order))
+        let problem = QuadraticProblem(target: Matrix.normal(rows: order, columns: order, using: &generator))
+        let h = AdamWHyperparameters(beta1: 0.9, beta2: 0.999, eps: 1e-4)
+        let pair = LowRankPair(a: a, b: Matrix(rows: order, columns: order))
+        let loft = try trajectory(pair, Optimizer(method: .loft, hyperparameters: h), problem, steps: 20, learningRate: 0.01)
+        let reference = try adamWTrajectory(Matrix(rows: order, columns: order), h, problem, steps: 1, learningRate: 0.01)
+        let difference = loft[0].relativeDifference(to: reference[0])
+        print("full-rank, first step from B = 0: LoFT vs AdamW \(difference)")
+        #expect(difference < 1e-4)
+        let loss = { (w: Matrix) in problem.gradient(at: w).squaredNorm() }
+        #expect(loss(loft[19]) < 0.8 * loss(loft[0]))
+    }
 }
