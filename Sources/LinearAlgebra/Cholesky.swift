@@ -38,7 +38,7 @@ public struct CholeskyFactorization: Sendable {
             }
             let pivot = diagonal.squareRoot()
             l[j * order + j] = pivot
-            for i in (j + 1)..<max(order, j + 1) {
+            for i in (j + 1)..<order {
                 var value = symmetric[i * order + j]
                 for k in 0..<j { value -= l[i * order + k] * l[j * order + k] }
                 l[i * order + j] = value / pivot

@@ -137,8 +137,8 @@ public final class Optimizer {
         }
 
         // Pass 2: the updates.
-        for (index, (_, entry)) in entries.enumerated() {
-            switch (entry, gradients[entries[index].name]!) {
+        for (index, (name, entry)) in entries.enumerated() {
+            switch (entry, gradients[name]!) {
             case let (.dense(parameter, state), .dense(g)):
                 state.apply(to: parameter, gradient: g, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
             case let (.lora(pair, stateA, stateB), .pair(gA, gB)):

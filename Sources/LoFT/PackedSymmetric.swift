@@ -54,7 +54,7 @@ struct PackedTriangle {
                 let xa = source[i * n + a]
                 target[i * t + index] = xa * xa
                 index += 1
-                for b in (a + 1)..<max(n, a + 1) {
+                for b in (a + 1)..<n {
                     target[i * t + index] = 2 * xa * source[i * n + b]
                     index += 1
                 }
