@@ -90,10 +90,15 @@ public final class Matrix: @unchecked Sendable {
         cblas_saxpy(Int32(count), factor, other.baseAddress, 1, baseAddress, 1)
     }
 
-    /// Sum of squares, accumulated in Double so large matrices keep their precision.
+    /// Sum of squares, accumulated in Double (BLAS dsdot) so large matrices keep their precision.
     public func squaredNorm() -> Double {
         var total = 0.0
-        for value in storage { total += Double(value) * Double(value) }
+        var start = 0
+        while start < count {
+            let chunk = min(count - start, 1 << 30)
+            total += cblas_dsdot(Int32(chunk), baseAddress + start, 1, baseAddress + start, 1)
+            start += chunk
+        }
         return total
     }
 
