@@ -1,0 +1,228 @@
+// Byte-level BPE (GPT-2, LLaMA-3, SmolLM, Qwen2...): added tokens are cut out of the text,
+// the rest is pre-tokenized into pieces, and each piece's UTF-8 bytes are merged by the BPE
+// model. Works on bytes throughout: the byte-to-character alphabet of the vocabulary files is
+// undone once, when loading, so no string is built per token.
+
+public struct ByteLevelBPETokenizer: TextTokenizer {
+    let model: BytePairModel
+    let preTokenizer: PreTokenizer
+    /// Added tokens with normalized false, searched first; then those with normalized true.
+    let exactMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
+    let template: [TemplateItem]?
+    /// The bytes of each id, as Hugging Face's ByteLevel decoder gives them.
+    let tokenBytes: [UInt8]
+    let tokenOffsets: [Int]
+    let isSpecial: [Bool]
+    let addedTokens: [AddedToken]
+    /// Vocabulary entries with characters outside the byte alphabet (never produced by BPE).
+    let plainTokens: [String: Int32]
+
+    public let vocabularySize: Int
+    public let bosId: Int32?
+    public let endOfTextId: Int32?
+
+    /// GPT-2's original files.
+    public init(vocabularyFile: String, mergesFile: String) throws {
+        try self.init(TokenizerDefinition(vocabularyFile: vocabularyFile, mergesFile: mergesFile))
+    }
+
+    /// A Hugging Face tokenizer.json whose model is byte-level BPE.
+    public init(tokenizerJSON path: String) throws {
+        try self.init(TokenizerDefinition(tokenizerJSON: path))
+    }
+
+    /// `bosToken` and `endOfTextToken` (from tokenizer_config.json, say) override the guesses:
+    /// the template's leading special token for BOS; <|endoftext|>, <|end_of_text|> or </s>.
+    init(_ definition: TokenizerDefinition, bosToken: String? = nil, endOfTextToken: String? = nil) throws {
+        let path = definition.path
+        var vocabulary = ByteKeyTable(capacity: definition.vocabulary.count)
+        var plainTokens: [String: Int32] = [:]
+        var tokenStrings: [Int32: String] = [:]
+        var largestId: Int32 = -1
+        for (token, id) in definition.vocabulary {
+            if let bytes = ByteLevelAlphabet.bytes(ofToken: token) {
+                vocabulary.set(bytes, Int64(id))
+            } else {
+                plainTokens[token] = id
+            }
+            tokenStrings[id] = token
+            largestId = max(largestId, id)
+        }
+        func vocabularyId(_ token: String) -> Int32? {
+            if let bytes = ByteLevelAlphabet.bytes(ofToken: token), let id = vocabulary.value(for: bytes) { return Int32(id) }
+            return plainTokens[token]
+        }
+
+        var merges: [UInt64: UInt64] = [:]
+        merges.reserveCapacity(definition.merges.count)
+        for (rank, merge) in definition.merges.enumerated() {
+            guard let left = vocabularyId(merge.left) else {
+                throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.left)
+            }
+            guard let right = vocabularyId(merge.right) else {
+                throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.right)
+            }
+            guard let merged = vocabularyId(merge.left + merge.right) else {
+                throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.left + merge.right)
+            }
+            // A repeated merge keeps its last rank, as in Hugging Face.
+            merges[UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))] = UInt64(rank) << 32 | UInt64(UInt32(merged))
+        }
+        let byteIds = (0..<256).map { byte -> Int32 in
+            vocabulary.value(for: [UInt8(byte)]).map { Int32($0) } ?? -1
+        }
+        var unknownId: Int32?
+        if let unknown = definition.unknownToken {
+            guard let id = vocabularyId(unknown) else {
+                throw TokenizerError.invalidFormat(path: path, problem: "unk_token \"\(unknown)\" is not in the vocabulary")
+            }
+            unknownId = id
+        }
+        model = BytePairModel(vocabulary: vocabulary, byteIds: byteIds, merges: merges,
+                              ignoreMerges: definition.ignoreMerges, unknownId: unknownId,
+                              fuseUnknown: definition.fuseUnknown)
+
+        // An added token that is also a vocabulary entry keeps the vocabulary's id (as in Hugging Face).
+        var added = definition.addedTokens
+        for index in added.indices {
+            if let id = vocabularyId(added[index].content) { added[index].id = id }
+            tokenStrings[added[index].id] = added[index].content
+            largestId = max(largestId, added[index].id)
+        }
+        addedTokens = added
+        exactMatcher = AddedTokenMatcher(added.filter { !$0.normalized })
+        normalizedMatcher = AddedTokenMatcher(added.filter { $0.normalized })
+        preTokenizer = definition.preTokenizer
+        template = definition.template
+        self.plainTokens = plainTokens
+
+        vocabularySize = Int(largestId) + 1
+        var bytes: [UInt8] = []
+        var offsets = [0]
+        var special = [Bool](repeating: false, count: vocabularySize)
+        for token in added where token.special { special[Int(token.id)] = true }
+        for id in 0..<Int32(vocabularySize) {
+            if let token = tokenStrings[id] {
+                // Hugging Face's ByteLevel decoder: a token wholly in the alphabet gives its bytes,
+                // any other token its UTF-8.
+                bytes.append(contentsOf: ByteLevelAlphabet.bytes(ofToken: token) ?? Array(token.utf8))
+            }
+            offsets.append(bytes.count)
+        }
+        tokenBytes = bytes
+        tokenOffsets = offsets
+        isSpecial = special
+
+        func idOf(_ token: String) -> Int32? {
+            added.first { $0.content == token }?.id ?? vocabularyId(token)
+        }
+        var templateBos: Int32?
+        if let first = definition.template?.first, case let .tokens(ids) = first { templateBos = ids.first }
+        bosId = bosToken.flatMap(idOf) ?? templateBos
+        endOfTextId = endOfTextToken.flatMap(idOf)
+            ?? ["<|endoftext|>", "<|end_of_text|>", "</s>"].lazy.compactMap(idOf).first
+    }
+
+    public func id(forToken token: String) -> Int32? {
+        if let added = addedTokens.first(where: { $0.content == token }) { return added.id }
+        if let bytes = ByteLevelAlphabet.bytes(ofToken: token), let id = model.vocabulary.value(for: bytes) {
+            return Int32(id)
+        }
+        return plainTokens[token]
+    }
+
+    /// Whether `id` is a special added token (skipped by `decode(_:skipSpecialTokens: true)`).
+    public func isSpecialToken(_ id: Int32) -> Bool { id >= 0 && Int(id) < isSpecial.count && isSpecial[Int(id)] }
+
+    public func decodeBytes(_ ids: [Int32], skipSpecialTokens: Bool) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(ids.count * 4)
+        for id in ids {
+            // Unknown ids are skipped, as Hugging Face does.
+            guard id >= 0, Int(id) < vocabularySize else { continue }
+            if skipSpecialTokens && isSpecial[Int(id)] { continue }
+            result.append(contentsOf: tokenBytes[tokenOffsets[Int(id)]..<tokenOffsets[Int(id) + 1]])
+        }
+        return result
+    }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
+        var text = text
+        var ids: [Int32] = []
+        ids.reserveCapacity(text.utf8.count / 3)
+        text.withUTF8 { encodeUTF8($0, into: &ids) }
+        guard addSpecialTokens, let template else { return ids }
+        var result: [Int32] = []
+        result.reserveCapacity(ids.count + template.count)
+        for item in template {
+            switch item {
+            case let .tokens(special): result.append(contentsOf: special)
+            case .sequence: result.append(contentsOf: ids)
+            }
+        }
+        return result
+    }
+
+    /// Encodes valid UTF-8 bytes (without template), appending to `ids`.
+    func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) {
+        var segments: [TextSegment] = []
+        if exactMatcher.isEmpty {
+            segments.append(TextSegment(range: 0..<bytes.count, id: -1))
+        } else {
+            exactMatcher.split(bytes, 0..<bytes.count, into: &segments)
+        }
+        if !normalizedMatcher.isEmpty {
+            let first = segments
+            segments.removeAll(keepingCapacity: true)
+            for segment in first {
+                if segment.id >= 0 {
+                    segments.append(segment)
+                } else {
+                    normalizedMatcher.split(bytes, segment.range, into: &segments)
+                }
+            }
+        }
+        var state = EncodingState()
+        for segment in segments {
+            if segment.id >= 0 {
+                ids.append(segment.id)
+            } else if !segment.range.isEmpty {
+                encodeSegment(UnsafeBufferPointer(rebasing: bytes[segment.range]), into: &ids, state: &state)
+            }
+        }
+    }
+
+    private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout EncodingState) {
+        state.text.load(bytes)
+        preTokenizer.pieces(of: state.text, into: &state.pieces, scratch: &state.splitScratch)
+        for piece in state.pieces {
+            let word = UnsafeBufferPointer(rebasing: bytes[state.text.offsets[piece.lowerBound]..<state.text.offsets[piece.upperBound]])
+            if let cached = state.cache.value(for: word) {
+                let start = Int(cached >> 32), count = Int(cached & 0xFFFF_FFFF)
+                ids.append(contentsOf: state.cachedIds[start..<(start + count)])
+                continue
+            }
+            let before = ids.count
+            model.encodeWord(word, into: &ids, scratch: &state.word)
+            if state.cache.count >= EncodingState.cacheLimit {
+                state.cache.removeAll()
+                state.cachedIds.removeAll(keepingCapacity: true)
+            }
+            state.cache.set(word, Int64(state.cachedIds.count) << 32 | Int64(ids.count - before))
+            state.cachedIds.append(contentsOf: ids[before...])
+        }
+    }
+}
+
+/// Buffers and the word cache of one encode call (a tokenizer value is shared between threads,
+/// so the cache is not kept in it).
+struct EncodingState {
+    static let cacheLimit = 1 << 16
+    var text = ScalarText()
+    var pieces: [Range<Int>] = []
+    var splitScratch: [Range<Int>] = []
+    var cache = ByteKeyTable(capacity: 4096)
+    var cachedIds: [Int32] = []
+    var word = WordScratch()
+}
