@@ -54,7 +54,7 @@ struct BytePairModel: Sendable {
         output.append(contentsOf: scratch.symbols)
     }
 
-    private func mergeSmall(_ symbols: inout [Int32], pairs: inout [UInt64]) {
+    func mergeSmall(_ symbols: inout [Int32], pairs: inout [UInt64]) {
         pairs.removeAll(keepingCapacity: true)
         for p in 0..<(symbols.count - 1) { pairs.append(merge(symbols[p], symbols[p + 1])) }
         while true {
@@ -73,7 +73,7 @@ struct BytePairModel: Sendable {
         }
     }
 
-    private func mergeWithHeap(_ symbols: inout [Int32]) {
+    func mergeWithHeap(_ symbols: inout [Int32]) {
         let n = symbols.count
         var next = [Int32](unsafeUninitializedCapacity: n) { buffer, count in
             for i in 0..<n { buffer[i] = i + 1 < n ? Int32(i + 1) : -1 }
