@@ -14,7 +14,7 @@ enum TokenizerFixtures {
 
     /// The tokenizers whose fixtures follow real models.
     static let realistic = ["gpt2", "llama3", "smollm"]
-    static let all = realistic + ["added-options"]
+    static let all = realistic + ["added-options", "prefix-space"]
 
     struct Case {
         var text: String

@@ -196,8 +196,23 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout EncodingState) {
         state.text.load(bytes)
         preTokenizer.pieces(of: state.text, into: &state.pieces, scratch: &state.splitScratch)
-        for piece in state.pieces {
-            let word = UnsafeBufferPointer(rebasing: bytes[state.text.offsets[piece.lowerBound]..<state.text.offsets[piece.upperBound]])
+        if preTokenizer.addPrefixSpace {
+            guard !state.pieces.isEmpty else { return }
+            preTokenizer.prefixed(state.pieces, of: state.text, bytes, bytes: &state.prefixedBytes,
+                                  text: &state.prefixedText, output: &state.prefixedPieces, scratch: &state.splitScratch)
+            let prefixedBytes = state.prefixedBytes, pieces = state.prefixedPieces, offsets = state.prefixedText.offsets
+            prefixedBytes.withUnsafeBufferPointer { prefixed in
+                encodePieces(pieces, offsets: offsets, prefixed, into: &ids, state: &state)
+            }
+        } else {
+            encodePieces(state.pieces, offsets: state.text.offsets, bytes, into: &ids, state: &state)
+        }
+    }
+
+    private func encodePieces(_ pieces: [Range<Int>], offsets: [Int], _ bytes: UnsafeBufferPointer<UInt8>,
+                              into ids: inout [Int32], state: inout EncodingState) {
+        for piece in pieces {
+            let word = UnsafeBufferPointer(rebasing: bytes[offsets[piece.lowerBound]..<offsets[piece.upperBound]])
             if let cached = state.cache.value(for: word) {
                 let start = Int(cached >> 32), count = Int(cached & 0xFFFF_FFFF)
                 ids.append(contentsOf: state.cachedIds[start..<(start + count)])
@@ -225,4 +240,7 @@ struct EncodingState {
     var cache = ByteKeyTable(capacity: 4096)
     var cachedIds: [Int32] = []
     var word = WordScratch()
+    var prefixedBytes: [UInt8] = []
+    var prefixedText = ScalarText()
+    var prefixedPieces: [Range<Int>] = []
 }

@@ -41,12 +41,43 @@ enum PreTokenizerStep: Equatable {
 
 struct PreTokenizer: Equatable {
     var steps: [PreTokenizerStep]
+    /// ByteLevel's add_prefix_space: each piece reaching the ByteLevel step (the last) that does
+    /// not start with a space gets one, as if the text had it.
+    var addPrefixSpace = false
 
-    /// The pieces of `text` as scalar index ranges, in order, none empty.
+    /// The pieces of `text` as scalar index ranges, in order, none empty. With `addPrefixSpace`
+    /// the last step is left to `prefixed`.
     func pieces(of text: ScalarText, into output: inout [Range<Int>], scratch: inout [Range<Int>]) {
         output.removeAll(keepingCapacity: true)
         guard text.count > 0 else { return }
         output.append(0..<text.count)
+        apply(addPrefixSpace ? steps.dropLast() : steps[...], to: text, pieces: &output, scratch: &scratch)
+    }
+
+    /// For `addPrefixSpace`: the pieces' bytes again, a space before each piece lacking one, in
+    /// `bytes`, decoded in `text`, and cut by the ByteLevel step into `output`.
+    func prefixed(_ pieces: [Range<Int>], of source: ScalarText, _ sourceBytes: UnsafeBufferPointer<UInt8>,
+                  bytes: inout [UInt8], text: inout ScalarText, output: inout [Range<Int>], scratch: inout [Range<Int>]) {
+        bytes.removeAll(keepingCapacity: true)
+        var boundaries: [Int] = [0]  // scalar index where each piece starts in `text`
+        var scalars = 0
+        for piece in pieces {
+            if source.values[piece.lowerBound] != PreTokenizer.space {
+                bytes.append(0x20)
+                scalars += 1
+            }
+            bytes.append(contentsOf: sourceBytes[source.offsets[piece.lowerBound]..<source.offsets[piece.upperBound]])
+            scalars += piece.count
+            boundaries.append(scalars)
+        }
+        bytes.withUnsafeBufferPointer { text.load($0) }
+        output.removeAll(keepingCapacity: true)
+        for k in 1..<boundaries.count { output.append(boundaries[k - 1]..<boundaries[k]) }
+        apply(steps.suffix(1), to: text, pieces: &output, scratch: &scratch)
+    }
+
+    private func apply(_ steps: ArraySlice<PreTokenizerStep>, to text: ScalarText, pieces output: inout [Range<Int>],
+                       scratch: inout [Range<Int>]) {
         text.values.withUnsafeBufferPointer { values in
             text.classes.withUnsafeBufferPointer { classes in
                 for step in steps {

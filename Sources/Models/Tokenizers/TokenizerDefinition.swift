@@ -112,15 +112,14 @@ struct TokenizerDefinition {
 
     private func readPreTokenizer(_ value: JSONValue?) throws -> PreTokenizer {
         var steps: [PreTokenizerStep] = []
+        var addPrefixSpace = false
         func read(_ item: JSONValue) throws {
             let type = item["type"]?.stringValue ?? "unknown"
             switch type {
             case "Sequence":
                 for inner in item["pretokenizers"]?.arrayValue ?? [] { try read(inner) }
             case "ByteLevel":
-                if item["add_prefix_space"]?.boolValue == true {
-                    throw TokenizerError.unsupportedComponent(path: path, component: "pre_tokenizer", detail: "ByteLevel with add_prefix_space")
-                }
+                addPrefixSpace = item["add_prefix_space"]?.boolValue ?? true
                 steps.append(.byteLevel(useRegex: item["use_regex"]?.boolValue ?? true))
             case "Split":
                 guard let regex = item["pattern"]?["Regex"]?.stringValue else {
@@ -148,7 +147,7 @@ struct TokenizerDefinition {
         guard case .byteLevel = steps.last, steps.dropLast().allSatisfy({ if case .byteLevel = $0 { false } else { true } }) else {
             throw TokenizerError.unsupportedComponent(path: path, component: "pre_tokenizer", detail: "ByteLevel is not the last step (not byte-level BPE)")
         }
-        return PreTokenizer(steps: steps)
+        return PreTokenizer(steps: steps, addPrefixSpace: addPrefixSpace)
     }
 
     private func readPostProcessor(_ value: JSONValue?) throws -> [TemplateItem]? {
