@@ -1,7 +1,9 @@
-// Byte-level BPE (GPT-2, LLaMA-3, SmolLM, Qwen2...): added tokens are cut out of the text,
+// Byte-level BPE (GPT-2, LLaMA-3, SmolLM): added tokens are cut out of the text,
 // the rest is pre-tokenized into pieces, and each piece's UTF-8 bytes are merged by the BPE
 // model. Works on bytes throughout: the byte-to-character alphabet of the vocabulary files is
 // undone once, when loading, so no string is built per token.
+
+import TensorIO
 
 public struct ByteLevelBPETokenizer: TextTokenizer {
     let model: BytePairModel
@@ -164,8 +166,11 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         return result
     }
 
+    /// Texts at least this long are encoded on all cores.
+    static let parallelMinimumBytes = 1 << 18
+
     /// Encodes valid UTF-8 bytes (without template), appending to `ids`.
-    func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) {
+    func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool = true) {
         var segments: [TextSegment] = []
         if exactMatcher.isEmpty {
             segments.append(TextSegment(range: 0..<bytes.count, id: -1))
@@ -183,6 +188,36 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
                 }
             }
         }
+        guard parallel, bytes.count >= ByteLevelBPETokenizer.parallelMinimumBytes, Parallel.coreCount > 1 else {
+            encodeSegments(segments[...], bytes, into: &ids)
+            return
+        }
+        // Cut long stretches of text where every supported pattern cuts anyway, then give each
+        // core a run of consecutive segments of about equal size.
+        let items = ByteLevelBPETokenizer.cutForParallelWork(segments, bytes, every: 1 << 15)
+        let groups = Parallel.coreCount
+        var bounds = [0]
+        var covered = 0
+        for (index, item) in items.enumerated() {
+            covered += item.range.count
+            if covered * groups >= bytes.count * bounds.count && bounds.count < groups { bounds.append(index + 1) }
+        }
+        if bounds.last != items.count { bounds.append(items.count) }
+        var results = [[Int32]](repeating: [], count: bounds.count - 1)
+        results.withUnsafeMutableBufferPointer { results in
+            Parallel.forEachRange(count: results.count, minimumChunk: 1) { range in
+                for group in range {
+                    var local: [Int32] = []
+                    local.reserveCapacity((bounds[group + 1] - bounds[group]) << 13)
+                    encodeSegments(items[bounds[group]..<bounds[group + 1]], bytes, into: &local)
+                    results[group] = local
+                }
+            }
+        }
+        for part in results { ids.append(contentsOf: part) }
+    }
+
+    private func encodeSegments(_ segments: ArraySlice<TextSegment>, _ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32]) {
         var state = EncodingState()
         for segment in segments {
             if segment.id >= 0 {
@@ -191,6 +226,34 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
                 encodeSegment(UnsafeBufferPointer(rebasing: bytes[segment.range]), into: &ids, state: &state)
             }
         }
+    }
+
+    /// Text segments cut into parts of about `every` bytes, each cut just before a space that
+    /// has an ASCII letter on both sides. Every supported pre-tokenizer ends a piece there (a
+    /// letter run stops at the space; no pattern looks behind), and the space cannot take a
+    /// prefix space, so the parts encode to the same ids as the whole.
+    static func cutForParallelWork(_ segments: [TextSegment], _ bytes: UnsafeBufferPointer<UInt8>, every: Int) -> [TextSegment] {
+        func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
+        var items: [TextSegment] = []
+        for segment in segments {
+            guard segment.id < 0 else {
+                items.append(segment)
+                continue
+            }
+            var start = segment.range.lowerBound
+            var probe = start + every
+            while probe + 1 < segment.range.upperBound {
+                if bytes[probe] == 0x20 && isLetter(bytes[probe - 1]) && isLetter(bytes[probe + 1]) {
+                    items.append(TextSegment(range: start..<probe, id: -1))
+                    start = probe
+                    probe = start + every
+                } else {
+                    probe += 1
+                }
+            }
+            items.append(TextSegment(range: start..<segment.range.upperBound, id: -1))
+        }
+        return items
     }
 
     private func encodeSegment(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout EncodingState) {
