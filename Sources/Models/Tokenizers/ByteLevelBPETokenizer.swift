@@ -138,15 +138,23 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     public func isSpecialToken(_ id: Int32) -> Bool { id >= 0 && Int(id) < isSpecial.count && isSpecial[Int(id)] }
 
     public func decodeBytes(_ ids: [Int32], skipSpecialTokens: Bool) -> [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(ids.count * 4)
-        for id in ids {
-            // Unknown ids are skipped, as Hugging Face does.
-            guard id >= 0, Int(id) < vocabularySize else { continue }
-            if skipSpecialTokens && isSpecial[Int(id)] { continue }
-            result.append(contentsOf: tokenBytes[tokenOffsets[Int(id)]..<tokenOffsets[Int(id) + 1]])
+        // Unknown ids are skipped, as Hugging Face does.
+        func kept(_ id: Int32) -> Bool {
+            id >= 0 && Int(id) < vocabularySize && !(skipSpecialTokens && isSpecial[Int(id)])
         }
-        return result
+        var total = 0
+        for id in ids where kept(id) { total += tokenOffsets[Int(id) + 1] - tokenOffsets[Int(id)] }
+        return [UInt8](unsafeUninitializedCapacity: total) { output, count in
+            tokenBytes.withUnsafeBufferPointer { source in
+                var position = 0
+                for id in ids where kept(id) {
+                    let start = tokenOffsets[Int(id)], length = tokenOffsets[Int(id) + 1] - start
+                    for k in 0..<length { output[position + k] = source[start + k] }
+                    position += length
+                }
+            }
+            count = total
+        }
     }
 
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int32] {
