@@ -117,7 +117,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         isSpecial = special
 
         func idOf(_ token: String) -> Int32? {
-            added.first { $0.content == token }?.id ?? vocabularyId(token)
+            added.first { $0.content.utf8.elementsEqual(token.utf8) }?.id ?? vocabularyId(token)
         }
         var templateBos: Int32?
         if let first = definition.template?.first, case let .tokens(ids) = first { templateBos = ids.first }
@@ -127,7 +127,8 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     }
 
     public func id(forToken token: String) -> Int32? {
-        if let added = addedTokens.first(where: { $0.content == token }) { return added.id }
+        // Compared as bytes: String's == treats canonically equivalent spellings as equal.
+        if let added = addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) }) { return added.id }
         if let bytes = ByteLevelAlphabet.bytes(ofToken: token), let id = model.vocabulary.value(for: bytes) {
             return Int32(id)
         }
