@@ -23,6 +23,5 @@ import Testing
             #expect(cuts.count > 8)
         }
         #expect(parallel == sequential)
-        #expect(tokenizer.encode(text) == sequential)
     }
 }
