@@ -40,7 +40,6 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         let path = definition.path
         var vocabulary = ByteKeyTable(capacity: definition.vocabulary.count)
         var plainTokens: [String: Int32] = [:]
-        var tokenStrings: [Int32: String] = [:]
         var largestId: Int32 = -1
         for (token, id) in definition.vocabulary {
             if let bytes = ByteLevelAlphabet.bytes(ofToken: token) {
@@ -48,7 +47,6 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
             } else {
                 plainTokens[token] = id
             }
-            tokenStrings[id] = token
             largestId = max(largestId, id)
         }
         func vocabularyId(_ token: String) -> Int32? {
@@ -59,17 +57,20 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         var merges: [UInt64: UInt64] = [:]
         merges.reserveCapacity(definition.merges.count)
         for (rank, merge) in definition.merges.enumerated() {
-            guard let left = vocabularyId(merge.left) else {
+            let leftBytes = ByteLevelAlphabet.bytes(ofToken: merge.left)
+            let rightBytes = ByteLevelAlphabet.bytes(ofToken: merge.right)
+            guard let left = leftBytes.flatMap({ vocabulary.value(for: $0) }) ?? plainTokens[merge.left].map(Int64.init) else {
                 throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.left)
             }
-            guard let right = vocabularyId(merge.right) else {
+            guard let right = rightBytes.flatMap({ vocabulary.value(for: $0) }) ?? plainTokens[merge.right].map(Int64.init) else {
                 throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.right)
             }
-            guard let merged = vocabularyId(merge.left + merge.right) else {
+            let mergedBytes = leftBytes.flatMap { left in rightBytes.map { left + $0 } }
+            guard let merged = mergedBytes.flatMap({ vocabulary.value(for: $0) }).map(Int32.init) ?? vocabularyId(merge.left + merge.right) else {
                 throw TokenizerError.unknownMergeToken(path: path, line: merge.line, token: merge.left + merge.right)
             }
             // A repeated merge keeps its last rank, as in Hugging Face.
-            merges[UInt64(UInt32(left)) << 32 | UInt64(UInt32(right))] = UInt64(rank) << 32 | UInt64(UInt32(merged))
+            merges[UInt64(left) << 32 | UInt64(right)] = UInt64(rank) << 32 | UInt64(UInt32(merged))
         }
         let byteIds = (0..<256).map { byte -> Int32 in
             vocabulary.value(for: [UInt8(byte)]).map { Int32($0) } ?? -1
@@ -89,7 +90,6 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         var added = definition.addedTokens
         for index in added.indices {
             if let id = vocabularyId(added[index].content) { added[index].id = id }
-            tokenStrings[added[index].id] = added[index].content
             largestId = max(largestId, added[index].id)
         }
         addedTokens = added
@@ -99,21 +99,23 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         template = definition.template
         self.plainTokens = plainTokens
 
+        // Hugging Face's ByteLevel decoder: a token wholly in the alphabet gives its bytes, any
+        // other token its UTF-8. Added tokens override vocabulary entries of the same id.
         vocabularySize = Int(largestId) + 1
+        var tokens = [String?](repeating: nil, count: vocabularySize)
+        for (token, id) in definition.vocabulary { tokens[Int(id)] = token }
+        for token in added { tokens[Int(token.id)] = token.content }
         var bytes: [UInt8] = []
         var offsets = [0]
-        var special = [Bool](repeating: false, count: vocabularySize)
-        for token in added where token.special { special[Int(token.id)] = true }
-        for id in 0..<Int32(vocabularySize) {
-            if let token = tokenStrings[id] {
-                // Hugging Face's ByteLevel decoder: a token wholly in the alphabet gives its bytes,
-                // any other token its UTF-8.
-                bytes.append(contentsOf: ByteLevelAlphabet.bytes(ofToken: token) ?? Array(token.utf8))
-            }
+        offsets.reserveCapacity(vocabularySize + 1)
+        for token in tokens {
+            if let token { bytes.append(contentsOf: ByteLevelAlphabet.bytes(ofToken: token) ?? Array(token.utf8)) }
             offsets.append(bytes.count)
         }
         tokenBytes = bytes
         tokenOffsets = offsets
+        var special = [Bool](repeating: false, count: vocabularySize)
+        for token in added where token.special { special[Int(token.id)] = true }
         isSpecial = special
 
         func idOf(_ token: String) -> Int32? {
