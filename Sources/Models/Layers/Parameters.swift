@@ -89,11 +89,14 @@ public func moduleMatches(_ path: String, target: String) -> Bool {
 public protocol TrainableModel: AnyObject {
     /// Every dense parameter by checkpoint name, frozen or not.
     var parameters: [Parameter] { get }
-    /// Every low-rank pair, in model order.
-    var lowRankPairs: [LowRankPair] { get }
+    /// Every projection module (the things `--targets` and PEFT adapters name), in model order.
+    var projections: [Projection] { get }
 }
 
 extension TrainableModel {
+    /// The adapters attached to projections, in model order.
+    public var lowRankPairs: [LowRankPair] { projections.compactMap(\.adapter) }
+
     public var trainableParameters: [Parameter] { parameters.filter(\.isTrainable) }
 
     public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
