@@ -100,3 +100,21 @@ private func prefixedModel() throws -> GPT2Model {
     #expect(a.blocks[0].ln1Weight.value.array.allSatisfy { $0 == 1 })
     #expect(a.blocks[0].attention.bias!.value.array.allSatisfy { $0 == 0 })
 }
+
+@Test func modelDirectoryLoadsWithItsConfig() throws {
+    let model = try GPT2Model.load(path: Fixtures.path("gpt2-tiny"))
+    #expect(model.config == GPT2Config(vocabularySize: 96, positions: 32, channels: 32, heads: 4, layers: 2))
+    #expect(model.parameters.count == 2 + 2 * 12 + 2)
+}
+
+@Test func singleFileLoadsWithTheConfigBesideIt() throws {
+    let model = try GPT2Model.load(path: Fixtures.path("gpt2-tiny/model-f16-unprefixed.safetensors"))
+    #expect(model.config.heads == 4)
+    #expect(model.tokenEmbedding.name == "transformer.wte.weight")
+}
+
+@Test func mlpLoadsFromItsDirectory() throws {
+    let model = try MLPModel.load(path: Fixtures.path("mlp"))
+    #expect(model.activation == .tanh)
+    #expect(model.inputFeatures == 5 && model.outputFeatures == 3)
+}

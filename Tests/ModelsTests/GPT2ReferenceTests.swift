@@ -48,7 +48,7 @@ private func attachAdapter(_ model: GPT2Model) throws {
 @Test func adaptedModelLogitsAndLossEqualPeft() throws {
     let model = try loadModel()
     try attachAdapter(model)
-    #expect(model.lowRankPairs.count == 8)
+    #expect(model.lowRankAdapters.count == 8)
     let (ids, targets) = try tokensAndTargets()
     let loss = try #require(try model.forward(tokens: ids, targets: targets, batch: batch, sequence: sequence))
     let expected = try Fixtures.reader("gpt2-tiny/expected.safetensors")
@@ -65,7 +65,7 @@ private func attachAdapter(_ model: GPT2Model) throws {
     model.zeroGradients()
     model.backward()
     let expected = try Fixtures.reader("gpt2-tiny/expected.safetensors")
-    for pair in model.lowRankPairs {
+    for pair in model.lowRankAdapters {
         let errorA = Fixtures.relativeError(pair.gradientA.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_A"))
         let errorB = Fixtures.relativeError(pair.gradientB.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_B"))
         #expect(errorA < 1e-5, "\(pair.name).lora_A")
@@ -96,9 +96,9 @@ private func attachAdapter(_ model: GPT2Model) throws {
     try model.forward(tokens: ids, targets: targets, batch: batch, sequence: sequence)
     model.zeroGradients()
     model.backward()
-    let once = model.lowRankPairs[0].gradientA.array
+    let once = model.lowRankAdapters[0].gradientA.array
     try model.forward(tokens: ids, targets: targets, batch: batch, sequence: sequence)
     model.backward()
-    let twice = model.lowRankPairs[0].gradientA.array
+    let twice = model.lowRankAdapters[0].gradientA.array
     #expect(Fixtures.relativeError(twice, once.map { 2 * $0 }) < 1e-6)
 }

@@ -33,7 +33,7 @@ func lowRankFactorGradientsMatchFiniteDifferences(layout: WeightLayout) {
     let w = GradientCheck.random(inFeatures * outFeatures, seed: 12, scale: 0.5)
     let weight = Parameter(name: "m.weight", shape: layout == .outIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures], value: w)
     let projection = Projection(name: "m", weight: weight, bias: nil, layout: layout)
-    let pair = LowRankPair(name: "m", inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, scale: 1.5,
+    let pair = LowRankAdapter(name: "m", inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, scale: 1.5,
                            a: GradientCheck.random(rank * inFeatures, seed: 13), b: GradientCheck.random(outFeatures * rank, seed: 14))
     projection.adapter = pair
     let upstream = GradientCheck.random(rows * outFeatures, seed: 15)

@@ -53,7 +53,7 @@ func mlpOutputsLossAndGradientsEqualTorch(loss lossName: String) throws {
     model.zeroGradients()
     model.backward()
     #expect(model.trainableParameters.isEmpty)
-    for pair in model.lowRankPairs {
+    for pair in model.lowRankAdapters {
         #expect(Fixtures.relativeError(pair.gradientA.array, try Fixtures.floats(expected, "lora.grad.\(pair.name).lora_A")) < 1e-5)
         #expect(Fixtures.relativeError(pair.gradientB.array, try Fixtures.floats(expected, "lora.grad.\(pair.name).lora_B")) < 1e-5)
     }

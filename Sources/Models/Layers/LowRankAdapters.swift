@@ -19,12 +19,12 @@ extension TrainableModel {
     /// New adapters initialised as PEFT does (A uniform, B zero) on every matching projection,
     /// scale alpha / rank. Deterministic in `seed`: pair i draws from the stream seed + i.
     @discardableResult
-    public func addLowRankAdapters(targets: [String], rank: Int, alpha: Float, seed: UInt64) throws -> [LowRankPair] {
+    public func addLowRankAdapters(targets: [String], rank: Int, alpha: Float, seed: UInt64) throws -> [LowRankAdapter] {
         guard rank > 0 else { throw ModelError.invalidInput(reason: "rank must be positive, is \(rank)") }
         let chosen = try projections(matching: targets)
         return chosen.enumerated().map { index, projection in
             var random = SeededRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
-            let pair = LowRankPair(name: projection.name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
+            let pair = LowRankAdapter(name: projection.name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
                                    rank: rank, scale: alpha / Float(rank), random: &random)
             projection.adapter = pair
             return pair
@@ -33,14 +33,14 @@ extension TrainableModel {
 
     /// Attaches given factors (A `rank x in`, B `out x rank`, PEFT layout) to the module `name`.
     @discardableResult
-    public func setLowRankAdapter(module name: String, a: [Float], b: [Float], rank: Int, scale: Float) throws -> LowRankPair {
+    public func setLowRankAdapter(module name: String, a: [Float], b: [Float], rank: Int, scale: Float) throws -> LowRankAdapter {
         guard let projection = projections.first(where: { $0.name == name }) else {
             throw ModelError.unknownTarget(target: name, modules: projections.map(\.name))
         }
         guard rank > 0, a.count == rank * projection.inFeatures, b.count == projection.outFeatures * rank else {
             throw ModelError.adapterMismatch(module: name, reason: "factors of \(a.count) and \(b.count) values do not fit rank \(rank), in \(projection.inFeatures), out \(projection.outFeatures)")
         }
-        let pair = LowRankPair(name: name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
+        let pair = LowRankAdapter(name: name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
                                rank: rank, scale: scale, a: FloatBuffer(a), b: FloatBuffer(b))
         projection.adapter = pair
         return pair

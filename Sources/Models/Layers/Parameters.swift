@@ -37,7 +37,7 @@ public final class Parameter {
 }
 
 /// A PEFT LoRA pair on one projection: ΔW = scale · B A, A `rank x in` (lora_A), B `out x rank` (lora_B).
-public final class LowRankPair {
+public final class LowRankAdapter {
     /// The module path, e.g. `transformer.h.0.attn.c_attn`.
     public let name: String
     public let inFeatures: Int
@@ -51,7 +51,7 @@ public final class LowRankPair {
     public let gradientB: FloatBuffer
 
     public init(name: String, inFeatures: Int, outFeatures: Int, rank: Int, scale: Float, a: FloatBuffer, b: FloatBuffer) {
-        precondition(a.count == rank * inFeatures && b.count == outFeatures * rank, "LowRankPair \(name): factor sizes")
+        precondition(a.count == rank * inFeatures && b.count == outFeatures * rank, "LowRankAdapter \(name): factor sizes")
         self.name = name
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -95,17 +95,17 @@ public protocol TrainableModel: AnyObject {
 
 extension TrainableModel {
     /// The adapters attached to projections, in model order.
-    public var lowRankPairs: [LowRankPair] { projections.compactMap(\.adapter) }
+    public var lowRankAdapters: [LowRankAdapter] { projections.compactMap(\.adapter) }
 
     public var trainableParameters: [Parameter] { parameters.filter(\.isTrainable) }
 
     public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
-    public func lowRankPair(named name: String) -> LowRankPair? { lowRankPairs.first { $0.name == name } }
+    public func lowRankAdapter(named name: String) -> LowRankAdapter? { lowRankAdapters.first { $0.name == name } }
 
     /// Zeroes every gradient (backward accumulates, so call this once per optimizer step).
     public func zeroGradients() {
         for parameter in parameters { parameter.gradient?.zero() }
-        for pair in lowRankPairs { pair.zeroGradients() }
+        for pair in lowRankAdapters { pair.zeroGradients() }
     }
 
     /// Freezes everything, then makes trainable the parameters whose module path matches a

@@ -9,7 +9,7 @@ public final class Projection {
     public let layout: WeightLayout
     public let inFeatures: Int
     public let outFeatures: Int
-    public var adapter: LowRankPair? {
+    public var adapter: LowRankAdapter? {
         didSet {
             if let adapter {
                 precondition(adapter.inFeatures == inFeatures && adapter.outFeatures == outFeatures,
