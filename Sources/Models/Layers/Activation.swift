@@ -26,14 +26,15 @@ public enum Activation: String, Sendable, CaseIterable {
         Parallel.forEachRange(count: count, minimumChunk: 1 << 15) { range in
             switch kind {
             case .gelu:
-                for i in range {
-                    let v = x[i]
-                    y[i] = 0.5 * v * (1 + Foundation.tanh(Self.geluScale * (v + Self.geluCubic * v * v * v)))
+                forEachVector(range) { i, lanes in
+                    let v = loadPartial(x + i, lanes)
+                    let t = tanh8(Self.geluScale * (v + Self.geluCubic * v * v * v))
+                    storePartial(0.5 * v * (1 + t), y + i, lanes)
                 }
             case .relu:
                 for i in range { y[i] = max(x[i], 0) }
             case .tanh:
-                for i in range { y[i] = Foundation.tanh(x[i]) }
+                forEachVector(range) { i, lanes in storePartial(tanh8(loadPartial(x + i, lanes)), y + i, lanes) }
             }
         }
     }
@@ -47,18 +48,20 @@ public enum Activation: String, Sendable, CaseIterable {
         Parallel.forEachRange(count: count, minimumChunk: 1 << 15) { range in
             switch kind {
             case .gelu:
-                for i in range {
-                    let v = x[i]
-                    let inner = Self.geluScale * (v + Self.geluCubic * v * v * v)
-                    let t = Foundation.tanh(inner)
+                forEachVector(range) { i, lanes in
+                    let v = loadPartial(x + i, lanes)
+                    let t = tanh8(Self.geluScale * (v + Self.geluCubic * v * v * v))
                     let sech2 = 1 - t * t
                     let derivative = 0.5 * (1 + t) + 0.5 * v * sech2 * Self.geluScale * (1 + 3 * Self.geluCubic * v * v)
-                    dx[i] = dy[i] * derivative
+                    storePartial(loadPartial(dy + i, lanes) * derivative, dx + i, lanes)
                 }
             case .relu:
                 for i in range { dx[i] = x[i] > 0 ? dy[i] : 0 }
             case .tanh:
-                for i in range { let t = Foundation.tanh(x[i]); dx[i] = dy[i] * (1 - t * t) }
+                forEachVector(range) { i, lanes in
+                    let t = tanh8(loadPartial(x + i, lanes))
+                    storePartial(loadPartial(dy + i, lanes) * (1 - t * t), dx + i, lanes)
+                }
             }
         }
     }

@@ -30,12 +30,8 @@ public enum Attention {
             for rowIndex in range {
                 let i = rowIndex % T
                 let row = p + rowIndex * T
-                var maximum = -Float.infinity
-                for j in 0...i { maximum = max(maximum, row[j]) }
-                var sum: Float = 0
-                for j in 0...i { let e = expf(row[j] - maximum); row[j] = e; sum += e }
-                let inverse = 1 / sum
-                for j in 0...i { row[j] *= inverse }
+                let inverse = 1 / exponentiateInPlace(row, count: i + 1, shift: maximum(row, count: i + 1))
+                forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
                 if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
             }
         }

