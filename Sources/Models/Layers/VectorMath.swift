@@ -12,7 +12,10 @@ typealias Float8 = SIMD8<Float>
 
 @inline(__always)
 func exp8(_ input: Float8) -> Float8 {
-    let x = input.clamped(lowerBound: Float8(repeating: -87.3), upperBound: Float8(repeating: 88.3))
+    // (pointwiseMin/Max and clamped are not inlined by the compiler: select by mask instead.)
+    let low = Float8(repeating: -87.3), high = Float8(repeating: 88.3)
+    var x = input.replacing(with: low, where: input .< low)
+    x.replace(with: high, where: x .> high)
     // Round x / ln2 to the nearest integer with the 1.5 · 2^23 trick: the integer lands in the
     // low mantissa bits of `shifted`, ready to become an exponent.
     let magic = Float8(repeating: 12582912)
@@ -84,6 +87,9 @@ func exponentiateInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, shift: Fl
 /// max of p[0..<count].
 func maximum(_ p: UnsafePointer<Float>, count: Int) -> Float {
     var m = Float8(repeating: -.infinity)
-    forEachVector(0..<count) { i, lanes in m = pointwiseMax(m, loadPartial(p + i, lanes, padding: -.infinity)) }
+    forEachVector(0..<count) { i, lanes in
+        let v = loadPartial(p + i, lanes, padding: -.infinity)
+        m.replace(with: v, where: v .> m)
+    }
     return m.max()
 }
