@@ -50,8 +50,9 @@ def main():
     generator = torch.Generator().manual_seed(1)
     ids = torch.randint(0, config.vocab_size, (args.batch, args.seq), generator=generator)
 
-    forward = backward = update = 0.0
+    forward = backward = update = cpu = 0.0
     for step in range(args.steps + 1):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         loss = model(input_ids=ids, labels=ids).loss
         t1 = time.perf_counter()
@@ -62,12 +63,13 @@ def main():
         optimizer.step()
         t3 = time.perf_counter()
         if step > 0:
+            cpu += time.process_time() - c0
             forward += t1 - t0
             backward += t2 - t1
             update += t3 - t2
     per_step = (forward + backward + update) / args.steps
     print(json.dumps({
-        "tokens_per_second": args.batch * args.seq / per_step, "seconds_per_step": per_step,
+        "tokens_per_second": args.batch * args.seq / per_step, "seconds_per_step": per_step, "cpu_seconds_per_step": cpu / args.steps,
         "forward_seconds": forward / args.steps, "backward_seconds": backward / args.steps,
         "optimizer_seconds": update / args.steps, "peak_rss_mib": peak_rss_mib(),
         "trainable_parameters": sum(p.numel() for p in parameters), "loss": loss.item(),

@@ -29,6 +29,8 @@ public struct LlamaStepBenchmark {
         public var tokensPerSecond: Double
         public var secondsPerStep: Double
         public var forwardSecondsPerStep: Double, backwardSecondsPerStep: Double, optimizerSecondsPerStep: Double
+        /// Process CPU time (all threads) per step: steadier than wall time on a shared machine.
+        public var cpuSecondsPerStep: Double
         public var peakResidentBytes: Int
         public var trainableParameters: Int
         public var lastLoss: Float
@@ -61,8 +63,9 @@ public struct LlamaStepBenchmark {
             optimizerObject = object
         }
 
-        var forward = 0.0, backward = 0.0, update = 0.0, loss: Float = 0
+        var forward = 0.0, backward = 0.0, update = 0.0, cpu = 0.0, loss: Float = 0
         for step in 0...steps {  // step 0 is a warm-up (allocations, first-touch of pages)
+            let c0 = Self.processCPUSeconds()
             let t0 = Date()
             loss = try model.forward(tokens: tokens, targets: targetIds, batch: batch, sequence: sequence)!
             let t1 = Date()
@@ -84,6 +87,7 @@ public struct LlamaStepBenchmark {
             }
             let t3 = Date()
             if step > 0 {
+                cpu += Self.processCPUSeconds() - c0
                 forward += t1.timeIntervalSince(t0)
                 backward += t2.timeIntervalSince(t1)
                 update += t3.timeIntervalSince(t2)
@@ -92,8 +96,15 @@ public struct LlamaStepBenchmark {
         let perStep = (forward + backward + update) / Double(steps)
         return Result(tokensPerSecond: Double(batch * sequence) / perStep, secondsPerStep: perStep,
                       forwardSecondsPerStep: forward / Double(steps), backwardSecondsPerStep: backward / Double(steps),
-                      optimizerSecondsPerStep: update / Double(steps), peakResidentBytes: Self.peakResidentBytes(),
+                      optimizerSecondsPerStep: update / Double(steps), cpuSecondsPerStep: cpu / Double(steps),
+                      peakResidentBytes: Self.peakResidentBytes(),
                       trainableParameters: adapters.reduce(0) { $0 + $1.a.count + $1.b.count }, lastLoss: loss)
+    }
+
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
     /// VmHWM of /proc/self/status (0 where there is no /proc).
