@@ -45,18 +45,27 @@ private func GPT2ThroughputForwardBackward(_ bench: ThroughputCase) throws {
     var random = SeededRandom(seed: 3)
     let tokens = (0..<(batch * sequence)).map { _ in Int32(random.next() % 50257) }
     let targets = (0..<(batch * sequence)).map { _ in Int32(random.next() % 50257) }
-    // One warm-up step allocates the activations.
-    try model.forward(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
-    model.backward()
-    var forwardSeconds = 0.0, backwardSeconds = 0.0
-    for _ in 0..<steps {
+    // Fused: forwardBackward (the head in blocks of rows, no logits buffer), what training
+    // uses; split: forward (logits kept) then backward, timed separately.
+    let fused = ProcessInfo.processInfo.environment["LOFT_BENCH_MODE"] != "split"
+    func step() throws -> (forward: Double, backward: Double) {
+        model.zeroGradients()
         let start = Date()
+        if fused {
+            try model.forwardBackward(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+            return (Date().timeIntervalSince(start), 0)
+        }
         try model.forward(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
         let middle = Date()
-        model.zeroGradients()
         model.backward()
-        forwardSeconds += middle.timeIntervalSince(start)
-        backwardSeconds += Date().timeIntervalSince(middle)
+        return (middle.timeIntervalSince(start), Date().timeIntervalSince(middle))
+    }
+    _ = try step()  // warm-up: allocates the activations
+    var forwardSeconds = 0.0, backwardSeconds = 0.0
+    for _ in 0..<steps {
+        let (f, b) = try step()
+        forwardSeconds += f
+        backwardSeconds += b
     }
     // Product FLOPs of one step: forward 2·N·(block weights + head) + attention 4·B·H·T²·hs
     // per layer; LoRA backward needs input gradients only: the same products again, and
@@ -71,9 +80,9 @@ private func GPT2ThroughputForwardBackward(_ bench: ThroughputCase) throws {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let tokensPerSecond = Double(steps * batch * sequence) / (forwardSeconds + backwardSeconds)
-    print(String(format: "%@ B%d T%d LoRA r8 on %d modules: %.0f tokens/s (forward %.0f ms, backward %.0f ms per step), peak RSS %.0f MB",
-                 bench.label, batch, sequence, pairs.count, tokensPerSecond, 1000 * forwardSeconds / Double(steps),
-                 1000 * backwardSeconds / Double(steps), Double(usage.ru_maxrss) / 1024))
+    print(String(format: "%@ B%d T%d LoRA r8 on %d modules, %@: %.0f tokens/s (%.0f ms forward, %.0f ms backward per step), peak RSS %.0f MB",
+                 bench.label, batch, sequence, pairs.count, fused ? "forwardBackward" : "forward + backward", tokensPerSecond,
+                 1000 * forwardSeconds / Double(steps), 1000 * backwardSeconds / Double(steps), Double(usage.ru_maxrss) / 1024))
     print(String(format: "%@ products: %.0f GFLOP per step, %.1f GFLOP/s achieved; BLAS alone now: %.1f GFLOP/s (%.0f%%)",
                  bench.label, stepFlops / 1e9, achieved, gemm, 100 * achieved / gemm))
 }
