@@ -35,7 +35,7 @@ extension GPT2Model {
     /// gradient at once (the largest activation of a language model, 200 MB for GPT-2 at
     /// B 4, T 256, is never held). Returns the mean loss; gradients accumulate as with backward().
     @discardableResult
-    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 128) throws -> Float {
+    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 256) throws -> Float {
         let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
         let N = batch * sequence, C = config.channels, V = config.vocabularySize
         let rowsPerChunk = max(1, min(headRows, N))
