@@ -57,7 +57,7 @@ public enum AdapterMerge {
     public static func run(_ options: MergeOptions, progress: ((Int, Int) -> Void)? = nil) throws -> MergeReport {
         guard !options.adapters.isEmpty else { throw AdapterError.invalidAdapterArgument(argument: "", reason: "give at least one adapter") }
         let base = try openCheckpoint(options.base)
-        try checkNotInput(options.output, base: base)
+        try checkNotInput(options.output, base: base, given: options.base)
         let adapters = try options.adapters.map { (try Adapter(directory: $0.path), $0.weight) }
         let plan = try MergePlan(base: base, adapters: adapters, subtract: options.subtract, dtype: options.dtype)
 
@@ -127,7 +127,7 @@ public enum AdapterMerge {
                 try json.write(toFile: directory.path + "/" + indexName, atomically: false, encoding: .utf8)
                 report.files.append(out + "/" + indexName)
             }
-            if let side = CheckpointOutput.baseDirectory(base) {
+            if let side = CheckpointOutput.baseDirectory(base, given: options.base) {
                 report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: directory.path, untie: !plan.untied.isEmpty)
             }
             try directory.commit()
@@ -136,10 +136,10 @@ public enum AdapterMerge {
         return report
     }
 
-    static func checkNotInput(_ output: String, base: TensorReader) throws {
+    static func checkNotInput(_ output: String, base: TensorReader, given: String) throws {
         let outputPath = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
         var inputs = [base.path]
-        if let directory = CheckpointOutput.baseDirectory(base) { inputs.append(directory) }
+        if let directory = CheckpointOutput.baseDirectory(base, given: given) { inputs.append(directory) }
         if let sharded = base as? ShardedSafetensorsReader { inputs += sharded.shards.map { sharded.directory + "/" + $0.file } }
         for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == outputPath {
             throw FileError.wouldOverwriteInput(path: output)

@@ -84,10 +84,11 @@ enum CheckpointOutput {
     }
 
     /// The directory holding the base's side files, if the base is a directory or an index.
-    static func baseDirectory(_ base: TensorReader) -> String? {
+    /// `given` is the path the user named (a directory opened as its model.safetensors is
+    /// still a directory with side files).
+    static func baseDirectory(_ base: TensorReader, given: String) -> String? {
+        if directoryExists(given) { return given }
         if let sharded = base as? ShardedSafetensorsReader { return sharded.directory }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: base.path, isDirectory: &isDirectory), isDirectory.boolValue { return base.path }
         return nil
     }
 
