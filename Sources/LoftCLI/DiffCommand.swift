@@ -66,8 +66,8 @@ struct DiffCommand: ParsableCommand {
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in zip(row, widths).map { $0.padded($1) }.joined(separator: "  ").trimmingTrailingSpaces() }
-        if !report.missing.isEmpty { lines.append("only in \(report.b) (missing from \(report.a)): " + report.missing.joined(separator: ", ")) }
-        if !report.extra.isEmpty { lines.append("only in \(report.a) (not in \(report.b)): " + report.extra.joined(separator: ", ")) }
+        if !report.missing.isEmpty { lines.append("only in \(report.b) (missing from \(report.a)): " + abbreviated(report.missing)) }
+        if !report.extra.isEmpty { lines.append("only in \(report.a) (not in \(report.b)): " + abbreviated(report.extra)) }
         let differing = report.tensors.filter { !$0.agrees }.count
         lines.append("\(report.tensors.count) tensor(s) compared, \(differing) differ, \(report.missing.count) missing, \(report.extra.count) extra "
             + "(atol \(report.atol), rtol \(report.rtol)): " + (report.agrees ? "agree" : "DIFFER"))
@@ -96,6 +96,11 @@ struct DiffCommand: ParsableCommand {
             JSONMember("extra", .array(report.extra.map { .string($0) })),
         ])
         return JSON.serialize(value, style: .indented)
+    }
+
+    /// The first names of a long list (--json has them all).
+    static func abbreviated(_ names: [String], limit: Int = 10) -> String {
+        names.count <= limit ? names.joined(separator: ", ") : names.prefix(limit).joined(separator: ", ") + ", ... (\(names.count - limit) more)"
     }
 
     static func format(_ x: Double) -> String {
