@@ -37,16 +37,32 @@ public struct LowRankUpdate {
     /// lora_alpha after alpha_pattern (PEFT only).
     public let alpha: Double?
     public let scale: Double
-    /// r x aColumns, row-major.
-    public let a: [Double]
+    /// Columns of A (r x aColumns) and rows of B (bRows x r), in PEFT's orientation.
     public let aColumns: Int
-    /// bRows x r, row-major.
-    public let b: [Double]
     public let bRows: Int
     /// `lora_B.bias` (bRows values), added as scale * bias.
     public let bias: [Double]?
     /// DoRA magnitude (one per output feature).
     public let magnitude: [Double]?
+
+    /// The factors as stored (views into the adapter file: a float64 copy of every factor
+    /// would outweigh the adapter itself, so each is widened only while its tensor merges).
+    let storedA: TensorData
+    let storedB: TensorData
+    /// MLX stores lora_a = Aᵀ and lora_b = Bᵀ.
+    let storedTransposed: Bool
+
+    /// A, r x aColumns, row-major, float64.
+    public var a: [Double] { Self.widen(storedA, transpose: storedTransposed) }
+    /// B, bRows x r, row-major, float64.
+    public var b: [Double] { Self.widen(storedB, transpose: storedTransposed) }
+
+    static func widen(_ data: TensorData, transpose: Bool) -> [Double] {
+        // The dtype was checked when the adapter was read.
+        let values = try! Adapter.decodeDoubles(data, path: "")
+        guard transpose else { return values }
+        return DoubleMatrix(rows: data.info.shape[0], columns: data.info.shape[1], values: values).transposed().values
+    }
 }
 
 public struct TensorReplacement {
@@ -154,22 +170,22 @@ public final class Adapter {
             let p = parts[module]!
             let a = try factor(reader, p.a!, path: path)
             let b = try factor(reader, p.b!, path: path)
-            let rank = a.rows
-            guard b.columns == rank else {
-                throw AdapterError.badFactor(path: path, tensor: p.b!, reason: "shape \(b.shape) has \(b.columns) columns but \(p.a!) has rank \(rank)")
+            let rank = a.info.shape[0]
+            guard b.info.shape[1] == rank else {
+                throw AdapterError.badFactor(path: path, tensor: p.b!, reason: "shape \(b.info.shape) has \(b.info.shape[1]) columns but \(p.a!) has rank \(rank)")
             }
             let configRank = settings.rank(for: module)
             guard configRank == rank else {
                 throw AdapterError.rankMismatch(path: path, tensor: p.a!, configRank: configRank, tensorRank: rank)
             }
-            let bias = try p.bias.map { try vector(reader, $0, length: b.rows, path: path) }
+            let bias = try p.bias.map { try vector(reader, $0, length: b.info.shape[0], path: path) }
             let magnitude = try p.magnitude.map { try vector(reader, $0, length: nil, path: path) }
             updates.append(LowRankUpdate(
                 module: module, aKey: p.a!, isEmbedding: p.embedding,
                 orientation: p.embedding || settings.fanInFanOut ? .transposed : .direct,
                 rank: rank, alpha: settings.alpha(for: module), scale: settings.scale(for: module),
-                a: a.values, aColumns: a.columns, b: b.values, bRows: b.rows,
-                bias: bias, magnitude: magnitude))
+                aColumns: a.info.shape[1], bRows: b.info.shape[0], bias: bias, magnitude: magnitude,
+                storedA: a, storedB: b, storedTransposed: false))
         }
         return (updates, replacements)
     }
@@ -200,24 +216,33 @@ public final class Adapter {
         return try order.map { module in
             let p = parts[module]!
             // mlx-lm stores lora_a as in x r and lora_b as r x out: the transposes of PEFT's.
-            let a = try factor(reader, p.a!, path: path).transposed()
-            let b = try factor(reader, p.b!, path: path).transposed()
-            guard b.columns == a.rows else {
-                throw AdapterError.badFactor(path: path, tensor: p.b!, reason: "rank \(b.columns) but \(p.a!) has rank \(a.rows)")
+            let a = try factor(reader, p.a!, path: path)
+            let b = try factor(reader, p.b!, path: path)
+            let rank = a.info.shape[1]
+            guard b.info.shape[0] == rank else {
+                throw AdapterError.badFactor(path: path, tensor: p.b!, reason: "rank \(b.info.shape[0]) but \(p.a!) has rank \(rank)")
             }
             let magnitude = try p.magnitude.map { try vector(reader, $0, length: nil, path: path) }
             return LowRankUpdate(
-                module: module, aKey: p.a!, isEmbedding: false, orientation: .fromBaseShape, rank: a.rows, alpha: nil, scale: scale,
-                a: a.values, aColumns: a.columns, b: b.values, bRows: b.rows, bias: nil, magnitude: magnitude)
+                module: module, aKey: p.a!, isEmbedding: false, orientation: .fromBaseShape, rank: rank, alpha: nil, scale: scale,
+                aColumns: a.info.shape[0], bRows: b.info.shape[1], bias: nil, magnitude: magnitude,
+                storedA: a, storedB: b, storedTransposed: true)
         }
     }
 
-    private static func factor(_ reader: SafetensorsReader, _ name: String, path: String) throws -> DoubleMatrix {
+    private static func factor(_ reader: SafetensorsReader, _ name: String, path: String) throws -> TensorData {
         let data = try reader.data(for: name)
-        guard data.info.shape.count == 2 else {
-            throw AdapterError.badFactor(path: path, tensor: name, reason: "shape \(data.info.shape) is not a matrix")
+        guard data.info.shape.count == 2, data.info.shape.allSatisfy({ $0 > 0 }) else {
+            throw AdapterError.badFactor(path: path, tensor: name, reason: "shape \(data.info.shape) is not a non-empty matrix")
         }
-        return DoubleMatrix(rows: data.info.shape[0], columns: data.info.shape[1], values: try decodeDoubles(data, path: path))
+        try checkFloat(data, path: path)
+        return data
+    }
+
+    private static func checkFloat(_ data: TensorData, path: String) throws {
+        guard data.info.dtype.isFloatingPoint, DTypeConversion.canConvert(from: data.info.dtype, to: .F64) else {
+            throw AdapterError.badFactor(path: path, tensor: data.info.name, reason: "dtype \(data.info.dtype.rawValue) is not a float type")
+        }
     }
 
     private static func vector(_ reader: SafetensorsReader, _ name: String, length: Int?, path: String) throws -> [Double] {
@@ -229,10 +254,8 @@ public final class Adapter {
         return try decodeDoubles(data, path: path)
     }
 
-    private static func decodeDoubles(_ data: TensorData, path: String) throws -> [Double] {
-        guard data.info.dtype.isFloatingPoint, DTypeConversion.canConvert(from: data.info.dtype, to: .F64) else {
-            throw AdapterError.badFactor(path: path, tensor: data.info.name, reason: "dtype \(data.info.dtype.rawValue) is not a float type")
-        }
+    static func decodeDoubles(_ data: TensorData, path: String) throws -> [Double] {
+        try checkFloat(data, path: path)
         let count = data.info.elementCount
         var values = [Double](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { destination in

@@ -9,7 +9,7 @@
 // float64 holds every product of two float32 factors exactly and the sums to within 2^-53,
 // so the one final rounding gives the correctly rounded sum in F32, F16 and BF16 (a delta
 // rounded to bf16 before adding would move about a third of the merged bf16 elements).
-// Rows are processed in blocks of about 16 MB of float64, so the extra memory of a merge is
+// Rows are processed in blocks of about 4 MB of float64, so the extra memory of a merge is
 // one block, whatever the size of the tensor; DoRA needs whole rows and whole columns, so a
 // DoRA tensor is one block.
 
@@ -18,7 +18,7 @@ import TensorIO
 
 enum MergeKernel {
     static let supportedTypes: Set<DType> = [.F32, .F16, .BF16, .F64]
-    static let blockElements = 1 << 21
+    static let blockElements = 1 << 19
 
     /// The merged values of `plan`, from `source` (the base tensor or a replacement).
     static func merge(_ plan: TensorPlan, source: TensorData, allowNonFinite: Bool) throws -> TensorData {
@@ -35,6 +35,7 @@ enum MergeKernel {
         let accumulator = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, blockRows * columns))
         defer { accumulator.deallocate() }
         var nonFinite = 0
+        let factors = plan.lowRank.map { (a: $0.update.a, b: $0.update.b) }
 
         var row = 0
         while row < rows {
@@ -42,10 +43,10 @@ enum MergeKernel {
             let elements = n * columns
             let acc = UnsafeMutableBufferPointer(rebasing: accumulator[0..<elements])
             let sourceBytes = UnsafeRawBufferPointer(rebasing: source.bytes[row * columns * sourceWidth ..< (row + n) * columns * sourceWidth])
-            try DTypeConversion.convert(from: sourceType, source: sourceBytes, to: .F64, destination: UnsafeMutableRawBufferPointer(acc), count: elements)
+            try HalfWidening.widen(sourceType, from: sourceBytes, into: acc)
 
-            for term in plan.lowRank {
-                addLowRank(term, firstRow: row, rows: n, columns: columns, into: acc)
+            for (term, factor) in zip(plan.lowRank, factors) {
+                addLowRank(term, a: factor.a, b: factor.b, firstRow: row, rows: n, columns: columns, into: acc)
             }
             for (values, coefficient) in plan.vectors {
                 for j in 0..<elements { acc[j] += coefficient * values[row * columns + j] }
@@ -55,7 +56,7 @@ enum MergeKernel {
             }
             nonFinite += countNonFinite(UnsafeBufferPointer(acc), limit: overflowLimit(output.dtype))
             let destination = UnsafeMutableRawBufferPointer(rebasing: result.bytes[row * columns * outputWidth ..< (row + n) * columns * outputWidth])
-            try DTypeConversion.convert(from: .F64, source: UnsafeRawBufferPointer(acc), to: output.dtype, destination: destination, count: elements)
+            try HalfWidening.narrow(UnsafeBufferPointer(acc), to: output.dtype, into: destination)
             row += n
         }
         if nonFinite > 0 && !allowNonFinite {
@@ -65,11 +66,12 @@ enum MergeKernel {
     }
 
     /// acc (rows firstRow..<firstRow+rows of the stored tensor) += c * (B @ A) or its transpose.
-    static func addLowRank(_ term: AppliedLowRank, firstRow: Int, rows: Int, columns: Int, into acc: UnsafeMutableBufferPointer<Double>) {
+    static func addLowRank(_ term: AppliedLowRank, a: [Double], b: [Double], firstRow: Int, rows: Int, columns: Int,
+                           into acc: UnsafeMutableBufferPointer<Double>) {
         let update = term.update
         let r = Int32(update.rank)
-        update.a.withUnsafeBufferPointer { a in
-            update.b.withUnsafeBufferPointer { b in
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
                 if !term.transposed {
                     // Stored rows are B's rows: acc = B[firstRow..., :] (rows x r) @ A (r x columns).
                     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(columns), r,

@@ -86,10 +86,10 @@ public enum TensorDiff {
         var start = 0
         while start < count {
             let n = min(block, count - start)
-            try DTypeConversion.convert(from: a.info.dtype, source: UnsafeRawBufferPointer(rebasing: a.bytes[start * widthA ..< (start + n) * widthA]),
-                                        to: .F64, destination: UnsafeMutableRawBufferPointer(bufferA), count: n)
-            try DTypeConversion.convert(from: b.info.dtype, source: UnsafeRawBufferPointer(rebasing: b.bytes[start * widthB ..< (start + n) * widthB]),
-                                        to: .F64, destination: UnsafeMutableRawBufferPointer(bufferB), count: n)
+            try HalfWidening.widen(a.info.dtype, from: UnsafeRawBufferPointer(rebasing: a.bytes[start * widthA ..< (start + n) * widthA]),
+                                   into: UnsafeMutableBufferPointer(rebasing: bufferA[0..<n]))
+            try HalfWidening.widen(b.info.dtype, from: UnsafeRawBufferPointer(rebasing: b.bytes[start * widthB ..< (start + n) * widthB]),
+                                   into: UnsafeMutableBufferPointer(rebasing: bufferB[0..<n]))
             var maxAbs = result.maxAbsolute, maxRel = result.maxRelative, notClose = result.notClose
             for i in 0..<n {
                 let x = bufferA[i], y = bufferB[i]
