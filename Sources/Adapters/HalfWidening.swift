@@ -6,9 +6,10 @@
 // DTypeConversion on edge cases and random bit patterns):
 //   BF16, F16 -> F64 are exact widenings;
 //   F64 -> F16 is Swift's Float16(Double), a single correctly rounded conversion;
-//   F64 -> BF16 rounds to float32 with round-to-odd, then to bf16 to nearest even. Round-to-
-//   odd with 16 spare bits cannot create a false tie, so the result is the correctly rounded
-//   f64 -> bf16 (plain Float(x) first would round twice and miss ties).
+//   F64 -> BF16 rounds the float64 bits directly (normal range); elsewhere it rounds to
+//   float32 with round-to-odd, then to bf16 to nearest even. Round-to-odd with 16 spare bits
+//   cannot create a false tie, so both give the correctly rounded f64 -> bf16 (plain Float(x)
+//   first would round twice and miss ties).
 // Other dtypes fall back to DTypeConversion.
 
 import TensorIO
@@ -55,6 +56,22 @@ enum HalfWidening {
 
     @inline(__always)
     static func bf16Bits(_ x: Double) -> UInt16 {
+        // Normal bf16 results (the common case): round the float64 bits at bf16's last
+        // fraction bit (bit 45), to nearest even; a carry moves into the exponent as it should.
+        let bits = x.bitPattern
+        let exponent = (bits >> 52) & 0x7FF
+        if exponent >= 1023 - 126 && exponent <= 1023 + 127 {
+            let rounded = bits &+ (1 << 44) &- 1 &+ ((bits >> 45) & 1)
+            let roundedExponent = (rounded >> 52) & 0x7FF
+            let sign = UInt16(truncatingIfNeeded: bits >> 48) & 0x8000
+            if roundedExponent > 1023 + 127 { return sign | 0x7F80 }
+            return sign | UInt16(truncatingIfNeeded: ((roundedExponent - 896) << 7) | ((rounded >> 45) & 0x7F))
+        }
+        return bf16BitsRare(x)
+    }
+
+    /// Zero, subnormal, overflowing and non-finite inputs.
+    static func bf16BitsRare(_ x: Double) -> UInt16 {
         if x.isNaN { return x.sign == .minus ? 0xFFC0 : 0x7FC0 }
         var single = Float(x)
         if Double(single) != x && single.isFinite || (single.isInfinite && x.isFinite) {

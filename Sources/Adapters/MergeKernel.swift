@@ -20,6 +20,14 @@ enum MergeKernel {
     static let supportedTypes: Set<DType> = [.F32, .F16, .BF16, .F64]
     static let blockElements = 1 << 19
 
+    /// Runs `body` with OpenBLAS on one thread (the merge splits rows over the cores itself).
+    static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(threads) }
+        return try body()
+    }
+
     /// The merged values of `plan`, from `source` (the base tensor or a replacement).
     static func merge(_ plan: TensorPlan, source: TensorData, allowNonFinite: Bool) throws -> TensorData {
         let output = plan.output
@@ -45,8 +53,13 @@ enum MergeKernel {
             let sourceBytes = UnsafeRawBufferPointer(rebasing: source.bytes[row * columns * sourceWidth ..< (row + n) * columns * sourceWidth])
             try HalfWidening.widen(sourceType, from: sourceBytes, into: acc)
 
-            for (term, factor) in zip(plan.lowRank, factors) {
-                addLowRank(term, a: factor.a, b: factor.b, firstRow: row, rows: n, columns: columns, into: acc)
+            // Each core takes a band of rows: OpenBLAS's own threads spin-wait between the
+            // many small products of a merge (k = rank), costing more than they save.
+            Parallel.forEachRange(count: n, minimumChunk: max(1, (1 << 14) / max(columns, 1))) { band in
+                let slice = UnsafeMutableBufferPointer(rebasing: acc[band.lowerBound * columns ..< band.upperBound * columns])
+                for (term, factor) in zip(plan.lowRank, factors) {
+                    addLowRank(term, a: factor.a, b: factor.b, firstRow: row + band.lowerBound, rows: band.count, columns: columns, into: slice)
+                }
             }
             for (values, coefficient) in plan.vectors {
                 for j in 0..<elements { acc[j] += coefficient * values[row * columns + j] }
