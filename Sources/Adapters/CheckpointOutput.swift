@@ -28,21 +28,10 @@ enum CheckpointOutput {
     static func shards(for tensors: [TensorInfo], base: TensorReader, maxShardSize: Int?, shardOf: (String) -> String?) throws -> (shards: [OutputShard], index: Bool) {
         let baseMetadata = firstShardMetadata(base)
         if let maxShardSize {
-            var groups: [[TensorInfo]] = [[]]
-            var size = 0
-            for tensor in tensors {
-                if size + tensor.byteCount > maxShardSize && !groups[groups.count - 1].isEmpty {
-                    groups.append([])
-                    size = 0
-                }
-                groups[groups.count - 1].append(tensor)
-                size += tensor.byteCount
-            }
-            if groups.count == 1 { return ([OutputShard(file: "model.safetensors", tensors: groups[0], metadata: baseMetadata)], false) }
-            let total = String(format: "%05d", groups.count)
-            return (groups.enumerated().map { i, group in
-                OutputShard(file: "model-\(String(format: "%05d", i + 1))-of-\(total).safetensors", tensors: group, metadata: baseMetadata)
-            }, true)
+            // Hugging Face's split (ShardedSafetensorsWriter.plan), written here so the shards
+            // land in the same temporary directory as the side files.
+            let plan = ShardedSafetensorsWriter.plan(tensors: tensors, maxShardSize: maxShardSize)
+            return (plan.map { OutputShard(file: $0.file, tensors: $0.tensors, metadata: baseMetadata) }, plan.count > 1)
         }
         if let sharded = base as? ShardedSafetensorsReader, FileManager.default.fileExists(atPath: sharded.directory + "/" + ShardedSafetensorsReader.indexFileName) {
             var byFile: [String: [TensorInfo]] = [:]
