@@ -14,10 +14,7 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two checkpoints tensor by tensor.",
         discussion: """
-            For each tensor in both: max |a - b| and max |a - b| / |b|, and how many elements fail
-            numpy.allclose's rule |a - b| <= atol + rtol * |b| (B is the reference; NaN never
-            agrees). Also lists tensors missing from either side and dtype or shape mismatches.
-            Exit status: 0 all agree, 1 they differ, 2 error.
+            For each tensor in both: max |a - b|, max |a - b| / |b|, and how many elements fail numpy.allclose's rule |a - b| <= atol + rtol * |b| (B is the reference; NaN never agrees). Also lists tensors missing from either side and dtype or shape mismatches. Exit status: 0 all agree, 1 they differ, 2 error. Details: docs/commands/diff.md.
 
             Examples:
               loft diff merged.safetensors expected.safetensors

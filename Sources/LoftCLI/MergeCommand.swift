@@ -13,18 +13,14 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Fold low-rank adapters (PEFT LoRA/DoRA, MLX-LM, loft) into base weights.",
         discussion: """
-            Each merged tensor is base + sum(weight * scale * B @ A) computed in float64 and rounded
-            once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base
-            is streamed one tensor at a time; tensors no adapter touches are copied byte for byte.
-            OUT ending in .safetensors or .npz is one file; anything else is a directory that keeps
-            the base's sharding (and its config/tokenizer files) unless --max-shard-size is given.
-            Nothing is left at OUT if the merge fails.
+            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; anything else is a directory that keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given. A failed merge leaves nothing at OUT. Details: docs/commands/merge.md.
 
             Examples:
-              loft merge --base gpt2/model.safetensors --adapter my-lora --out merged.safetensors
-              loft merge --base llama-dir --adapter style:0.7 --adapter facts:0.3 --out merged-dir
-              loft merge --base merged.safetensors --adapter my-lora --subtract --out original.safetensors
-              loft merge --base model.safetensors --adapter my-lora --out out --dtype bf16 --max-shard-size 2GB --json
+              loft merge --base model.safetensors --adapter lora --out merged.safetensors
+              loft merge --base llama --adapter style:0.7 --adapter facts:0.3 --out merged
+              loft merge --base merged.safetensors --adapter lora --subtract --out base.npz
+              loft merge --base llama --adapter lora --out out --dtype bf16 --json
+              loft merge --base llama --adapter lora --out out --max-shard-size 2GB
             """)
 
     @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, or an .npz.")
