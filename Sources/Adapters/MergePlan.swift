@@ -14,9 +14,10 @@ public struct AdapterSource: Sendable, Equatable {
         self.weight = weight
     }
 
-    /// Parses `DIR` or `DIR:WEIGHT` (the weight after the last colon, if it is a number).
+    /// Parses `DIR` or `DIR:WEIGHT` (the weight after the last colon, if it is a number and
+    /// the whole argument is not itself a directory).
     public init(argument: String) throws {
-        if let colon = argument.lastIndex(of: ":") {
+        if let colon = argument.lastIndex(of: ":"), !directoryExists(argument) {
             let text = String(argument[argument.index(after: colon)...])
             let directory = String(argument[..<colon])
             if let weight = Double(text) {
