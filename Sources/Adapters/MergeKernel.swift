@@ -52,6 +52,7 @@ enum MergeKernel {
             let acc = UnsafeMutableBufferPointer(rebasing: accumulator[0..<elements])
             let sourceBytes = UnsafeRawBufferPointer(rebasing: source.bytes[row * columns * sourceWidth ..< (row + n) * columns * sourceWidth])
             try HalfWidening.widen(sourceType, from: sourceBytes, into: acc)
+            releaseMappedPages(of: source, bytes: sourceBytes)
 
             // Each core takes a band of rows: OpenBLAS's own threads spin-wait between the
             // many small products of a merge (k = rank), costing more than they save.
@@ -76,6 +77,14 @@ enum MergeKernel {
             throw AdapterError.nonFinite(tensor: output.name, count: nonFinite)
         }
         return TensorData(info: output, buffer: result)
+    }
+
+    /// Drops the pages of a block already widened, so a merge holds the output tensor and one
+    /// block of the input, not both whole tensors. Only for views into a file mapping: heap
+    /// memory must not be discarded (MADV_DONTNEED would zero it).
+    static func releaseMappedPages(of source: TensorData, bytes: UnsafeRawBufferPointer) {
+        guard let file = source.owner as? MappedFile, let start = bytes.baseAddress, let base = file.bytes.baseAddress else { return }
+        file.release(offset: start - base, count: bytes.count)
     }
 
     /// acc (rows firstRow..<firstRow+rows of the stored tensor) += c * (B @ A) or its transpose.

@@ -32,15 +32,16 @@ def log(*args):
 
 
 def run(cmd):
-    """Runs cmd; returns (seconds, peak RSS in MB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{err}")
-    return seconds, usage.ru_maxrss / 1024
+    """Runs cmd; returns (seconds, peak RSS in MB). Through /usr/bin/time: Linux carries a
+    process's maxrss across exec, so wait4 on a child of this (large) Python process would
+    report this process's own peak."""
+    stats = OUT / "time.txt"
+    result = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(stats), *map(str, cmd)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, cmd))}\n{result.stderr}")
+    seconds, kilobytes = stats.read_text().split()[-2:]
+    return float(seconds), int(kilobytes) / 1024
 
 
 def warm(path):
