@@ -120,6 +120,19 @@ import TensorIO
         #expect(subtracted.description.contains("cannot be weighted (1.0) or subtracted"))
     }
 
+    @Test func aDeltaIntoAnIntegerTensorIsRefused() throws {
+        let base = scratch.file("int8.safetensors")
+        let bytes = ByteBuffer(count: 32 * 32)
+        try SafetensorsWriter.write(to: base, tensors: [TensorData(info: TensorInfo(name: "model.layers.0.self_attn.q_proj.weight", dtype: .I8, shape: [32, 32]), buffer: bytes)])
+        let adapter = scratch.file("q")
+        try writePeftAdapter(adapter, config: #"{"peft_type": "LORA", "r": 1, "lora_alpha": 1}"#, tensors: [
+            f32Tensor("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", [1, 32], .init(repeating: 1, count: 32)),
+            f32Tensor("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", [32, 1], .init(repeating: 1, count: 32)),
+        ])
+        let error = try #require(refusal(base: base, [AdapterSource(path: adapter)]))
+        #expect(error == .unsupportedBaseDType(tensor: "model.layers.0.self_attn.q_proj.weight", dtype: "I8"))
+    }
+
     @Test func adapterArgumentsParseTheirWeight() throws {
         #expect(try AdapterSource(argument: "runs/a:0.25") == AdapterSource(path: "runs/a", weight: 0.25))
         #expect(try AdapterSource(argument: "runs/a") == AdapterSource(path: "runs/a", weight: 1))
