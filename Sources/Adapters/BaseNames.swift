@@ -4,8 +4,8 @@
 // (PEFT: `transformer.h.0.attn.c_attn` for GPT2LMHeadModel, `model.layers.0...` for
 // LlamaForCausalLM; mlx-lm: `model.h.0...` or `model.layers.0...`), while checkpoints name
 // tensors with or without those outer prefixes (the GPT-2 hub file has `h.0.attn...`). A name
-// is tried as written, then without a leading `transformer.`/`model.`, then with one added;
-// the first that exists wins.
+// is tried as written, then without a leading `transformer.`/`model.`, then (for a name
+// without either) with one added; the first that exists wins.
 //
 // Tied embeddings: a causal LM saved without `lm_head.weight` but with an input embedding
 // (`wte.weight`, `model.embed_tokens.weight`) uses the embedding as its output head.
@@ -29,7 +29,8 @@ struct BaseNames {
         for prefix in outerPrefixes where name.hasPrefix(prefix) { stems.append(String(name.dropFirst(prefix.count))) }
         var result: [String] = []
         for stem in stems {
-            for candidate in [stem] + outerPrefixes.map({ $0 + stem }) where !result.contains(candidate) {
+            let prefixed = outerPrefixes.contains { stem.hasPrefix($0) } ? [] : outerPrefixes.map { $0 + stem }
+            for candidate in [stem] + prefixed where !result.contains(candidate) {
                 result.append(candidate)
             }
         }

@@ -80,3 +80,21 @@ import TensorIO
         #expect(merged.bytes["wte.weight"] != base.bytes["wte.weight"])
     }
 }
+
+@Suite struct BaseNameTests {
+    @Test func namesAreTriedWithAndWithoutTheOuterPrefix() {
+        #expect(BaseNames.candidates("transformer.h.0.attn.c_attn.weight") == ["transformer.h.0.attn.c_attn.weight", "h.0.attn.c_attn.weight", "model.h.0.attn.c_attn.weight"])
+        #expect(BaseNames.candidates("model.layers.0.self_attn.q_proj.weight") == ["model.layers.0.self_attn.q_proj.weight", "layers.0.self_attn.q_proj.weight", "transformer.layers.0.self_attn.q_proj.weight"])
+        #expect(BaseNames.candidates("lm_head.weight") == ["lm_head.weight", "transformer.lm_head.weight", "model.lm_head.weight"])
+    }
+
+    @Test func peftKeysFindGpt2TensorsInBothNamings() throws {
+        // gpt2-base has hub names (h.0...), gpt2-base-bf16 save_pretrained names (transformer.h.0...).
+        for base in ["gpt2-base.safetensors", "gpt2-base-bf16.safetensors"] {
+            let scratch = ScratchDirectory()
+            let report = try merge(base: Fixture.path(base), adapters: [AdapterSource(path: Fixture.path("peft-gpt2-lora"))], out: scratch.file("m.safetensors"))
+            #expect(report.tensorsMerged == 8)
+            #expect(report.modules.allSatisfy { $0.tensor.hasPrefix(base == "gpt2-base.safetensors" ? "h." : "transformer.h.") })
+        }
+    }
+}
