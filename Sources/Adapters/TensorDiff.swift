@@ -1,5 +1,6 @@
 // `loft diff`: two checkpoints compared tensor by tensor, streaming like the merge (one
-// tensor of each side mapped at a time, decoded to float64 in blocks).
+// tensor of each side mapped at a time, decoded to float64 in blocks whose pages are dropped
+// once compared).
 //
 // Agreement is numpy.allclose's rule per element, |a - b| <= atol + rtol * |b| (B is the
 // reference), with its defaults atol = 1e-8, rtol = 1e-5: NaN is never close (equal_nan is
@@ -86,10 +87,12 @@ public enum TensorDiff {
         var start = 0
         while start < count {
             let n = min(block, count - start)
-            try HalfWidening.widen(a.info.dtype, from: UnsafeRawBufferPointer(rebasing: a.bytes[start * widthA ..< (start + n) * widthA]),
-                                   into: UnsafeMutableBufferPointer(rebasing: bufferA[0..<n]))
-            try HalfWidening.widen(b.info.dtype, from: UnsafeRawBufferPointer(rebasing: b.bytes[start * widthB ..< (start + n) * widthB]),
-                                   into: UnsafeMutableBufferPointer(rebasing: bufferB[0..<n]))
+            let sliceA = UnsafeRawBufferPointer(rebasing: a.bytes[start * widthA ..< (start + n) * widthA])
+            let sliceB = UnsafeRawBufferPointer(rebasing: b.bytes[start * widthB ..< (start + n) * widthB])
+            try HalfWidening.widen(a.info.dtype, from: sliceA, into: UnsafeMutableBufferPointer(rebasing: bufferA[0..<n]))
+            try HalfWidening.widen(b.info.dtype, from: sliceB, into: UnsafeMutableBufferPointer(rebasing: bufferB[0..<n]))
+            MergeKernel.releaseMappedPages(of: a, bytes: sliceA)
+            MergeKernel.releaseMappedPages(of: b, bytes: sliceB)
             var maxAbs = result.maxAbsolute, maxRel = result.maxRelative, notClose = result.notClose
             for i in 0..<n {
                 let x = bufferA[i], y = bufferB[i]
