@@ -4,7 +4,8 @@
 // last), then by name (byte order), packs them back to back, and writes a compact JSON header
 // (serde_json: `__metadata__` first, then the tensors in offset order, no spaces) padded with
 // spaces to a multiple of 8 bytes. Tensors are fetched one at a time in that order and written
-// straight out, so memory stays near the largest tensor. The file appears at its path only
+// straight out, so memory stays near the largest tensor (pages of a tensor mapped from
+// another file are released once written). The file appears at its path only
 // when complete (AtomicOutputFile).
 //
 // Differences from the reference, both refusals of files it would write but cannot read back
@@ -100,6 +101,18 @@ public enum SafetensorsWriter {
                     reason: "expected \(tensor.dtype) \(tensor.shape) (\(tensor.byteCount) bytes), got \(tensorData.info.dtype) \(tensorData.info.shape) (\(tensorData.bytes.count) bytes)")
             }
             if tensorData.bytes.count > 0 { try output.write(tensorData.bytes) }
+            releaseIfMapped(tensorData)
         }
+    }
+
+    /// A tensor read from a mapped file has just been copied out: drop its pages, or a
+    /// streaming copy of a whole checkpoint would end with all of it resident. (Releasing in
+    /// the `data` callback is too early: the pages are touched by the write after it returns.)
+    private static func releaseIfMapped(_ tensor: TensorData) {
+        guard let mapped = tensor.owner as? MappedFile, let start = tensor.bytes.baseAddress,
+              let base = mapped.bytes.baseAddress, start >= base else { return }
+        let offset = start - base
+        guard offset + tensor.bytes.count <= mapped.count else { return }
+        mapped.release(offset: offset, count: tensor.bytes.count)
     }
 }
