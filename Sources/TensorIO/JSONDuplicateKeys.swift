@@ -6,8 +6,9 @@
 
 enum JSONDuplicateKeys {
     static func firstDuplicate(in bytes: UnsafeRawBufferPointer) throws -> String? {
-        // One set of keys per open container; arrays get nil.
-        var stack: [Set<String>?] = []
+        // One set of keys per open container; arrays get nil. Keys are compared as UTF-8
+        // bytes: Swift's String equality would call "é" and "e\u{301}" the same key.
+        var stack: [Set<[UInt8]>?] = []
         var expectingKey = false
         var index = 0
         while index < bytes.count {
@@ -27,7 +28,7 @@ enum JSONDuplicateKeys {
             case UInt8(ascii: "\""):
                 guard let (text, next) = decodeString(bytes, from: index) else { return nil }
                 if expectingKey, var keys = stack.last ?? nil {
-                    if keys.contains(text) { return text }
+                    if keys.contains(text) { return String(decoding: text, as: UTF8.self) }
                     keys.insert(text)
                     stack[stack.count - 1] = keys
                     expectingKey = false
@@ -44,14 +45,14 @@ enum JSONDuplicateKeys {
 
     /// Decodes the string starting at the quote at `start`; returns it and the index after
     /// the closing quote, or nil if the text is malformed (json-c will report it).
-    private static func decodeString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (String, Int)? {
+    private static func decodeString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> ([UInt8], Int)? {
         var scalars: [UInt8] = []
         var index = start + 1
         var pendingHighSurrogate: UInt32?
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                return (String(decoding: scalars, as: UTF8.self), index + 1)
+                return (scalars, index + 1)
             }
             if byte == UInt8(ascii: "\\") {
                 guard index + 1 < bytes.count else { return nil }
