@@ -16,7 +16,7 @@ public final class SafetensorsReader: TensorReader {
     private let header: SafetensorsHeader
     /// Names as UTF-8 bytes: Swift's String equality is canonical equivalence, the format's
     /// is byte equality.
-    private let index: [[UInt8]: Int]
+    private let index: [TensorNameKey: Int]
 
     public convenience init(path: String) throws {
         let file = try MappedFile(path: path)
@@ -37,27 +37,27 @@ public final class SafetensorsReader: TensorReader {
         header = try SafetensorsHeader.parse(bytes, path: path)
         metadata = header.metadata
         tensors = header.entries.map(\.info)
-        var index: [[UInt8]: Int] = [:]
+        var index: [TensorNameKey: Int] = [:]
         index.reserveCapacity(tensors.count)
-        for (position, tensor) in tensors.enumerated() { index[Array(tensor.name.utf8)] = position }
+        for (position, tensor) in tensors.enumerated() { index[TensorNameKey(tensor.name)] = position }
         self.index = index
     }
 
     /// The tensor of that exact name (byte comparison), found without a scan.
     public func tensorInfo(named name: String) -> TensorInfo? {
-        index[Array(name.utf8)].map { tensors[$0] }
+        index[TensorNameKey(name)].map { tensors[$0] }
     }
 
     /// Where a tensor's bytes are in the file (absolute offsets).
     public func byteRange(for name: String) throws -> Range<Int> {
-        guard let position = index[Array(name.utf8)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
+        guard let position = index[TensorNameKey(name)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
         let entry = header.entries[position]
         return header.dataStart + entry.begin ..< header.dataStart + entry.end
     }
 
     public func data(for name: String) throws -> TensorData {
         let range = try byteRange(for: name)
-        let info = tensors[index[Array(name.utf8)]!]
+        let info = tensors[index[TensorNameKey(name)]!]
         return TensorData(info: info, bytes: UnsafeRawBufferPointer(rebasing: bytes[range]), owner: owner)
     }
 

@@ -25,9 +25,9 @@ public enum SafetensorsWriter {
 
     /// Convenience for tensors already in memory.
     public static func write(to path: String, tensors: [TensorData], metadata: [(key: String, value: String)] = []) throws {
-        var byName: [[UInt8]: TensorData] = [:]
-        for tensor in tensors { byName[Array(tensor.info.name.utf8)] = tensor }
-        try write(to: path, tensors: tensors.map(\.info), metadata: metadata) { byName[Array($0.name.utf8)]! }
+        var byName: [TensorNameKey: TensorData] = [:]
+        for tensor in tensors { byName[TensorNameKey(tensor.info.name)] = tensor }
+        try write(to: path, tensors: tensors.map(\.info), metadata: metadata) { byName[TensorNameKey($0.name)]! }
     }
 
     /// The order the reference writes tensors in.
@@ -78,7 +78,7 @@ public enum SafetensorsWriter {
         data: (TensorInfo) throws -> TensorData
     ) throws {
         let path = output.path
-        var seen = Set<[UInt8]>()
+        var seen = Set<TensorNameKey>()
         for tensor in tensors {
             if tensor.name == "__metadata__" { throw SafetensorsError.reservedName(path: path, tensor: tensor.name) }
             if !tensor.dtype.isSafetensorsType { throw SafetensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype) }
@@ -88,7 +88,7 @@ public enum SafetensorsWriter {
             if tensor.elementCount * tensor.dtype.bitWidth % 8 != 0 {
                 throw SafetensorsError.misalignedSlice(path: path, tensor: tensor.name, bits: tensor.elementCount * tensor.dtype.bitWidth)
             }
-            guard seen.insert(Array(tensor.name.utf8)).inserted else { throw SafetensorsError.duplicateTensor(path: path, tensor: tensor.name) }
+            guard seen.insert(TensorNameKey(tensor.name)).inserted else { throw SafetensorsError.duplicateTensor(path: path, tensor: tensor.name) }
         }
         let ordered = writeOrder(tensors)
         try output.write(header(orderedTensors: ordered, metadata: metadata))

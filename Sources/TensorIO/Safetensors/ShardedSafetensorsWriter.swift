@@ -62,8 +62,8 @@ public enum ShardedSafetensorsWriter {
         } catch {
             throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
         }
-        var seen = Set<[UInt8]>()
-        for tensor in tensors where !seen.insert(Array(tensor.name.utf8)).inserted {
+        var seen = Set<TensorNameKey>()
+        for tensor in tensors where !seen.insert(TensorNameKey(tensor.name)).inserted {
             throw SafetensorsError.duplicateTensor(path: directory, tensor: tensor.name)
         }
         let shards = plan(tensors: tensors, maxShardSize: maxShardSize)
