@@ -56,7 +56,7 @@ public enum ShardedSafetensorsWriter {
         directory: String, tensors: [TensorInfo], metadata: [(key: String, value: String)] = [],
         maxShardSize: Int = ShardSize.defaultMaxShardSize, data: (TensorInfo) throws -> TensorData
     ) throws {
-        precondition(maxShardSize > 0)
+        guard maxShardSize > 0 else { throw SafetensorsError.invalidShardSize(text: String(maxShardSize), reason: "must be at least 1 byte") }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
