@@ -2,12 +2,13 @@
 //
 // A single pass over the text that only tracks strings, nesting and object keys; it trusts
 // json-c for everything else (a malformed document is rejected there). Keys are compared
-// after decoding their escapes, so "a" and "\u0061" are the same key.
+// after decoding their escapes, so "a" and "\u0061" are the same key; they are compared as
+// UTF-8 bytes, not as Swift strings, whose equality would merge canonically equivalent keys
+// ("é" precomposed and decomposed), which JSON and json-c treat as different.
 
 enum JSONDuplicateKeys {
     static func firstDuplicate(in bytes: UnsafeRawBufferPointer) throws -> String? {
-        // One set of keys per open container; arrays get nil. Keys are compared as UTF-8
-        // bytes: Swift's String equality would call "é" and "e\u{301}" the same key.
+        // One set of keys per open container; arrays get nil.
         var stack: [Set<[UInt8]>?] = []
         var expectingKey = false
         var index = 0
@@ -27,10 +28,10 @@ enum JSONDuplicateKeys {
                 expectingKey = stack.last.map { $0 != nil } ?? false
             case UInt8(ascii: "\""):
                 guard let (text, next) = decodeString(bytes, from: index) else { return nil }
-                if expectingKey, var keys = stack.last ?? nil {
-                    if keys.contains(text) { return String(decoding: text, as: UTF8.self) }
-                    keys.insert(text)
-                    stack[stack.count - 1] = keys
+                if expectingKey, let last = stack.indices.last, stack[last] != nil {
+                    // Inserted in place: a copy of the set per key made large objects quadratic.
+                    if stack[last]!.contains(text) { return String(decoding: text, as: UTF8.self) }
+                    stack[last]!.insert(text)
                     expectingKey = false
                 }
                 index = next
