@@ -54,22 +54,10 @@ enum CheckpointOutput {
         return base.metadata
     }
 
-    /// model.safetensors.index.json: the base index's metadata (total_size recomputed), weight_map by name.
+    /// model.safetensors.index.json: the base index's metadata (total_size recomputed), in
+    /// transformers' exact text.
     static func indexJSON(shards: [OutputShard], baseMetadata: [(key: String, value: String)]) -> String {
-        let total = shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } }
-        var metadata: [JSONMember] = baseMetadata.filter { $0.key != "total_size" }.map { member in
-            if let number = Int64(member.value) { return JSONMember(member.key, .integer(number)) }
-            return JSONMember(member.key, .string(member.value))
-        }
-        metadata.insert(JSONMember("total_size", .integer(Int64(total))), at: 0)
-        var map: [(String, String)] = []
-        for shard in shards { for tensor in shard.tensors { map.append((tensor.name, shard.file)) } }
-        map.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        let index = JSONValue.object([
-            JSONMember("metadata", .object(metadata)),
-            JSONMember("weight_map", .object(map.map { JSONMember($0.0, .string($0.1)) })),
-        ])
-        return JSON.serialize(index, style: .indented) + "\n"
+        ShardedSafetensorsWriter.indexText(shards: shards.map { ($0.file, $0.tensors) }, metadata: baseMetadata)
     }
 
     /// The directory holding the base's side files, if the base is a directory or an index.
@@ -97,7 +85,7 @@ enum CheckpointOutput {
                 } else {
                     members.append(JSONMember("tie_word_embeddings", .bool(false)))
                 }
-                try (JSON.serialize(.object(members), style: .indented) + "\n").write(toFile: destination + "/" + name, atomically: false, encoding: .utf8)
+                try (PythonJSON.dumps(PythonJSONValue(.object(members)), indent: 2, sortKeys: true) + "\n").write(toFile: destination + "/" + name, atomically: false, encoding: .utf8)
                 configRewritten = true
                 continue
             }
