@@ -75,13 +75,13 @@ public enum DTypeConversion {
         default: (sourceType, targetType, count)
         }
         // The vectorised loops read whole elements; a view at an odd address (possible in a
-        // file written by another tool) takes the unaligned-safe generic path.
+        // file written by another tool) goes through an aligned block buffer.
         let aligned = Int(bitPattern: input) % from.byteWidth! == 0 && Int(bitPattern: output) % to.byteWidth! == 0
         Parallel.forEachRange(count: elements, minimumChunk: 1 << 16) { range in
             if aligned {
                 convertRange(from: from, input, to: to, output, range)
             } else {
-                GenericConversion.convert(from: from, input, to: to, output, range)
+                convertUnaligned(from: from, input, to: to, output, range)
             }
         }
     }
@@ -111,6 +111,22 @@ public enum DTypeConversion {
                                  output.assumingMemoryBound(to: Float.self) + start, n)
         default:
             GenericConversion.convert(from: from, input, to: to, output, range)
+        }
+    }
+
+    static func convertUnaligned(from: DType, _ input: UnsafeRawPointer, to: DType, _ output: UnsafeMutableRawPointer, _ range: Range<Int>) {
+        let block = 1024
+        let inWidth = from.byteWidth!, outWidth = to.byteWidth!
+        let source = UnsafeMutableRawPointer.allocate(byteCount: block * inWidth, alignment: 64)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: block * outWidth, alignment: 64)
+        defer { source.deallocate(); target.deallocate() }
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let n = min(block, range.upperBound - start)
+            source.copyMemory(from: input + start * inWidth, byteCount: n * inWidth)
+            convertRange(from: from, source, to: to, target, 0..<n)
+            (output + start * outWidth).copyMemory(from: target, byteCount: n * outWidth)
+            start += n
         }
     }
 }
