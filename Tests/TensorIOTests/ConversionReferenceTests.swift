@@ -50,7 +50,7 @@ import Testing
         Format(dtype: .F8_E5M2, exponentBits: 5, mantissaBits: 2, hasInfinity: true),
     ]
 
-    /// Every 4099th float32 bit pattern (about a million, all exponents and both signs),
+    /// Every 8191st float32 bit pattern (about half a million, all exponents and both signs),
     /// plus its neighbours, NaNs left to the fixtures.
     static let samples: [UInt32] = {
         var patterns: [UInt32] = []
@@ -60,7 +60,7 @@ import Testing
                 let p = UInt32(neighbour)
                 if p & 0x7F80_0000 != 0x7F80_0000 || p & 0x007F_FFFF == 0 { patterns.append(p) }
             }
-            bits += 4099
+            bits += 8191
         }
         return patterns
     }()

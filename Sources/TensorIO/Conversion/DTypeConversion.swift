@@ -57,15 +57,17 @@ public enum DTypeConversion {
         guard canConvert(from: sourceType, to: targetType) else {
             throw DTypeConversionError.unsupported(tensor: "", from: sourceType, to: targetType)
         }
-        guard count >= 0,
-              let sourceWidth = sourceType.byteWidth, let targetWidth = targetType.byteWidth,
-              source.count >= count * sourceWidth, destination.count >= count * targetWidth
+        // Sizes in bits: a same-type copy may be of a packed sub-byte type (F4, F6_*).
+        let (sourceBits, overflowIn) = count.multipliedReportingOverflow(by: sourceType.bitWidth)
+        let (targetBits, overflowOut) = count.multipliedReportingOverflow(by: targetType.bitWidth)
+        guard count >= 0, !overflowIn, !overflowOut,
+              source.count >= (sourceBits + 7) / 8, destination.count >= (targetBits + 7) / 8
         else { throw DTypeConversionError.bufferTooSmall(from: sourceType, to: targetType, count: count) }
         guard count > 0 else { return }
         let input = source.baseAddress!
         let output = destination.baseAddress!
         if sourceType == targetType {
-            output.copyMemory(from: input, byteCount: count * sourceWidth)
+            output.copyMemory(from: input, byteCount: (sourceBits + 7) / 8)
             return
         }
         // Complex pairs are their real/imaginary parts converted as floats.
