@@ -53,6 +53,13 @@ struct ConversionThroughputTests {
         for target in [DType.F16, .BF16, .F64, .F8_E4M3] {
             report("F32 -> \(target.rawValue) (f32 input)", gigabytes, try best { _ = try DTypeConversion.convert(data, to: target) })
         }
+        // Into a buffer already written once: the loops alone, without first-touch page faults.
+        let reused = ByteBuffer(count: Self.elements * 2)
+        for target in [DType.F16, .BF16] {
+            report("F32 -> \(target.rawValue) into a reused buffer", gigabytes, try best {
+                try DTypeConversion.convert(from: .F32, source: data.bytes, to: target, destination: reused.bytes, count: Self.elements)
+            })
+        }
         let half = try DTypeConversion.convert(data, to: .F16)
         report("F16 -> F32 (f16 input)", gigabytes / 2, try best { _ = try DTypeConversion.convert(half, to: .F32) })
         report("statistics F32", gigabytes, best { _ = TensorStatistics.compute(data) })
