@@ -163,3 +163,57 @@ func convert<Source, Target: FixedWidthInteger>(_ values: [Source], from: DType,
     }
     return output
 }
+
+/// Large tensors of 8- and 16-bit types convert by a table of every bit pattern; small ones
+/// element by element. Both give the same bytes for every pattern, to every target.
+@Suite struct ConversionLookupTests {
+    static let sources: [DType] = [.BOOL, .U8, .I8, .F8_E4M3, .F8_E5M2, .U16, .I16, .F16, .BF16]
+
+    @Test(arguments: sources)
+    func tablePathMatchesElementPath(_ source: DType) throws {
+        let width = source.byteWidth!
+        let patterns = 1 << (8 * width)
+        var allCodes = [UInt8](repeating: 0, count: patterns * width)
+        for code in 0..<patterns {
+            allCodes[code * width] = UInt8(code & 0xFF)
+            if width == 2 { allCodes[code * width + 1] = UInt8(code >> 8) }
+        }
+        // Tiled past the table threshold, in a shuffled order so neighbours differ.
+        let count = max(patterns * 5, 1 << 18)
+        let order = (0..<count).map { ($0 &* 40503 &+ 17) % patterns }
+        var codes = [UInt8](repeating: 0, count: count * width)
+        for (i, code) in order.enumerated() {
+            codes[i * width] = allCodes[code * width]
+            if width == 2 { codes[i * width + 1] = allCodes[code * width + 1] }
+        }
+        // 16-bit sources: one target of each kind and width (each takes a 65536-entry table).
+        let targets = width == 1 ? DType.valueTypes : [.BOOL, .I8, .U32, .I64, .F16, .BF16, .F64, .F8_E4M3, .F8_E5M2]
+        for target in targets where target != source {
+            let outWidth = target.byteWidth!
+            var whole = [UInt8](repeating: 0, count: count * outWidth)
+            try codes.withUnsafeBytes { input in
+                try whole.withUnsafeMutableBytes { try DTypeConversion.convert(from: source, source: input, to: target, destination: $0, count: count) }
+            }
+            // Each pattern once, in pieces below every table threshold.
+            var expected = [UInt8](repeating: 0, count: patterns * outWidth)
+            let piece = 200
+            try allCodes.withUnsafeBytes { input in
+                try expected.withUnsafeMutableBytes { output in
+                    for start in stride(from: 0, to: patterns, by: piece) {
+                        let n = min(piece, patterns - start)
+                        try DTypeConversion.convert(
+                            from: source, source: UnsafeRawBufferPointer(rebasing: input[(start * width)..<((start + n) * width)]),
+                            to: target, destination: UnsafeMutableRawBufferPointer(rebasing: output[(start * outWidth)..<((start + n) * outWidth)]),
+                            count: n)
+                    }
+                }
+            }
+            let wrong = whole.withUnsafeBytes { got in
+                expected.withUnsafeBytes { want in
+                    order.indices.first { memcmp(got.baseAddress! + $0 * outWidth, want.baseAddress! + order[$0] * outWidth, outWidth) != 0 }
+                }
+            }
+            #expect(wrong == nil, "\(source) -> \(target): element \(wrong ?? 0) (pattern \(order[wrong ?? 0]))")
+        }
+    }
+}

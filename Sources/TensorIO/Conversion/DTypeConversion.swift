@@ -2,8 +2,9 @@
 // ml_dtypes' `astype` do (docs/dtypes.md has the rules and the few places loft differs).
 //
 // The common pairs (F32 <-> F16, F32 <-> BF16, F32 <-> F64, C64 <-> C128) have dedicated
-// vectorised loops; every other pair goes through Double (floats) or 64-bit integers, a block
-// at a time. Large tensors are split over the cores.
+// vectorised loops; 8- and 16-bit sources of large tensors go through a table of all their
+// bit patterns; every other pair goes through Double (floats) or 64-bit integers, a block at
+// a time. Large tensors are split over the cores.
 
 public enum DTypeConversionError: Error, CustomStringConvertible, Equatable {
     /// No value conversion between these types (sub-byte floats, E8M0, FNUZ, complex <-> real).
@@ -75,6 +76,13 @@ public enum DTypeConversion {
         case (.C64, .C128): (DType.F32, DType.F64, count * 2)
         case (.C128, .C64): (DType.F64, DType.F32, count * 2)
         default: (sourceType, targetType, count)
+        }
+        if LookupConversion.applies(from: from, to: to, count: elements) {
+            let table = LookupConversion.table(from: from, to: to)
+            Parallel.forEachRange(count: elements, minimumChunk: 1 << 16) { range in
+                LookupConversion.convert(table: table, from: from, input, to: to, output, range)
+            }
+            return
         }
         // The vectorised loops read whole elements; a view at an odd address (possible in a
         // file written by another tool) goes through an aligned block buffer.
