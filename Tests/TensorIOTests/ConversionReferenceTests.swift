@@ -111,12 +111,14 @@ import Testing
     /// F64, F16 and integer sources) are separate implementations; they agree on every
     /// sampled pattern, NaNs included (the float32 NaN widened bit for bit: NumPy keeps its
     /// payload bits).
-    @Test(arguments: [DType.F16, .BF16])
+    @Test(arguments: [DType.F16, .BF16, .F8_E4M3, .F8_E5M2])
     func vectorisedLoopAgreesWithGenericEncoder(_ dtype: DType) throws {
         var patterns = Self.samples
         patterns += [0x7F80_0001, 0xFF80_0001, 0x7FC0_0000, 0x7FFF_FFFF, 0x7F80_2000, 0xFFC1_2345]
-        let fast = try convert(patterns, from: .F32, to: dtype, as: UInt16.self)
-        let format: MiniFloatFormat = dtype == .F16 ? .f16 : .bf16
+        let fast = dtype.byteWidth == 2
+            ? try convert(patterns, from: .F32, to: dtype, as: UInt16.self)
+            : try convert(patterns, from: .F32, to: dtype, as: UInt8.self).map(UInt16.init)
+        let format: MiniFloatFormat = [.F16: .f16, .BF16: .bf16, .F8_E4M3: .e4m3fn, .F8_E5M2: .e5m2][dtype]!
         let generic = patterns.map { bits -> UInt16 in
             let sign = UInt64(bits >> 31) << 63
             let magnitude = UInt64(bits & 0x7FFF_FFFF)

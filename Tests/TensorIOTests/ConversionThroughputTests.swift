@@ -62,6 +62,10 @@ struct ConversionThroughputTests {
         }
         let half = try DTypeConversion.convert(data, to: .F16)
         report("F16 -> F32 (f16 input)", gigabytes / 2, try best { _ = try DTypeConversion.convert(half, to: .F32) })
+        let e4m3 = try DTypeConversion.convert(data, to: .F8_E4M3)
+        report("F8_E4M3 -> F32 (table, f8 input)", gigabytes / 4, try best { _ = try DTypeConversion.convert(e4m3, to: .F32) })
+        let bf16 = try DTypeConversion.convert(data, to: .BF16)
+        report("BF16 -> F16 (table, bf16 input)", gigabytes / 2, try best { _ = try DTypeConversion.convert(bf16, to: .F16) })
         report("statistics F32", gigabytes, best { _ = TensorStatistics.compute(data) })
         report("statistics F16 (f16 input)", gigabytes / 2, best { _ = TensorStatistics.compute(half) })
     }

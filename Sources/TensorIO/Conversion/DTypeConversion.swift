@@ -1,7 +1,7 @@
 // Converting tensor values from one element type to another, the way NumPy's and
 // ml_dtypes' `astype` do (docs/dtypes.md has the rules and the few places loft differs).
 //
-// The common pairs (F32 <-> F16, F32 <-> BF16, F32 <-> F64, C64 <-> C128) have dedicated
+// The common pairs (F32 <-> F16, F32 <-> BF16, F32 -> F8, F32 <-> F64, C64 <-> C128) have dedicated
 // vectorised loops; 8- and 16-bit sources of large tensors go through a table of all their
 // bit patterns; every other pair goes through Double (floats) or 64-bit integers, a block at
 // a time. Large tensors are split over the cores.
@@ -113,6 +113,12 @@ public enum DTypeConversion {
         case (.BF16, .F32):
             HalfKernels.bf16ToF32(input.assumingMemoryBound(to: UInt16.self) + start,
                                   output.assumingMemoryBound(to: UInt32.self) + start, n)
+        case (.F32, .F8_E4M3):
+            HalfKernels.f32ToF8(input.assumingMemoryBound(to: UInt32.self) + start,
+                                output.assumingMemoryBound(to: UInt8.self) + start, n, format: .e4m3fn)
+        case (.F32, .F8_E5M2):
+            HalfKernels.f32ToF8(input.assumingMemoryBound(to: UInt32.self) + start,
+                                output.assumingMemoryBound(to: UInt8.self) + start, n, format: .e5m2)
         case (.F32, .F64):
             HalfKernels.f32ToF64(input.assumingMemoryBound(to: Float.self) + start,
                                  output.assumingMemoryBound(to: Double.self) + start, n)

@@ -61,6 +61,39 @@ enum HalfKernels {
         }
     }
 
+    /// F32 -> F8_E4M3 / F8_E5M2: the same scheme as `f32ToF16` for any narrow format, with
+    /// the overflow code of the format (Inf for E5M2; NaN for E4M3, which has no Inf) and the
+    /// canonical NaN, as ml_dtypes writes them.
+    @inline(__always)
+    static func f32ToF8(_ source: UnsafePointer<UInt32>, _ destination: UnsafeMutablePointer<UInt8>, _ count: Int, format: MiniFloatFormat) {
+        let mantissaBits = UInt32(format.mantissaBits)
+        let shift = 23 - mantissaBits
+        let bias = UInt32(format.bias)
+        let rebias = UInt32(bitPattern: Int32(format.bias - 127)) << 23
+        let roundingBias: UInt32 = (1 << (shift - 1)) - 1
+        let smallestNormal = (127 - bias + 1) << 23
+        let denormalMagic = ((127 - bias) + shift + 1) << 23
+        let denormalMagicFloat = Float(bitPattern: denormalMagic)
+        let maxFinite = UInt32(format.maxFiniteCode)
+        let overflow = UInt32(format.hasInfinity ? format.infinityCode : format.canonicalNaN)
+        let nan = UInt32(format.canonicalNaN)
+        let signShift = UInt32(31 - format.exponentBits - format.mantissaBits)
+        for i in 0..<count {
+            let bits = source[i]
+            let sign = (bits >> signShift) & UInt32(format.signBit)
+            let magnitude = bits & 0x7FFF_FFFF
+            let odd = (magnitude >> shift) & 1
+            let normal = (magnitude &+ rebias &+ roundingBias &+ odd) >> shift
+            let subnormal = (Float(bitPattern: magnitude) + denormalMagicFloat).bitPattern &- denormalMagic
+            var result = magnitude < smallestNormal ? subnormal : normal
+            // Past the largest finite code (Inf included: its rebiased exponent is far past)
+            // is the overflow code. The rebiasing cannot wrap: it lowers the exponent.
+            result = result > maxFinite ? overflow : result
+            result = magnitude > 0x7F80_0000 ? nan : result
+            destination[i] = UInt8(truncatingIfNeeded: result | sign)
+        }
+    }
+
     @inline(__always)
     static func bf16ToF32(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<UInt32>, _ count: Int) {
         for i in 0..<count { destination[i] = UInt32(source[i]) << 16 }
