@@ -33,18 +33,21 @@ enum HalfKernels {
         }
     }
 
-    /// Exact widening: the 15 value bits move up 13 places, a multiplication by 2^112
-    /// rebiases the exponent (and normalises the subnormals exactly), and Inf/NaN get the
-    /// all-ones exponent back.
+    /// Exact widening: normals move up 13 bits and are rebiased by an integer add, Inf/NaN
+    /// get the all-ones exponent (payload kept), subnormals are their integer mantissa times
+    /// 2^-24 (an int-to-float conversion, so no subnormal operand that a DAZ mode could zero).
     @inline(__always)
     static func f16ToF32(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<UInt32>, _ count: Int) {
-        let magic = Float(bitPattern: (254 - 15) << 23)
-        let wasInfOrNaN = Float(bitPattern: (127 + 16) << 23)
+        let subnormalScale = Float(bitPattern: (127 - 24) << 23)  // 2^-24
         for i in 0..<count {
             let half = UInt32(source[i])
-            let shifted = Float(bitPattern: (half & 0x7FFF) << 13) * magic
-            var bits = shifted.bitPattern
-            bits = shifted >= wasInfOrNaN ? bits | (255 << 23) : bits
+            let magnitude = half & 0x7FFF
+            let shifted = magnitude << 13
+            let normal = shifted &+ ((127 - 15) << 23)
+            let infOrNaN = shifted | 0x7F80_0000
+            let subnormal = (Float(Int32(bitPattern: magnitude)) * subnormalScale).bitPattern
+            var bits = magnitude < 0x0400 ? subnormal : normal
+            bits = magnitude >= 0x7C00 ? infOrNaN : bits
             destination[i] = bits | ((half & 0x8000) << 16)
         }
     }
