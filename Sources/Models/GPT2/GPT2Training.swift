@@ -87,7 +87,7 @@ extension GPT2Model {
                               rows: N, channels: C, epsilon: eps)
             block.attention.forward(output: layer.qkv.pointer, input: layer.ln1.pointer,
                                     adapterHidden: layer.adapterHidden[0]?.pointer, rows: N)
-            Attention.forward(output: layer.attentionOut.pointer, probabilities: layer.probabilities.pointer, qkv: layer.qkv.pointer,
+            Attention.forward(output: layer.attentionOut.pointer, qkv: layer.qkv.pointer,
                               batch: batch, sequence: sequence, channels: C, heads: config.heads)
             block.attentionOutput.forward(output: layer.residual2.pointer, input: layer.attentionOut.pointer,
                                           adapterHidden: layer.adapterHidden[1]?.pointer, rows: N)
@@ -166,8 +166,7 @@ extension GPT2Model {
             block.attentionOutput.backward(inputGradient: act.dChannels.pointer, outputGradient: act.dResidual.pointer,
                                            input: layer.attentionOut.pointer, adapterHidden: layer.adapterHidden[1]?.pointer,
                                            adapterScratch: scratch, rows: N)
-            Attention.backward(qkvGradient: act.dQKV.pointer, scratch: act.dScores.pointer, outputGradient: act.dChannels.pointer,
-                               probabilities: layer.probabilities.pointer, qkv: layer.qkv.pointer,
+            Attention.backward(qkvGradient: act.dQKV.pointer, outputGradient: act.dChannels.pointer, qkv: layer.qkv.pointer,
                                batch: batch, sequence: sequence, channels: C, heads: config.heads)
             block.attention.backward(inputGradient: act.dChannels.pointer, outputGradient: act.dQKV.pointer,
                                      input: layer.ln1.pointer, adapterHidden: layer.adapterHidden[0]?.pointer,
