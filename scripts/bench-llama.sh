@@ -19,9 +19,9 @@ field() { # json key
     "$PYTHON" -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"
 }
 row() { # label json
-    printf "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |\n" "$1" \
-        "$(field "$2" tokens_per_second)" "$(field "$2" seconds_per_step)" "$(field "$2" cpu_seconds_per_step)" "$(field "$2" forward_seconds)" \
-        "$(field "$2" backward_seconds)" "$(field "$2" optimizer_seconds)" "$(field "$2" peak_rss_mib)"
+    printf "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |\n" "$1" \
+        "$(field "$2" tokens_per_second)" "$(field "$2" seconds_per_step)" "$(field "$2" cpu_seconds_per_step)" \
+        "$(field "$2" forward_backward_seconds)" "$(field "$2" optimizer_seconds)" "$(field "$2" peak_rss_mib)"
 }
 
 load_before=$(cut -d' ' -f1 /proc/loadavg)
@@ -38,12 +38,12 @@ echo "VmHWM (weights, activations, logits, optimizer state). Seconds are wall ti
 echo "CPU s/step is the process's CPU time (both threads), steadier when the machine is shared."
 echo "$(nproc) cores; load average $load_before before, $load_after after (a shared machine: compare rows of one run)."
 echo
-echo "| run | tokens/s | s/step | CPU s/step | forward | backward | optimizer | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| run | tokens/s | s/step | CPU s/step | forward + backward | optimizer | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 row "loft, LoFT-AdamW" "$loft_loft"
 row "loft, LoRA-AdamW" "$loft_lora"
 if [ -n "$torch" ]; then
     row "PyTorch $(field "$torch" torch) + PEFT LoRA, AdamW ($(field "$torch" attention))" "$torch"
 else
-    echo "| PyTorch + PEFT | (torch, transformers or peft not importable) | | | | | | |"
+    echo "| PyTorch + PEFT | (torch, transformers or peft not importable) | | | | | |"
 fi

@@ -44,15 +44,14 @@ struct LlamaStepCommand: ParsableCommand {
                 JSONMember("steps", .integer(Int64(steps))), JSONMember("tokens_per_second", .double(r.tokensPerSecond)),
                 JSONMember("seconds_per_step", .double(r.secondsPerStep)),
                 JSONMember("cpu_seconds_per_step", .double(r.cpuSecondsPerStep)),
-                JSONMember("forward_seconds", .double(r.forwardSecondsPerStep)),
-                JSONMember("backward_seconds", .double(r.backwardSecondsPerStep)),
+                JSONMember("forward_backward_seconds", .double(r.forwardBackwardSecondsPerStep)),
                 JSONMember("optimizer_seconds", .double(r.optimizerSecondsPerStep)),
                 JSONMember("peak_rss_mib", .double(mib)), JSONMember("trainable_parameters", .integer(Int64(r.trainableParameters))),
                 JSONMember("loss", .double(Double(r.lastLoss))),
             ])))
         } else {
-            print(String(format: "%.1f tokens/s, %.2f s/step (CPU %.2f s; forward %.2f, backward %.2f, optimizer %.2f), peak RSS %.0f MiB, loss %.4f",
-                         r.tokensPerSecond, r.secondsPerStep, r.cpuSecondsPerStep, r.forwardSecondsPerStep, r.backwardSecondsPerStep,
+            print(String(format: "%.1f tokens/s, %.2f s/step (CPU %.2f s; forward + backward %.2f, optimizer %.2f), peak RSS %.0f MiB, loss %.4f",
+                         r.tokensPerSecond, r.secondsPerStep, r.cpuSecondsPerStep, r.forwardBackwardSecondsPerStep,
                          r.optimizerSecondsPerStep, mib, r.lastLoss))
         }
     }

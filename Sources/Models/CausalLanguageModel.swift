@@ -4,7 +4,8 @@
 // Everything else a training loop touches comes from TrainableModel: `parameters` (dense,
 // by checkpoint name; `setTrainable(targets:)` for full fine-tuning), `projections` /
 // `adaptableModules` (module paths with in/out features), `addLowRankAdapters`,
-// `setLowRankAdapter`, `lowRankAdapters` (factors and their gradients), `zeroGradients`.
+// `setLowRankAdapter`, `lowRankAdapters` (factors and their gradients), `zeroGradients`,
+// `register(with: optimizer)` and `gradients` (the LoFT optimizer's view of the same matrices).
 
 import Foundation
 import TensorIO
@@ -35,6 +36,10 @@ public protocol CausalLanguageModel: TrainableModel {
     func forward(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> Float?
     /// Adds the gradients of the last forward's loss to every trainable parameter and factor.
     func backward()
+    /// forward + backward in one call without holding the [batch · sequence, vocab] logits
+    /// (the head runs over blocks of `headRows` rows): what a training step should use.
+    @discardableResult
+    func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int) throws -> Float
     /// Logits [batch · sequence, vocab] of the last forward (consumed by backward).
     var logits: UnsafeBufferPointer<Float> { get }
     /// Frees the activation buffers until the next forward.

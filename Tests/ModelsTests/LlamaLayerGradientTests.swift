@@ -118,24 +118,23 @@ import Testing
     }
 }
 
-@Test(arguments: [(heads: 4, keyValueHeads: 2), (heads: 3, keyValueHeads: 3), (heads: 4, keyValueHeads: 1)])
+@Test(arguments: [(heads: 4, keyValueHeads: 2), (heads: 3, keyValueHeads: 3), (heads: 4, keyValueHeads: 1), (heads: 6, keyValueHeads: 3)])
 func groupedQueryAttentionGradientsMatchFiniteDifferences(heads: Int, keyValueHeads: Int) {
     let batch = 2, sequence = 5, d = 4
     let q = GradientCheck.random(batch * sequence * heads * d, seed: 72)
     let k = GradientCheck.random(batch * sequence * keyValueHeads * d, seed: 73)
     let v = GradientCheck.random(k.count, seed: 74)
     let upstream = GradientCheck.random(q.count, seed: 75)
-    let out = FloatBuffer(count: q.count), p = FloatBuffer(count: batch * heads * sequence * sequence)
+    let out = FloatBuffer(count: q.count)
     func objective() -> Double {
-        GroupedQueryAttention.forward(output: out.pointer, probabilities: p.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
+        GroupedQueryAttention.forward(output: out.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
                                       batch: batch, sequence: sequence, heads: heads, keyValueHeads: keyValueHeads, headDimension: d)
         return GradientCheck.dot(upstream, out)
     }
     _ = objective()
     let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
-    let scratch = FloatBuffer(count: p.count)
-    GroupedQueryAttention.backward(queryGradient: dq.pointer, keyGradient: dk.pointer, valueGradient: dv.pointer, scratch: scratch.pointer,
-                                   outputGradient: upstream.pointer, probabilities: p.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
+    GroupedQueryAttention.backward(queryGradient: dq.pointer, keyGradient: dk.pointer, valueGradient: dv.pointer,
+                                   outputGradient: upstream.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
                                    batch: batch, sequence: sequence, heads: heads, keyValueHeads: keyValueHeads, headDimension: d)
     #expect(GradientCheck.error(dq, GradientCheck.numeric(q, objective)) < GradientCheck.tolerance)
     #expect(GradientCheck.error(dk, GradientCheck.numeric(k, objective)) < GradientCheck.tolerance)
@@ -155,7 +154,7 @@ func groupedQueryAttentionGradientsMatchFiniteDifferences(heads: Int, keyValueHe
     let expected = FloatBuffer(count: sequence * C), actual = FloatBuffer(count: sequence * C)
     let p = FloatBuffer(count: heads * sequence * sequence)
     Attention.forward(output: expected.pointer, probabilities: p.pointer, qkv: qkv.pointer, batch: batch, sequence: sequence, channels: C, heads: heads)
-    GroupedQueryAttention.forward(output: actual.pointer, probabilities: p.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
+    GroupedQueryAttention.forward(output: actual.pointer, query: q.pointer, key: k.pointer, value: v.pointer,
                                   batch: batch, sequence: sequence, heads: heads, keyValueHeads: heads, headDimension: d)
     #expect(Fixtures.relativeError(actual.array, expected.array) < 1e-6)
 }

@@ -69,3 +69,25 @@ func llamaAllParameterGradientsEqualTorch(fixture: String) throws {
         #expect(error < tolerance, "\(parameter.name)")
     }
 }
+
+/// The training step without held logits gives the same loss and gradients as forward + backward.
+@Test(arguments: LlamaFixtures.models)
+func llamaForwardBackwardEqualsForwardThenBackward(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    try LlamaFixtures.attachAdapter(model, fixture: fixture)
+    model.setTrainable(targets: ["all"])
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    model.zeroGradients()
+    // Head blocks of 5 rows: 32 rows split unevenly, so block edges are exercised.
+    let loss = try model.forwardBackward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence, headRows: 5)
+    #expect(model.logits.isEmpty, "no logits are held")
+    let expected = try LlamaFixtures.reader("\(fixture)/expected.safetensors")
+    #expect(Fixtures.relativeError([loss], try Fixtures.floats(expected, "loss")) < tolerance)
+    for pair in model.lowRankAdapters {
+        #expect(Fixtures.relativeError(pair.gradientA.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_A")) < tolerance)
+        #expect(Fixtures.relativeError(pair.gradientB.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_B")) < tolerance)
+    }
+    for parameter in model.parameters {
+        #expect(Fixtures.relativeError(parameter.gradient!.array, try Fixtures.floats(expected, "grad." + parameter.name)) < tolerance, "\(parameter.name)")
+    }
+}

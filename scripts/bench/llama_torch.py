@@ -70,7 +70,7 @@ def main():
     per_step = (forward + backward + update) / args.steps
     print(json.dumps({
         "tokens_per_second": args.batch * args.seq / per_step, "seconds_per_step": per_step, "cpu_seconds_per_step": cpu / args.steps,
-        "forward_seconds": forward / args.steps, "backward_seconds": backward / args.steps,
+        "forward_backward_seconds": (forward + backward) / args.steps,
         "optimizer_seconds": update / args.steps, "peak_rss_mib": peak_rss_mib(),
         "trainable_parameters": sum(p.numel() for p in parameters), "loss": loss.item(),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "attention": args.attention,

@@ -2,7 +2,7 @@
 // (batch, sequence) and reused across steps.
 //
 // Kept per layer: both RMSNorm outputs and their 1/rms, q and k after rotary embedding, v,
-// the attention probabilities, the attention output, the residual after attention, and the
+// the attention output (not the probabilities: backward recomputes them), the residual after attention, and the
 // MLP's gate and up outputs. silu(gate) · up is not kept: backward recomputes it (one cheap
 // elementwise pass instead of N · intermediate floats per layer). Backward's gradient
 // buffers are shared by all layers.
@@ -10,7 +10,6 @@
 final class LlamaLayerActivations {
     let norm1: FloatBuffer, rstd1: FloatBuffer
     let query: FloatBuffer, key: FloatBuffer, value: FloatBuffer
-    let probabilities: FloatBuffer
     let attentionOut: FloatBuffer
     let residual2: FloatBuffer
     let norm2: FloatBuffer, rstd2: FloatBuffer
@@ -25,7 +24,6 @@ final class LlamaLayerActivations {
         query = FloatBuffer(count: N * config.queryWidth)
         key = FloatBuffer(count: N * config.keyValueWidth)
         value = FloatBuffer(count: N * config.keyValueWidth)
-        probabilities = FloatBuffer(count: batch * config.heads * sequence * sequence)
         attentionOut = FloatBuffer(count: N * config.queryWidth)
         residual2 = FloatBuffer(count: N * C)
         norm2 = FloatBuffer(count: N * C); rstd2 = FloatBuffer(count: N)
@@ -46,13 +44,16 @@ final class LlamaActivations {
     let embedded: FloatBuffer
     let layers: [LlamaLayerActivations]
     let finalNormOut: FloatBuffer, finalRstd: FloatBuffer
-    let logits: FloatBuffer
+    /// [N, vocab], allocated by the first `forward` (forwardBackward never holds it).
+    var logits: FloatBuffer?
+    /// forwardBackward's block of head rows x vocab.
+    var headChunk = FloatBuffer(count: 0)
 
     // Scratch: silu(gate) · up (forward, recomputed in backward) and backward's gradients.
     let gated: FloatBuffer
     let dResidual: FloatBuffer, dChannels: FloatBuffer, dChannelsPart: FloatBuffer
     let dAttention: FloatBuffer, dQuery: FloatBuffer, dKey: FloatBuffer, dValue: FloatBuffer
-    let dGate: FloatBuffer, dUp: FloatBuffer, dScores: FloatBuffer
+    let dGate: FloatBuffer, dUp: FloatBuffer
     var adapterScratch = FloatBuffer(count: 0)
 
     init(config: LlamaConfig, batch: Int, sequence: Int) {
@@ -62,7 +63,6 @@ final class LlamaActivations {
         embedded = FloatBuffer(count: N * C)
         layers = (0..<config.layers).map { _ in LlamaLayerActivations(config: config, batch: batch, sequence: sequence) }
         finalNormOut = FloatBuffer(count: N * C); finalRstd = FloatBuffer(count: N)
-        logits = FloatBuffer(count: N * config.vocabularySize)
         gated = FloatBuffer(count: N * I)
         dResidual = FloatBuffer(count: N * C)
         dChannels = FloatBuffer(count: N * C)
@@ -73,7 +73,6 @@ final class LlamaActivations {
         dValue = FloatBuffer(count: N * config.keyValueWidth)
         dGate = FloatBuffer(count: N * I)
         dUp = FloatBuffer(count: N * I)
-        dScores = FloatBuffer(count: batch * config.heads * sequence * sequence)
     }
 
     /// Makes sure every adapted projection has its N x rank buffer (adapters can be attached

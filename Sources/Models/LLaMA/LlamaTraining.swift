@@ -17,6 +17,56 @@ extension LlamaModel {
     /// mean cross-entropy and prepares `backward()`. Logits stay readable until backward.
     @discardableResult
     public func forward(tokens: [Int32], targets: [Int32]? = nil, batch: Int, sequence: Int) throws -> Float? {
+        let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+        let N = batch * sequence, V = config.vocabularySize
+        if act.logits == nil { act.logits = FloatBuffer(count: N * V) }
+        let logits = act.logits!
+        Linear.forward(output: logits.pointer, input: act.finalNormOut.pointer, weight: head.value.pointer, bias: nil,
+                       rows: N, inFeatures: config.hidden, outFeatures: V, layout: .outIn)
+        guard let targets else { return nil }
+        let (loss, count) = targets.withUnsafeBufferPointer {
+            CrossEntropy.forward(logits: logits.pointer, targets: $0.baseAddress!, rows: N, classes: V)
+        }
+        act.countedTargets = count
+        act.readyForBackward = true
+        return loss
+    }
+
+    /// forward + backward of one batch without the [batch · sequence, vocab] logits: the head
+    /// and the loss run over blocks of `headRows` rows, each block's logits turned into their
+    /// gradient at once (200 MB never held at SmolLM-135M's vocab 49152, B 4, T 256). Returns
+    /// the mean loss; gradients accumulate as with backward().
+    @discardableResult
+    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 256) throws -> Float {
+        let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+        act.logits = nil
+        let N = batch * sequence, C = config.hidden, V = config.vocabularySize
+        let rowsPerChunk = max(1, min(headRows, N))
+        if act.headChunk.count < rowsPerChunk * V { act.headChunk = FloatBuffer(count: rowsPerChunk * V) }
+        let count = targets.reduce(0) { $0 + ($1 == CrossEntropy.ignoreIndex ? 0 : 1) }
+        var lossSum = 0.0
+        targets.withUnsafeBufferPointer { allTargets in
+            var start = 0
+            while start < N {
+                let rows = min(rowsPerChunk, N - start)
+                let chunk = act.headChunk.pointer, chunkTargets = allTargets.baseAddress! + start
+                Linear.forward(output: chunk, input: act.finalNormOut.pointer + start * C, weight: head.value.pointer, bias: nil,
+                               rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
+                let (mean, counted) = CrossEntropy.forward(logits: chunk, targets: chunkTargets, rows: rows, classes: V)
+                lossSum += Double(mean) * Double(counted)
+                CrossEntropy.backward(logitsToGradient: chunk, targets: chunkTargets, rows: rows, classes: V, count: count)
+                Linear.backward(inputGradient: act.dChannels.pointer + start * C, weightGradient: head.gradient?.pointer, biasGradient: nil,
+                                outputGradient: chunk, input: act.finalNormOut.pointer + start * C, weight: head.value.pointer,
+                                rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
+                start += rows
+            }
+        }
+        backwardBlocks(act)
+        return count == 0 ? 0 : Float(lossSum / Double(count))
+    }
+
+    /// Embedding, blocks and the final RMSNorm; returns the filled activations.
+    private func runBlocks(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> LlamaActivations {
         try validateInput(tokens: tokens, targets: targets, batch: batch, sequence: sequence,
                           vocabularySize: config.vocabularySize, positions: config.positions)
         if activations == nil || activations!.batch != batch || activations!.sequence != sequence {
@@ -41,8 +91,7 @@ extension LlamaModel {
             block.value.forward(output: layer.value.pointer, input: layer.norm1.pointer, adapterHidden: layer.adapterHidden[2]?.pointer, rows: N)
             rotary.forward(layer.query.pointer, batch: batch, sequence: sequence, heads: H)
             rotary.forward(layer.key.pointer, batch: batch, sequence: sequence, heads: KV)
-            GroupedQueryAttention.forward(output: layer.attentionOut.pointer, probabilities: layer.probabilities.pointer,
-                                          query: layer.query.pointer, key: layer.key.pointer, value: layer.value.pointer,
+            GroupedQueryAttention.forward(output: layer.attentionOut.pointer, query: layer.query.pointer, key: layer.key.pointer, value: layer.value.pointer,
                                           batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d)
             block.output.forward(output: layer.residual2.pointer, input: layer.attentionOut.pointer,
                                  adapterHidden: layer.adapterHidden[3]?.pointer, rows: N)
@@ -58,21 +107,14 @@ extension LlamaModel {
         }
         RMSNorm.forward(output: act.finalNormOut.pointer, rstd: act.finalRstd.pointer, input: residual.pointer,
                         weight: finalNorm.value.pointer, rows: N, channels: C, epsilon: eps)
-        Linear.forward(output: act.logits.pointer, input: act.finalNormOut.pointer, weight: head.value.pointer, bias: nil,
-                       rows: N, inFeatures: C, outFeatures: config.vocabularySize, layout: .outIn)
-        guard let targets else { return nil }
-        let (loss, count) = targets.withUnsafeBufferPointer {
-            CrossEntropy.forward(logits: act.logits.pointer, targets: $0.baseAddress!, rows: N, classes: config.vocabularySize)
-        }
-        act.countedTargets = count
-        act.readyForBackward = true
-        return loss
+        return act
     }
 
     /// Logits [batch · sequence, vocab] of the last forward (overwritten by backward).
     public var logits: UnsafeBufferPointer<Float> {
         guard let act = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(act.logits.buffer)
+        guard let logits = act.logits else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(logits.buffer)
     }
 
     /// Adds d(mean loss)/d(parameter) to the gradient of every trainable parameter and every
@@ -82,17 +124,23 @@ extension LlamaModel {
             preconditionFailure("LlamaModel.backward() needs a forward(tokens:targets:...) first")
         }
         act.readyForBackward = false
-        let batch = act.batch, sequence = act.sequence
-        let N = batch * sequence, C = config.hidden, V = config.vocabularySize, I = config.intermediate
-        let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
-        let scratch = act.adapterScratch.pointer
-
+        let N = act.batch * act.sequence, V = config.vocabularySize
+        let logits = act.logits!
         targets.withUnsafeBufferPointer {
-            CrossEntropy.backward(logitsToGradient: act.logits.pointer, targets: $0.baseAddress!, rows: N, classes: V, count: act.countedTargets)
+            CrossEntropy.backward(logitsToGradient: logits.pointer, targets: $0.baseAddress!, rows: N, classes: V, count: act.countedTargets)
         }
         Linear.backward(inputGradient: act.dChannels.pointer, weightGradient: head.gradient?.pointer, biasGradient: nil,
-                        outputGradient: act.logits.pointer, input: act.finalNormOut.pointer, weight: head.value.pointer,
-                        rows: N, inFeatures: C, outFeatures: V, layout: .outIn)
+                        outputGradient: logits.pointer, input: act.finalNormOut.pointer, weight: head.value.pointer,
+                        rows: N, inFeatures: config.hidden, outFeatures: V, layout: .outIn)
+        backwardBlocks(act)
+    }
+
+    /// From d(final norm output) in `act.dChannels` down to the embedding.
+    private func backwardBlocks(_ act: LlamaActivations) {
+        let batch = act.batch, sequence = act.sequence
+        let N = batch * sequence, C = config.hidden, I = config.intermediate
+        let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
+        let scratch = act.adapterScratch.pointer
         act.dResidual.zero()
         let lastResidual = act.layers.last?.residual3 ?? act.embedded
         RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: finalNorm.gradient?.pointer,
@@ -121,8 +169,7 @@ extension LlamaModel {
             block.output.backward(inputGradient: act.dAttention.pointer, outputGradient: act.dResidual.pointer,
                                   input: layer.attentionOut.pointer, adapterHidden: hidden[3]?.pointer, adapterScratch: scratch, rows: N)
             GroupedQueryAttention.backward(queryGradient: act.dQuery.pointer, keyGradient: act.dKey.pointer, valueGradient: act.dValue.pointer,
-                                           scratch: act.dScores.pointer, outputGradient: act.dAttention.pointer,
-                                           probabilities: layer.probabilities.pointer, query: layer.query.pointer,
+                                           outputGradient: act.dAttention.pointer, query: layer.query.pointer,
                                            key: layer.key.pointer, value: layer.value.pointer,
                                            batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d)
             rotary.backward(act.dQuery.pointer, batch: batch, sequence: sequence, heads: H)
