@@ -81,8 +81,7 @@ import Testing
         #expect(try reader.data(for: "t65599").npyTestBytes == [UInt8(65599 & 0xFF)])
         if NumPyPython.available {
             let out = try NumPyPython.run("""
-            import sys, zipfile, numpy as np
-            z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None
+            import sys, numpy as np
             f = np.load(sys.argv[1]); print(len(f.files), int(f['t65599'][0]))
             """, [path])
             #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count) \(65599 & 0xFF)")
