@@ -21,7 +21,7 @@ public final class NpzReader: TensorReader {
         let header: NpyHeader
     }
 
-    private let members: [String: Member]
+    private let members: [TensorNameKey: Member]
     private let bytes: UnsafeRawBufferPointer
     private let owner: AnyObject?
     private let mapping: MappedFile?
@@ -37,12 +37,12 @@ public final class NpzReader: TensorReader {
         self.bytes = bytes
         self.owner = owner
         mapping = owner as? MappedFile
-        var members: [String: Member] = [:]
+        var members: [TensorNameKey: Member] = [:]
         var tensors: [TensorInfo] = []
         for entry in try ZipDirectory.read(bytes, path: path) {
             let name = entry.name.hasSuffix(".npy") ? String(entry.name.dropLast(4)) : entry.name
             // `a` and `a.npy` would both be key `a`.
-            guard members[name] == nil else { throw ZipError.duplicateName(path: path, member: entry.name) }
+            guard members[TensorNameKey(name)] == nil else { throw ZipError.duplicateName(path: path, member: entry.name) }
             let header = try NpzReader.readHeader(entry, bytes: bytes, path: path, tensor: name)
             let (total, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
             if !overflow && total > entry.uncompressedSize {
@@ -54,7 +54,7 @@ public final class NpzReader: TensorReader {
                 throw ZipError.sizeMismatch(path: path, member: entry.name, zipSize: entry.uncompressedSize, npySize: overflow ? Int.max : total)
             }
             let info = TensorInfo(name: name, dtype: header.dtype, shape: header.shape)
-            members[name] = Member(entry: entry, info: info, header: header)
+            members[TensorNameKey(name)] = Member(entry: entry, info: info, header: header)
             tensors.append(info)
         }
         self.members = members
@@ -96,7 +96,7 @@ public final class NpzReader: TensorReader {
     }
 
     public func data(for name: String) throws -> TensorData {
-        guard let member = members[name] else { throw NpyError.unknownTensor(path: path, tensor: name) }
+        guard let member = members[TensorNameKey(name)] else { throw NpyError.unknownTensor(path: path, tensor: name) }
         let entry = member.entry
         let source = NpzReader.compressed(entry, in: bytes)
         if entry.method == 0 {
@@ -121,7 +121,7 @@ public final class NpzReader: TensorReader {
     }
 
     public func release(_ name: String) {
-        guard let entry = members[name]?.entry else { return }
+        guard let entry = members[TensorNameKey(name)]?.entry else { return }
         mapping?.release(offset: entry.dataOffset, count: entry.compressedSize)
     }
 }
