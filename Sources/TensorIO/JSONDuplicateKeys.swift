@@ -26,10 +26,10 @@ enum JSONDuplicateKeys {
                 expectingKey = stack.last.map { $0 != nil } ?? false
             case UInt8(ascii: "\""):
                 guard let (text, next) = decodeString(bytes, from: index) else { return nil }
-                if expectingKey, var keys = stack.last ?? nil {
-                    if keys.contains(text) { return text }
-                    keys.insert(text)
-                    stack[stack.count - 1] = keys
+                if expectingKey, let last = stack.indices.last, stack[last] != nil {
+                    // Inserted in place: a copy of the set per key made large objects quadratic.
+                    if stack[last]!.contains(text) { return text }
+                    stack[last]!.insert(text)
                     expectingKey = false
                 }
                 index = next
