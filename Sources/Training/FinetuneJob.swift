@@ -25,6 +25,10 @@ public struct FinetuneRequest: Sendable {
     public var sequence: Int?
     /// Passes over the training data instead of `options.steps`.
     public var epochs: Double?
+    /// Warmup steps; nil = 5% of the steps.
+    public var warmup: Int?
+    /// Steps between evaluations and checkpoints; nil = a tenth of the steps.
+    public var evalInterval: Int?
     public var options = TrainingOptions()
 
     public init(base: String?, data: String, output: String) {
@@ -107,6 +111,8 @@ public final class FinetuneJob {
             guard epochs > 0 else { throw TrainingError.invalidOption("--epochs must be positive (got \(epochs))") }
             options.steps = max(1, Int((epochs * Double(task.trainingItems) / Double(task.itemsPerStep)).rounded(.up)))
         }
+        options.warmupSteps = request.warmup ?? options.steps / 20
+        options.evalInterval = request.evalInterval ?? max(1, (options.steps + 9) / 10)
         self.options = options
         trainer = try Trainer(task: task, options: options)
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
@@ -122,10 +128,8 @@ public final class FinetuneJob {
             try TrainingLog.write(trainer.history, directory: output)
         })
         try TrainingLog.write(trainer.history, directory: output)
-        var files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"]
-        if trainer.isFinished || true {
-            files += try writeModel()
-        }
+        // An interrupted run (stopAfter) writes its adapter too: it is the model as it stands.
+        let files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
         let last = trainer.history.last
         return FinetuneSummary(steps: trainer.step, finalLoss: trainer.history.last(where: { $0.loss != nil })?.loss,
                                finalEvalLoss: last?.evalLoss ?? trainer.history.last(where: { $0.evalLoss != nil })?.evalLoss,

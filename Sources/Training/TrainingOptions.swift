@@ -36,6 +36,16 @@ public struct TrainingOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// The learning rate `loft finetune` uses when --lr is not given: LoFT moves B A the way
+    /// AdamW moves W, so it takes a full fine-tuning rate; LoRA (scale 1) needs a larger one.
+    public static func defaultLearningRate(_ method: TrainingMethod) -> Float {
+        switch method {
+        case .loft: return 3e-4
+        case .lora: return 1e-3
+        case .adamw: return 1e-4
+        }
+    }
+
     public var alpha: Float {
         method == .lora ? (loraAlpha ?? Float(rank)) : Float(rank)
     }
