@@ -118,3 +118,13 @@ private func prefixedModel() throws -> GPT2Model {
     #expect(model.activation == .tanh)
     #expect(model.inputFeatures == 5 && model.outputFeatures == 3)
 }
+
+@Test func prefixLogitsDoNotDependOnLaterTokens() throws {
+    // What generation relies on: the logits of a prefix equal the first rows of a longer run.
+    let model = try prefixedModel()
+    let tokens: [Int32] = [3, 14, 15, 92, 65, 35]
+    try model.forward(tokens: tokens, batch: 1, sequence: 6)
+    let full = Array(model.logits)
+    try model.forward(tokens: Array(tokens.prefix(2)), batch: 1, sequence: 2)
+    #expect(Fixtures.relativeError(Array(model.logits), Array(full.prefix(2 * 96))) < 1e-6)
+}

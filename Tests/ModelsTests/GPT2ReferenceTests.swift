@@ -102,3 +102,23 @@ private func attachAdapter(_ model: GPT2Model) throws {
     let twice = model.lowRankAdapters[0].gradientA.array
     #expect(Fixtures.relativeError(twice, once.map { 2 * $0 }) < 1e-6)
 }
+
+@Test func fusedHeadStepEqualsPeftWithoutHoldingTheLogits() throws {
+    let model = try loadModel()
+    try attachAdapter(model)
+    model.setTrainable(targets: ["all"])
+    let (ids, targets) = try tokensAndTargets()
+    model.zeroGradients()
+    // 5 rows per block: 32 rows end in a partial block.
+    let loss = try model.forwardBackward(tokens: ids, targets: targets, batch: batch, sequence: sequence, headRows: 5)
+    #expect(model.logits.isEmpty, "no [tokens, vocab] buffer was allocated")
+    let expected = try Fixtures.reader("gpt2-tiny/expected.safetensors")
+    #expect(Fixtures.relativeError([loss], try Fixtures.floats(expected, "loss")) < 1e-5)
+    for adapter in model.lowRankAdapters {
+        #expect(Fixtures.relativeError(adapter.gradientA.array, try Fixtures.floats(expected, "grad.\(adapter.name).lora_A")) < 1e-5)
+        #expect(Fixtures.relativeError(adapter.gradientB.array, try Fixtures.floats(expected, "grad.\(adapter.name).lora_B")) < 1e-5)
+    }
+    for parameter in model.parameters {
+        #expect(Fixtures.relativeError(parameter.gradient!.array, try Fixtures.floats(expected, "grad." + parameter.name)) < 1e-5, "\(parameter.name)")
+    }
+}

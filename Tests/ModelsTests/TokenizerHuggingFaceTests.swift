@@ -68,3 +68,18 @@ import Testing
         }
     }
 }
+
+@Suite struct TokenizerIgnoreMergesTests {
+    /// The LLaMA-3 fixture has words in its vocabulary that its merges do not build (as the real
+    /// one has); only with ignore_merges honoured are they single tokens, as Hugging Face gives.
+    @Test func llama3FixtureDependsOnIgnoreMerges() throws {
+        var definition = try TokenizerDefinition(tokenizerJSON: TokenizerFixtures.directory + "/llama3/tokenizer.json")
+        #expect(definition.ignoreMerges)
+        definition.ignoreMerges = false
+        let mergingEverything = try ByteLevelBPETokenizer(definition)
+        let cases = try TokenizerFixtures.expected("llama3").cases
+        let differing = cases.filter { mergingEverything.encode($0.text) != $0.ids }
+        #expect(differing.count >= 1)
+        #expect(differing.contains { $0.text.hasPrefix("qqqq zzzz") })
+    }
+}

@@ -42,7 +42,10 @@ final class GPT2Activations {
     let embedded: FloatBuffer
     let layers: [GPT2LayerActivations]
     let lnf: FloatBuffer, lnfMean: FloatBuffer, lnfRstd: FloatBuffer
-    let logits: FloatBuffer
+    /// [N, vocab], allocated by the first `forward` (a fused `forwardBackward` does without).
+    var logits: FloatBuffer?
+    /// Rows of logits at a time for `forwardBackward`.
+    var headChunk = FloatBuffer(count: 0)
 
     // Scratch: GELU output (forward and recomputed in backward) and backward's gradients.
     let geluOut: FloatBuffer
@@ -56,7 +59,6 @@ final class GPT2Activations {
         embedded = FloatBuffer(count: N * C)
         layers = (0..<config.layers).map { _ in GPT2LayerActivations(config: config, batch: batch, sequence: sequence) }
         lnf = FloatBuffer(count: N * C); lnfMean = FloatBuffer(count: N); lnfRstd = FloatBuffer(count: N)
-        logits = FloatBuffer(count: N * config.vocabularySize)
         geluOut = FloatBuffer(count: N * config.innerChannels)
         dResidual = FloatBuffer(count: N * C)
         dChannels = FloatBuffer(count: N * C)

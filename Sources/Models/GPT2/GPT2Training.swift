@@ -15,6 +15,55 @@ extension GPT2Model {
     /// mean cross-entropy and prepares `backward()`. Logits stay readable until backward.
     @discardableResult
     public func forward(tokens: [Int32], targets: [Int32]? = nil, batch: Int, sequence: Int) throws -> Float? {
+        let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+        let N = batch * sequence, V = config.vocabularySize
+        if act.logits == nil { act.logits = FloatBuffer(count: N * V) }
+        let logits = act.logits!
+        Linear.forward(output: logits.pointer, input: act.lnf.pointer, weight: head.value.pointer, bias: nil,
+                       rows: N, inFeatures: config.channels, outFeatures: V, layout: .outIn)
+        guard let targets else { return nil }
+        let (loss, count) = targets.withUnsafeBufferPointer {
+            CrossEntropy.forward(logits: logits.pointer, targets: $0.baseAddress!, rows: N, classes: V)
+        }
+        act.countedTargets = count
+        act.readyForBackward = true
+        return loss
+    }
+
+    /// forward + backward of one batch without the [batch · sequence, vocab] logits: the head
+    /// and the loss run over blocks of `headRows` rows, each block's logits turned into their
+    /// gradient at once (the largest activation of a language model, 200 MB for GPT-2 at
+    /// B 4, T 256, is never held). Returns the mean loss; gradients accumulate as with backward().
+    @discardableResult
+    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 128) throws -> Float {
+        let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+        let N = batch * sequence, C = config.channels, V = config.vocabularySize
+        let rowsPerChunk = max(1, min(headRows, N))
+        if act.headChunk.count < rowsPerChunk * V { act.headChunk = FloatBuffer(count: rowsPerChunk * V) }
+        let count = targets.reduce(0) { $0 + ($1 == CrossEntropy.ignoreIndex ? 0 : 1) }
+        var lossSum = 0.0
+        targets.withUnsafeBufferPointer { allTargets in
+            var start = 0
+            while start < N {
+                let rows = min(rowsPerChunk, N - start)
+                let chunk = act.headChunk.pointer, chunkTargets = allTargets.baseAddress! + start
+                Linear.forward(output: chunk, input: act.lnf.pointer + start * C, weight: head.value.pointer, bias: nil,
+                               rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
+                let (mean, counted) = CrossEntropy.forward(logits: chunk, targets: chunkTargets, rows: rows, classes: V)
+                lossSum += Double(mean) * Double(counted)
+                CrossEntropy.backward(logitsToGradient: chunk, targets: chunkTargets, rows: rows, classes: V, count: count)
+                Linear.backward(inputGradient: act.dChannels.pointer + start * C, weightGradient: head.gradient?.pointer, biasGradient: nil,
+                                outputGradient: chunk, input: act.lnf.pointer + start * C, weight: head.value.pointer,
+                                rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
+                start += rows
+            }
+        }
+        backwardBlocks(act)
+        return count == 0 ? 0 : Float(lossSum / Double(count))
+    }
+
+    /// Embeddings, blocks and the final LayerNorm; returns the filled activations.
+    private func runBlocks(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> GPT2Activations {
         try validate(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
         if activations == nil || activations!.batch != batch || activations!.sequence != sequence {
             activations = nil  // free the old buffers before allocating new ones
@@ -56,21 +105,14 @@ extension GPT2Model {
         }
         LayerNorm.forward(output: act.lnf.pointer, mean: act.lnfMean.pointer, rstd: act.lnfRstd.pointer, input: residual.pointer,
                           weight: finalNormWeight.value.pointer, bias: finalNormBias.value.pointer, rows: N, channels: C, epsilon: eps)
-        Linear.forward(output: act.logits.pointer, input: act.lnf.pointer, weight: head.value.pointer, bias: nil,
-                       rows: N, inFeatures: C, outFeatures: config.vocabularySize, layout: .outIn)
-        guard let targets else { return nil }
-        let (loss, count) = targets.withUnsafeBufferPointer {
-            CrossEntropy.forward(logits: act.logits.pointer, targets: $0.baseAddress!, rows: N, classes: config.vocabularySize)
-        }
-        act.countedTargets = count
-        act.readyForBackward = true
-        return loss
+        return act
     }
 
     /// Logits [batch · sequence, vocab] of the last forward (overwritten by backward).
     public var logits: UnsafeBufferPointer<Float> {
         guard let act = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(act.logits.buffer)
+        guard let logits = act.logits else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(logits.buffer)
     }
 
     /// Adds d(mean loss)/d(parameter) to the gradient of every trainable parameter and every
@@ -80,16 +122,22 @@ extension GPT2Model {
             preconditionFailure("GPT2Model.backward() needs a forward(tokens:targets:...) first")
         }
         act.readyForBackward = false
-        let batch = act.batch, sequence = act.sequence
-        let N = batch * sequence, C = config.channels, V = config.vocabularySize, inner = config.innerChannels
-        let scratch = act.adapterScratch.pointer
-
+        let N = act.batch * act.sequence, V = config.vocabularySize
+        let logits = act.logits!
         targets.withUnsafeBufferPointer {
-            CrossEntropy.backward(logitsToGradient: act.logits.pointer, targets: $0.baseAddress!, rows: N, classes: V, count: act.countedTargets)
+            CrossEntropy.backward(logitsToGradient: logits.pointer, targets: $0.baseAddress!, rows: N, classes: V, count: act.countedTargets)
         }
         Linear.backward(inputGradient: act.dChannels.pointer, weightGradient: head.gradient?.pointer, biasGradient: nil,
-                        outputGradient: act.logits.pointer, input: act.lnf.pointer, weight: head.value.pointer,
-                        rows: N, inFeatures: C, outFeatures: V, layout: .outIn)
+                        outputGradient: logits.pointer, input: act.lnf.pointer, weight: head.value.pointer,
+                        rows: N, inFeatures: config.channels, outFeatures: V, layout: .outIn)
+        backwardBlocks(act)
+    }
+
+    /// From d(ln_f output) in `act.dChannels` down to the embeddings.
+    private func backwardBlocks(_ act: GPT2Activations) {
+        let batch = act.batch, sequence = act.sequence
+        let N = batch * sequence, C = config.channels, inner = config.innerChannels
+        let scratch = act.adapterScratch.pointer
         act.dResidual.zero()
         let lastResidual = act.layers.last?.residual3 ?? act.embedded
         LayerNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: finalNormWeight.gradient?.pointer,

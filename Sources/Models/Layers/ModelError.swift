@@ -37,7 +37,7 @@ func loadFloats(_ reader: TensorReader, name: String, shape: [Int]) throws -> Fl
     guard info.shape == shape else { throw ModelError.shapeMismatch(path: reader.path, name: name, expected: shape, found: info.shape) }
     let data = try reader.data(for: name)
     defer { reader.release(name) }
-    let buffer = FloatBuffer(count: info.elementCount)
+    let buffer = FloatBuffer(tensorShape: shape)
     let out = buffer.pointer
     switch info.dtype {
     case .F32:

@@ -3,6 +3,11 @@
 // Names follow the checkpoint (dense: `transformer.h.0.attn.c_attn.weight`) and PEFT (pairs:
 // the module path `transformer.h.0.attn.c_attn`, saved as `base_model.model.<path>.lora_A.weight`).
 // A frozen parameter has no gradient buffer at all; gradients accumulate until `zeroGradients`.
+// Values, gradients and factors are views of LinearAlgebra Matrix objects (`.matrix`), so the
+// LoFT optimizer updates the model's own storage (OptimizerBinding.swift).
+
+import LinearAlgebra
+import LoFT
 
 public final class Parameter {
     public let name: String
@@ -14,11 +19,11 @@ public final class Parameter {
         precondition(shape.reduce(1, *) == value.count, "Parameter \(name): shape \(shape) for \(value.count) values")
         self.name = name
         self.shape = shape
-        self.value = value
+        self.value = value.asMatrix(shape: shape)
     }
 
     public convenience init(name: String, shape: [Int]) {
-        self.init(name: name, shape: shape, value: FloatBuffer(count: shape.reduce(1, *)))
+        self.init(name: name, shape: shape, value: FloatBuffer(tensorShape: shape))
     }
 
     public var count: Int { value.count }
@@ -32,7 +37,7 @@ public final class Parameter {
 
     /// Trainable parameters get a zeroed gradient buffer; frozen ones drop it.
     public func setTrainable(_ trainable: Bool) {
-        if trainable { if gradient == nil { gradient = FloatBuffer(count: count) } } else { gradient = nil }
+        if trainable { if gradient == nil { gradient = FloatBuffer(tensorShape: shape) } } else { gradient = nil }
     }
 }
 
@@ -57,20 +62,24 @@ public final class LowRankAdapter {
         self.outFeatures = outFeatures
         self.rank = rank
         self.scale = scale
-        self.a = a
-        self.b = b
-        gradientA = FloatBuffer(count: rank * inFeatures)
-        gradientB = FloatBuffer(count: outFeatures * rank)
+        self.a = a.asMatrix(shape: [rank, inFeatures])
+        self.b = b.asMatrix(shape: [outFeatures, rank])
+        gradientA = FloatBuffer(rows: rank, columns: inFeatures)
+        gradientB = FloatBuffer(rows: outFeatures, columns: rank)
+        pair = LowRankPair(a: self.a.matrix!, b: self.b.matrix!)
     }
+
+    /// The same factors as the LoFT optimizer's pair: its in-place updates are the model's.
+    public let pair: LowRankPair
 
     /// PEFT's default initialisation: A ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with
     /// a = sqrt(5)), B = 0, so the adapted model starts equal to the base.
     public convenience init(name: String, inFeatures: Int, outFeatures: Int, rank: Int, scale: Float, random: inout SeededRandom) {
         let bound = 1 / Float(inFeatures).squareRoot()
-        let a = FloatBuffer(count: rank * inFeatures)
+        let a = FloatBuffer(rows: rank, columns: inFeatures)
         for i in 0..<a.count { a[i] = random.uniform(-bound, bound) }
         self.init(name: name, inFeatures: inFeatures, outFeatures: outFeatures, rank: rank, scale: scale,
-                  a: a, b: FloatBuffer(count: outFeatures * rank))
+                  a: a, b: FloatBuffer(rows: outFeatures, columns: rank))
     }
 
     public var aShape: [Int] { [rank, inFeatures] }
