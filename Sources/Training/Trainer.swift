@@ -60,7 +60,7 @@ public final class Trainer {
             method = .loraAdamW
         }
         let optimizer = Optimizer(method: method, hyperparameters: options.hyperparameters, maxGradientNorm: options.clip)
-        binding = try OptimizerBinding(optimizer: optimizer, adapters: model.lowRankAdapters, parameters: model.trainableParameters)
+        binding = try OptimizerBinding(optimizer: optimizer, model: model)
     }
 
     /// For full fine-tuning a target may name any module holding parameters (wte, ln_f, ...).
@@ -111,6 +111,5 @@ public final class Trainer {
     func restore(step: Int, history: [LogEntry]) {
         self.step = step
         self.history = history
-        binding.pullValues()
     }
 }

@@ -50,8 +50,8 @@ public final class LanguageModelTask: TrainingTask {
 
     public func accumulateGradients(step: Int) throws -> (loss: Float, items: Int) {
         let (inputs, targets) = sampler.batch(step: step, tokens: trainTokens)
-        let loss = try model.forward(tokens: inputs, targets: targets, batch: sampler.batch, sequence: sampler.sequence)!
-        model.backward()
+        // forwardBackward never holds the [B·T, vocab] logits: the head runs in row blocks.
+        let loss = try model.forwardBackward(tokens: inputs, targets: targets, batch: sampler.batch, sequence: sampler.sequence)
         return (loss, inputs.count)
     }
 
