@@ -6,7 +6,8 @@
 // `model(input_ids=chunk, labels=chunk)` does in transformers), so a chunk of length L gives
 // L − 1 predictions and no prediction crosses a chunk boundary. The loss is the mean
 // cross-entropy (natural log) over all predictions of all chunks; `tokens` counts them;
-// perplexity = exp(loss). Chunks are run B at a time; the batch size changes nothing but speed.
+// perplexity = exp(loss). Chunks are run up to B at a time (fewer when their logits would pass
+// 256 MB); the batch size changes nothing but speed.
 //
 // MLP: the mean loss per example over all rows (MSE per entry for regression, cross-entropy
 // for classification), run B rows at a time.
@@ -42,13 +43,17 @@ public enum Evaluation {
         guard !chunks.isEmpty else {
             throw TrainingError.tooShort(path: "evaluation data", count: tokens.count, needed: 2, what: "tokens")
         }
+        // forward() holds [chunks · T, vocab] logits: cap them near 256 MB (T 1024 of GPT-2's
+        // 50257 ids is 206 MB per chunk, so one chunk at a time there).
+        let logitBytes = sequence * model.config.vocabularySize * 4
+        let perForward = max(1, min(batch, (256 << 20) / max(logitBytes, 1)))
         var total = 0.0, predictions = 0
         var index = 0
         while index < chunks.count {
             // Equal-length chunks go together; the short last chunk runs alone.
             let length = chunks[index].count
             var group: [Range<Int>] = []
-            while index < chunks.count, group.count < batch, chunks[index].count == length {
+            while index < chunks.count, group.count < perForward, chunks[index].count == length {
                 group.append(chunks[index])
                 index += 1
             }

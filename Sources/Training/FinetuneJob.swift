@@ -156,7 +156,9 @@ public final class FinetuneJob {
     }
 
     private func description(fanInFanOut: Bool, task: String?) -> PEFTAdapterDescription {
-        PEFTAdapterDescription(rank: options.rank, alpha: options.alpha, targetModules: options.targets,
+        // PEFT has no "all": name the adapted modules themselves (their full paths match exactly).
+        let targets = options.targets.contains("all") ? trainer.task.trainableModel.lowRankAdapters.map(\.name) : options.targets
+        return PEFTAdapterDescription(rank: options.rank, alpha: options.alpha, targetModules: targets,
                                fanInFanOut: fanInFanOut, taskType: task, baseModel: request.base)
     }
 }

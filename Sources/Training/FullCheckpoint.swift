@@ -43,10 +43,11 @@ public enum FullCheckpoint {
             JSONMember("tie_word_embeddings", .bool(tied)),
             JSONMember("vocab_size", .integer(Int64(c.vocabularySize))),
         ]
-        if c.vocabularySize > 50256 {
-            members.append(JSONMember("bos_token_id", .integer(50256)))
-            members.append(JSONMember("eos_token_id", .integer(50256)))
-        }
+        // transformers' GPT2Config defaults both to 50256 (GPT-2's <|endoftext|>), which a
+        // smaller vocabulary does not have: say null there rather than a wrong id.
+        let special: JSONValue = c.vocabularySize > 50256 ? .integer(50256) : .null
+        members.append(JSONMember("bos_token_id", special))
+        members.append(JSONMember("eos_token_id", special))
         return .object(members)
     }
 
