@@ -107,7 +107,10 @@ struct FinetuneCommand: ParsableCommand {
         progress.finish()
         var line = "done: \(summary.steps) steps"
         if let loss = summary.finalLoss { line += ", loss \(format(Double(loss)))" }
-        if let eval = summary.finalEvalLoss { line += ", eval loss \(format(eval)) (perplexity \(format(exp(eval))))" }
+        if let eval = summary.finalEvalLoss {
+            line += ", eval loss \(format(eval))"
+            if case .gpt2 = job.model { line += " (perplexity \(format(exp(eval))))" }
+        }
         print(line)
         print("wrote \(summary.outputFiles.map { (out as NSString).appendingPathComponent($0) }.joined(separator: ", "))")
     }
