@@ -1,0 +1,215 @@
+// `loft convert` as a library call: read any tensor file, select and rename tensors, change
+// value types, and write any format, one tensor at a time.
+//
+// Streaming: the writers pull each tensor through a closure in their own order. The closure
+// releases the tensor asked for before (a mapped reader drops its pages), reads the next,
+// converts it if needed and hands it over; so resident memory stays near the largest tensor
+// (twice that while a cast is in flight), not the file.
+//
+// dtype policy (`dtype`): by default only floating-point tensors are cast, because that is
+// what "make this checkpoint bf16" means: integer position ids, token ids or bool masks keep
+// their values and type. `castIntegers` (`--dtype-all`) casts every tensor. Floating types
+// loft has no value conversion for (F4, F6_*, F8_E8M0, *FNUZ) are copied unchanged, with a note.
+//
+// NumPy has no bfloat16 or float8: written to .npy/.npz those tensors are widened to F32
+// (exact), with a note, so a NumPy user reads the right numbers.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct ConversionOptions: Sendable {
+    /// Target value type for the cast, or nil to keep every dtype.
+    public var dtype: DType?
+    /// Cast integer and bool tensors too, not only floating-point ones.
+    public var castIntegers: Bool
+    public var selection: TensorSelection
+    /// Metadata added to (or replacing keys of) the input's, in order.
+    public var metadata: [(key: String, value: String)]
+
+    public init(dtype: DType? = nil, castIntegers: Bool = false, selection: TensorSelection = TensorSelection(),
+                metadata: [(key: String, value: String)] = []) {
+        self.dtype = dtype
+        self.castIntegers = castIntegers
+        self.selection = selection
+        self.metadata = metadata
+    }
+
+    /// Parses `KEY=VALUE` (the first `=` splits; VALUE may be empty).
+    public static func parseMetadata(_ entry: String) throws -> (key: String, value: String) {
+        guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+            throw PipelineError.badMetadata(entry: entry)
+        }
+        return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+    }
+}
+
+public struct ConversionProgress: Sendable {
+    public let tensorsDone: Int
+    public let tensorCount: Int
+    public let bytesDone: Int
+    public let totalBytes: Int
+    /// The tensor being read next (nil when finished).
+    public let current: String?
+}
+
+public struct ConversionSummary: Sendable {
+    public let input: String
+    public let output: ConversionOutput
+    public let tensorCount: Int
+    /// Data bytes read from the selected input tensors and written to the output.
+    public let inputBytes: Int
+    public let outputBytes: Int
+    public let seconds: Double
+    /// What was done that the user did not spell out (widening, tensors kept as they were).
+    public let notes: [String]
+}
+
+public enum TensorConversion {
+    /// One planned output tensor.
+    struct Step {
+        let source: TensorInfo
+        let output: TensorInfo
+    }
+
+    public static func run(
+        reader: TensorReader, output: ConversionOutput, options: ConversionOptions,
+        progress: ((ConversionProgress) -> Void)? = nil
+    ) throws -> ConversionSummary {
+        let start = monotonicSeconds()
+        try InputProtection.check(output: output, inputs: InputProtection.inputFiles(of: reader))
+        var notes: [String] = []
+        let steps = try plan(reader: reader, output: output, options: options, notes: &notes)
+        let metadata = outputMetadata(reader: reader, output: output, options: options, notes: &notes)
+
+        let byName = Dictionary(uniqueKeysWithValues: steps.map { ($0.output.name, $0) })
+        let totalBytes = steps.reduce(0) { $0 + $1.source.byteCount }
+        var previous: String?
+        var done = 0
+        var bytesDone = 0
+        let data: (TensorInfo) throws -> TensorData = { requested in
+            if let previous { reader.release(previous) }
+            guard let step = byName[requested.name] else {
+                throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(requested.name)\"")
+            }
+            progress?(ConversionProgress(tensorsDone: done, tensorCount: steps.count, bytesDone: bytesDone, totalBytes: totalBytes, current: step.output.name))
+            let source = try reader.data(for: step.source.name)
+            previous = step.source.name
+            done += 1
+            bytesDone += step.source.byteCount
+            if source.info.dtype == step.output.dtype {
+                return TensorData(info: step.output, bytes: source.bytes, owner: source.owner)
+            }
+            let converted = try DTypeConversion.convert(source, to: step.output.dtype)
+            return TensorData(info: step.output, bytes: converted.bytes, owner: converted.owner)
+        }
+
+        let outputs = steps.map(\.output)
+        var createdDirectory: String?
+        do {
+            switch output {
+            case let .safetensors(path):
+                try SafetensorsWriter.write(to: path, tensors: outputs, metadata: metadata, data: data)
+            case let .sharded(directory, maxShardSize):
+                if !isDirectory(directory) {
+                    guard mkdir(directory, 0o755) == 0 else {
+                        throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(systemErrorMessage())")
+                    }
+                    createdDirectory = directory
+                }
+                try ShardedSafetensorsWriter.write(directory: directory, tensors: outputs, metadata: metadata, maxShardSize: maxShardSize, data: data)
+            case let .npz(path, compress):
+                try NpzWriter.write(to: path, tensors: outputs, compress: compress, data: data)
+            case let .npy(path):
+                try NpyWriter.write(to: path, tensor: data(outputs[0]))
+            }
+        } catch {
+            if let previous { reader.release(previous) }
+            // Only removes the directory if the failed writer left it empty, as it must.
+            if let createdDirectory { rmdir(createdDirectory) }
+            throw error
+        }
+        if let previous { reader.release(previous) }
+        progress?(ConversionProgress(tensorsDone: steps.count, tensorCount: steps.count, bytesDone: totalBytes, totalBytes: totalBytes, current: nil))
+        return ConversionSummary(
+            input: reader.path, output: output, tensorCount: steps.count, inputBytes: totalBytes,
+            outputBytes: outputs.reduce(0) { $0 + $1.byteCount }, seconds: monotonicSeconds() - start, notes: notes)
+    }
+
+    /// Selection, renames and the dtype of every output tensor; all checks that can be made
+    /// before a byte is written.
+    static func plan(reader: TensorReader, output: ConversionOutput, options: ConversionOptions, notes: inout [String]) throws -> [Step] {
+        if let target = options.dtype, !target.supportsValueConversion { throw PipelineError.notAValueType(dtype: target) }
+        let selected = try options.selection.plan(reader.tensors, path: reader.path)
+        guard !selected.isEmpty else { throw PipelineError.noTensorsSelected(path: reader.path) }
+        if case .npy = output, selected.count != 1 {
+            throw PipelineError.npyNeedsOneTensor(path: output.path, count: selected.count)
+        }
+        var keptUnconverted: [String] = []
+        var widened: [String] = []
+        let steps: [Step] = try selected.map { source, name in
+            var dtype = source.dtype
+            if let target = options.dtype, target != source.dtype {
+                if options.castIntegers {
+                    guard source.dtype.supportsValueConversion else {
+                        throw PipelineError.cannotConvert(path: reader.path, tensor: source.name, from: source.dtype, to: target)
+                    }
+                    dtype = target
+                } else if source.dtype.isFloatingPoint {
+                    if source.dtype.supportsValueConversion { dtype = target } else { keptUnconverted.append(source.name) }
+                }
+            }
+            if output.isNumPy {
+                switch dtype {
+                case .BF16, .F8_E4M3, .F8_E5M2:
+                    widened.append("\(source.name) (\(dtype.rawValue))")
+                    dtype = .F32
+                case .F4, .F6_E2M3, .F6_E3M2, .F8_E8M0, .F8_E4M3FNUZ, .F8_E5M2FNUZ:
+                    throw PipelineError.noNumPyDType(path: reader.path, tensor: source.name, dtype: dtype)
+                default: break
+                }
+            } else if dtype == .C128 {
+                throw PipelineError.noSafetensorsDType(path: reader.path, tensor: source.name, dtype: dtype)
+            }
+            return Step(source: source, output: TensorInfo(name: name, dtype: dtype, shape: source.shape))
+        }
+        if !keptUnconverted.isEmpty {
+            notes.append("kept \(keptUnconverted.count) tensor(s) in their own dtype (no value conversion for it): \(listed(keptUnconverted))")
+        }
+        if !widened.isEmpty {
+            notes.append("NumPy has no bfloat16/float8 dtype: widened \(widened.count) tensor(s) to F32 (exact): \(listed(widened))")
+        }
+        return steps
+    }
+
+    /// The input's metadata (minus the index's computed total_size), then the user's entries.
+    static func outputMetadata(reader: TensorReader, output: ConversionOutput, options: ConversionOptions,
+                               notes: inout [String]) -> [(key: String, value: String)] {
+        var metadata = reader.metadata
+        if reader is ShardedTensorReader { metadata.removeAll { $0.key == "total_size" } }
+        for entry in options.metadata {
+            if let index = metadata.firstIndex(where: { $0.key == entry.key }) {
+                metadata[index].value = entry.value
+            } else {
+                metadata.append(entry)
+            }
+        }
+        if output.isNumPy, !metadata.isEmpty {
+            notes.append("NumPy files hold no metadata: dropped \(metadata.count) key(s): \(listed(metadata.map(\.key)))")
+            return []
+        }
+        return metadata
+    }
+
+    private static func listed(_ names: [String]) -> String {
+        names.count <= 4 ? names.joined(separator: ", ") : names.prefix(3).joined(separator: ", ") + ", ... (\(names.count - 3) more)"
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
