@@ -1,0 +1,134 @@
+// Reads a Hugging Face sharded checkpoint: `model.safetensors.index.json` beside shards
+// `model-00001-of-00003.safetensors`, ...
+//
+//     {"metadata": {"total_size": 123}, "weight_map": {"tensor name": "shard file", ...}}
+//
+// `weight_map` is the truth: the model is exactly the tensors it lists, in its order; a
+// tensor that a shard holds but the map does not name is not part of the model. Every shard
+// is opened (header only, the data stays mapped and unread) when the reader is made, so a
+// missing shard or a tensor missing from its shard is reported up front.
+
+import Foundation
+
+public final class ShardedSafetensorsReader: ShardedTensorReader {
+    public static let indexFileName = "model.safetensors.index.json"
+    public static let singleFileName = "model.safetensors"
+
+    public let path: String
+    public var format: String { "safetensors-sharded" }
+    /// The index's `metadata` (numbers as their decimal text, e.g. total_size).
+    public let metadata: [(key: String, value: String)]
+    public let tensors: [TensorInfo]
+    public let shards: [(file: String, tensors: [String])]
+    /// The directory holding the shards.
+    public let directory: String
+
+    private let readers: [String: SafetensorsReader]
+    private let shardOfTensor: [[UInt8]: String]
+
+    /// `path` is an index JSON or a directory holding `model.safetensors.index.json`. A
+    /// directory with only `model.safetensors` is read as a checkpoint of one shard.
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FileError.cannotOpen(path: path, reason: "no such file or directory")
+        }
+        if isDirectory.boolValue {
+            directory = path
+            let indexPath = (path as NSString).appendingPathComponent(Self.indexFileName)
+            let singlePath = (path as NSString).appendingPathComponent(Self.singleFileName)
+            if FileManager.default.fileExists(atPath: indexPath) {
+                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: indexPath, directory: path)
+            } else if FileManager.default.fileExists(atPath: singlePath) {
+                let reader = try SafetensorsReader(path: singlePath)
+                metadata = reader.metadata
+                tensors = reader.tensors
+                shards = [(Self.singleFileName, reader.tensors.map(\.name))]
+                readers = [Self.singleFileName: reader]
+                shardOfTensor = Dictionary(uniqueKeysWithValues: reader.tensors.map { (Array($0.name.utf8), Self.singleFileName) })
+            } else {
+                throw SafetensorsError.invalidIndex(path: path, reason: "directory holds neither \(Self.indexFileName) nor \(Self.singleFileName)")
+            }
+        } else {
+            directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+            (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory)
+        }
+    }
+
+    /// Opens a checkpoint directory: the sharded reader when it has an index, else the plain
+    /// reader for its `model.safetensors`.
+    public static func open(directory: String) throws -> TensorReader {
+        let indexPath = (directory as NSString).appendingPathComponent(indexFileName)
+        if FileManager.default.fileExists(atPath: indexPath) { return try ShardedSafetensorsReader(path: directory) }
+        let singlePath = (directory as NSString).appendingPathComponent(singleFileName)
+        if FileManager.default.fileExists(atPath: singlePath) { return try SafetensorsReader(path: singlePath) }
+        throw SafetensorsError.invalidIndex(path: directory, reason: "directory holds neither \(indexFileName) nor \(singleFileName)")
+    }
+
+    public func data(for name: String) throws -> TensorData {
+        guard let shard = shardOfTensor[Array(name.utf8)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
+        return try readers[shard]!.data(for: name)
+    }
+
+    public func release(_ name: String) {
+        guard let shard = shardOfTensor[Array(name.utf8)] else { return }
+        readers[shard]?.release(name)
+    }
+
+    /// The shard file (relative to `directory`) that holds a tensor.
+    public func shard(of name: String) -> String? { shardOfTensor[Array(name.utf8)] }
+
+    private static func load(index indexPath: String, directory: String) throws -> (
+        [(key: String, value: String)], [TensorInfo], [(file: String, tensors: [String])],
+        [String: SafetensorsReader], [[UInt8]: String]
+    ) {
+        let file = try MappedFile(path: indexPath)
+        let root: JSONValue
+        do { root = try JSON.parse(file.bytes) } catch let error as JSONError {
+            throw SafetensorsError.invalidIndex(path: indexPath, reason: error.message)
+        }
+        guard let members = root.objectMembers else { throw SafetensorsError.invalidIndex(path: indexPath, reason: "not a JSON object") }
+        guard let map = root["weight_map"]?.objectMembers else {
+            throw SafetensorsError.invalidIndex(path: indexPath, reason: "no \"weight_map\" object")
+        }
+        var metadata: [(key: String, value: String)] = []
+        if let meta = members.first(where: { $0.key == "metadata" })?.value, meta != .null {
+            guard let metaMembers = meta.objectMembers else { throw SafetensorsError.invalidIndex(path: indexPath, reason: "\"metadata\" is not an object") }
+            metadata = metaMembers.map { ($0.key, $0.value.stringValue ?? JSON.serialize($0.value, style: .compact)) }
+        }
+
+        var readers: [String: SafetensorsReader] = [:]
+        var shards: [(file: String, tensors: [String])] = []
+        var shardPosition: [String: Int] = [:]
+        var shardOfTensor: [[UInt8]: String] = [:]
+        var tensors: [TensorInfo] = []
+        tensors.reserveCapacity(map.count)
+        for entry in map {
+            guard let shard = entry.value.stringValue else {
+                throw SafetensorsError.invalidIndex(path: indexPath, reason: "weight_map value of \"\(entry.key)\" is not a file name")
+            }
+            // Shard names are plain file names beside the index; anything that could reach
+            // elsewhere on disk is refused.
+            guard !shard.isEmpty, !shard.hasPrefix("/"), !shard.split(separator: "/").contains("..") else {
+                throw SafetensorsError.invalidIndex(path: indexPath, reason: "weight_map sends \"\(entry.key)\" to \"\(shard)\", outside the checkpoint directory")
+            }
+            if readers[shard] == nil {
+                let shardPath = (directory as NSString).appendingPathComponent(shard)
+                guard FileManager.default.fileExists(atPath: shardPath) else {
+                    throw SafetensorsError.missingShard(path: indexPath, tensor: entry.key, shard: shard)
+                }
+                readers[shard] = try SafetensorsReader(path: shardPath)
+                shardPosition[shard] = shards.count
+                shards.append((shard, []))
+            }
+            guard let info = readers[shard]!.tensorInfo(named: entry.key) else {
+                throw SafetensorsError.tensorMissingFromShard(path: indexPath, tensor: entry.key, shard: shard)
+            }
+            shards[shardPosition[shard]!].tensors.append(entry.key)
+            shardOfTensor[Array(entry.key.utf8)] = shard
+            tensors.append(info)
+        }
+        return (metadata, tensors, shards, readers, shardOfTensor)
+    }
+}

@@ -1,0 +1,136 @@
+// Writes a Hugging Face sharded checkpoint into a directory.
+//
+// The split is huggingface_hub's `split_state_dict_into_shards_factory`: walk the tensors in
+// the order given, start a new shard when the next tensor would push the current one past
+// `maxShardSize`, and give a tensor larger than the limit a shard of its own (placed where it
+// was met, before the shard still being filled). One shard is written as `model.safetensors`
+// with no index; several as `model-00001-of-0000N.safetensors` plus
+// `model.safetensors.index.json` in transformers' format (`json.dumps(index, indent=2,
+// sort_keys=True) + "\n"`, metadata = total_size and the caller's keys). Every shard carries
+// `{"format": "pt"}` in its own metadata, as transformers writes it.
+//
+// All files go to temporary names first and are renamed only after every one is complete;
+// on failure nothing new is left. Shard files and an index left by an earlier write into the
+// same directory that the new checkpoint does not use are removed, so a reader of the
+// directory cannot mix the two.
+
+import Foundation
+
+public enum ShardedSafetensorsWriter {
+    /// The split, as (file name, tensors in order).
+    public static func plan(tensors: [TensorInfo], maxShardSize: Int) -> [(file: String, tensors: [TensorInfo])] {
+        var shards: [[TensorInfo]] = []
+        var current: [TensorInfo] = []
+        var currentSize = 0
+        for tensor in tensors {
+            let size = tensor.byteCount
+            if size > maxShardSize {
+                shards.append([tensor])
+                continue
+            }
+            if currentSize + size > maxShardSize {
+                shards.append(current)
+                current = []
+                currentSize = 0
+            }
+            current.append(tensor)
+            currentSize += size
+        }
+        if !current.isEmpty || shards.isEmpty { shards.append(current) }
+        if shards.count == 1 { return [(ShardedSafetensorsReader.singleFileName, shards[0])] }
+        return shards.enumerated().map { position, shard in
+            (shardFileName(position + 1, of: shards.count), shard)
+        }
+    }
+
+    public static func shardFileName(_ number: Int, of count: Int) -> String {
+        func fiveDigits(_ value: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, 5 - text.count)) + text
+        }
+        return "model-\(fiveDigits(number))-of-\(fiveDigits(count)).safetensors"
+    }
+
+    /// Writes the checkpoint; `data` is called once per tensor, one shard after another.
+    public static func write(
+        directory: String, tensors: [TensorInfo], metadata: [(key: String, value: String)] = [],
+        maxShardSize: Int = ShardSize.defaultMaxShardSize, data: (TensorInfo) throws -> TensorData
+    ) throws {
+        precondition(maxShardSize > 0)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
+        }
+        var seen = Set<[UInt8]>()
+        for tensor in tensors where !seen.insert(Array(tensor.name.utf8)).inserted {
+            throw SafetensorsError.duplicateTensor(path: directory, tensor: tensor.name)
+        }
+        let shards = plan(tensors: tensors, maxShardSize: maxShardSize)
+        let path = { (file: String) in (directory as NSString).appendingPathComponent(file) }
+
+        var outputs: [AtomicOutputFile] = []
+        if shards.count == 1 {
+            // Single file: the caller's metadata goes into the file (after "format", which
+            // the caller may override).
+            var fileMetadata: [(key: String, value: String)] = [("format", "pt")]
+            for entry in metadata {
+                if let existing = fileMetadata.firstIndex(where: { $0.key == entry.key }) { fileMetadata[existing].value = entry.value }
+                else { fileMetadata.append(entry) }
+            }
+            let output = try AtomicOutputFile(path: path(shards[0].file))
+            try SafetensorsWriter.write(into: output, tensors: shards[0].tensors, metadata: fileMetadata, data: data)
+            outputs.append(output)
+        } else {
+            for shard in shards {
+                let output = try AtomicOutputFile(path: path(shard.file))
+                try SafetensorsWriter.write(into: output, tensors: shard.tensors, metadata: [("format", "pt")], data: data)
+                outputs.append(output)
+            }
+            let output = try AtomicOutputFile(path: path(ShardedSafetensorsReader.indexFileName))
+            try output.write(Array(indexText(shards: shards, metadata: metadata).utf8))
+            outputs.append(output)
+        }
+        var committed: [String] = []
+        do {
+            for output in outputs {
+                try output.commit()
+                committed.append(output.path)
+            }
+        } catch {
+            for file in committed { unlink(file) }
+            throw error
+        }
+        removeStaleFiles(in: directory, keeping: Set(shards.map(\.file) + (shards.count > 1 ? [ShardedSafetensorsReader.indexFileName] : [])))
+    }
+
+    /// The index file's text for a split.
+    public static func indexText(shards: [(file: String, tensors: [TensorInfo])], metadata: [(key: String, value: String)]) -> String {
+        let totalSize = shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } }
+        var indexMetadata: [(key: String, value: PythonJSONValue)] = [("total_size", .integer(totalSize))]
+        for entry in metadata where entry.key != "total_size" { indexMetadata.append((entry.key, .string(entry.value))) }
+        var weightMap: [(key: String, value: PythonJSONValue)] = []
+        for shard in shards { for tensor in shard.tensors { weightMap.append((tensor.name, .string(shard.file))) } }
+        return PythonJSON.dumps(.object([("metadata", .object(indexMetadata)), ("weight_map", .object(weightMap))])) + "\n"
+    }
+
+    private static func removeStaleFiles(in directory: String, keeping: Set<String>) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where !keeping.contains(name) && isCheckpointFileName(name) {
+            unlink((directory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    /// `model.safetensors`, `model.safetensors.index.json` or `model-DDDDD-of-DDDDD.safetensors`.
+    static func isCheckpointFileName(_ name: String) -> Bool {
+        if name == ShardedSafetensorsReader.singleFileName || name == ShardedSafetensorsReader.indexFileName { return true }
+        let bytes = Array(name.utf8)
+        let pattern = Array("model-#####-of-#####.safetensors".utf8)
+        guard bytes.count == pattern.count else { return false }
+        for (byte, expected) in zip(bytes, pattern) {
+            if expected == UInt8(ascii: "#") { if !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { return false } }
+            else if byte != expected { return false }
+        }
+        return true
+    }
+}
