@@ -75,8 +75,8 @@ struct ConvertCommand: ParsableCommand {
         do {
             _ = try options()
             _ = try target()
-        } catch let error as PipelineError {
-            throw ValidationError(error.description)
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -90,7 +90,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func target() throws -> ConversionOutput {
-        try ConversionOutput.from(path: output, maxShardSize: try maxShardSize.map(ByteSize.parse), compress: compress)
+        try ConversionOutput.from(path: output, maxShardSize: try maxShardSize.map(ShardSize.parse), compress: compress)
     }
 
     func run() throws {

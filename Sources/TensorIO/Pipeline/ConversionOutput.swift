@@ -19,9 +19,6 @@ public enum ConversionOutput: Equatable, Sendable {
     case npz(path: String, compress: Bool)
     case npy(path: String)
 
-    /// Hugging Face's default shard size (decimal gigabytes).
-    public static let defaultMaxShardSize = 5_000_000_000
-
     public static func from(path: String, maxShardSize: Int? = nil, compress: Bool = false) throws -> ConversionOutput {
         let lower = path.lowercased()
         let kind: ConversionOutput
@@ -36,9 +33,9 @@ public enum ConversionOutput: Equatable, Sendable {
             guard base == "model.safetensors.index.json" else {
                 throw PipelineError.unsupportedOutput(path: path, reason: "a sharded checkpoint's index is named model.safetensors.index.json (or give its directory)")
             }
-            kind = .sharded(directory: parentDirectory(path), maxShardSize: maxShardSize ?? defaultMaxShardSize)
+            kind = .sharded(directory: parentDirectory(path), maxShardSize: maxShardSize ?? ShardSize.defaultMaxShardSize)
         } else if isDirectory(path) || path.hasSuffix("/") || !lastComponent(path).contains(".") {
-            kind = .sharded(directory: path, maxShardSize: maxShardSize ?? defaultMaxShardSize)
+            kind = .sharded(directory: path, maxShardSize: maxShardSize ?? ShardSize.defaultMaxShardSize)
         } else {
             throw PipelineError.unsupportedOutput(path: path, reason: "unknown output format (expected .safetensors, .npz, .npy, a directory or model.safetensors.index.json)")
         }

@@ -4,7 +4,6 @@
 public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case badRename(rule: String)
     case badMetadata(entry: String)
-    case badSize(text: String)
     case renameCollision(path: String, first: String, second: String, name: String)
     case noTensorsSelected(path: String)
     case npyNeedsOneTensor(path: String, count: Int)
@@ -21,8 +20,6 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "bad --rename \"\(rule)\": expected FROM=TO with a non-empty FROM (e.g. ^model.= to strip a prefix)"
         case let .badMetadata(entry):
             return "bad --metadata \"\(entry)\": expected KEY=VALUE with a non-empty KEY"
-        case let .badSize(text):
-            return "bad size \"\(text)\": expected a number of bytes with an optional unit (500MB, 5GB, 2GiB)"
         case let .renameCollision(path, first, second, name):
             return "\(path): tensors \"\(first)\" and \"\(second)\" would both be renamed to \"\(name)\""
         case let .noTensorsSelected(path):

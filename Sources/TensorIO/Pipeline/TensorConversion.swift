@@ -9,7 +9,8 @@
 // dtype policy (`dtype`): by default only floating-point tensors are cast, because that is
 // what "make this checkpoint bf16" means: integer position ids, token ids or bool masks keep
 // their values and type. `castIntegers` (`--dtype-all`) casts every tensor. Floating types
-// loft has no value conversion for (F4, F6_*, F8_E8M0, *FNUZ) are copied unchanged, with a note.
+// loft has no value conversion for (F4, F6_*, F8_E8M0, *FNUZ) are copied unchanged, with a
+// note; complex tensors follow a complex target (C128 -> C64) and keep their type otherwise.
 //
 // NumPy has no bfloat16 or float8: written to .npy/.npz those tensors are widened to F32
 // (exact), with a note, so a NumPy user reads the right numbers.
@@ -113,12 +114,8 @@ public enum TensorConversion {
             case let .safetensors(path):
                 try SafetensorsWriter.write(to: path, tensors: outputs, metadata: metadata, data: data)
             case let .sharded(directory, maxShardSize):
-                if !isDirectory(directory) {
-                    guard mkdir(directory, 0o755) == 0 else {
-                        throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(systemErrorMessage())")
-                    }
-                    createdDirectory = directory
-                }
+                // The writer creates the directory; it is ours to remove if the write fails.
+                if FileIdentity(path: directory) == nil { createdDirectory = directory }
                 try ShardedSafetensorsWriter.write(directory: directory, tensors: outputs, metadata: metadata, maxShardSize: maxShardSize, data: data)
             case let .npz(path, compress):
                 try NpzWriter.write(to: path, tensors: outputs, compress: compress, data: data)
@@ -141,7 +138,9 @@ public enum TensorConversion {
     /// Selection, renames and the dtype of every output tensor; all checks that can be made
     /// before a byte is written.
     static func plan(reader: TensorReader, output: ConversionOutput, options: ConversionOptions, notes: inout [String]) throws -> [Step] {
-        if let target = options.dtype, !target.supportsValueConversion { throw PipelineError.notAValueType(dtype: target) }
+        if let target = options.dtype, !(target.supportsValueConversion || target == .C64 || target == .C128) {
+            throw PipelineError.notAValueType(dtype: target)
+        }
         let selected = try options.selection.plan(reader.tensors, path: reader.path)
         guard !selected.isEmpty else { throw PipelineError.noTensorsSelected(path: reader.path) }
         if case .npy = output, selected.count != 1 {
@@ -152,13 +151,18 @@ public enum TensorConversion {
         let steps: [Step] = try selected.map { source, name in
             var dtype = source.dtype
             if let target = options.dtype, target != source.dtype {
+                let convertible = DTypeConversion.canConvert(from: source.dtype, to: target)
                 if options.castIntegers {
-                    guard source.dtype.supportsValueConversion else {
+                    guard convertible else {
                         throw PipelineError.cannotConvert(path: reader.path, tensor: source.name, from: source.dtype, to: target)
                     }
                     dtype = target
-                } else if source.dtype.isFloatingPoint {
-                    if source.dtype.supportsValueConversion { dtype = target } else { keptUnconverted.append(source.name) }
+                } else if source.dtype.isFloatingPoint || source.dtype.isComplex {
+                    if convertible {
+                        dtype = target
+                    } else if source.dtype.isFloatingPoint, !source.dtype.supportsValueConversion {
+                        keptUnconverted.append(source.name)
+                    }
                 }
             }
             if output.isNumPy {
@@ -212,4 +216,8 @@ func monotonicSeconds() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
+extension DType {
+    var isComplex: Bool { self == .C64 || self == .C128 }
 }
