@@ -1,0 +1,116 @@
+"""Shared pieces of the benchmark groups (scripts/bench/bench_*.py).
+
+measure(): whole-process wall time and peak RSS of a command, from os.wait4's rusage (the
+child's own ru_maxrss, KiB on Linux), repeated, median taken. write_section(): replaces the
+text between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` in docs/benchmarks.md
+(appending a `## TITLE` section with the markers if absent), so each group owns its part.
+"""
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = ROOT / "bench-out"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def run_once(argv):
+    """(seconds, peak RSS in bytes) of one run; raises if the command fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {process.returncode}: {errors}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def measure(argv, repeats=3, before=None):
+    """Median seconds and median peak RSS over `repeats` runs; `before()` runs before each."""
+    runs = []
+    for _ in range(repeats):
+        if before:
+            before()
+        runs.append(run_once([str(a) for a in argv]))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def warm(*paths):
+    """Reads files (or directories' files) once so every run starts from a warm page cache."""
+    for path in paths:
+        path = pathlib.Path(path)
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                with open(file, "rb") as f:
+                    while f.read(1 << 24):
+                        pass
+
+
+def remove(*paths):
+    for path in paths:
+        path = pathlib.Path(path)
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        elif path.exists():
+            path.unlink()
+
+
+def human_bytes(n):
+    for unit in ["B", "KiB", "MiB", "GiB"]:
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def machine(loft_bin):
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        memory = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
+        memory = f"{int(memory) / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        memory = "unknown"
+    def version(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[0]
+        except Exception:
+            return "unknown"
+    import numpy
+    import safetensors
+    return (f"{os.cpu_count()} cores ({cpu}), {memory} RAM, Linux {platform.release()}; "
+            f"{version(['swift', '--version'])}; loft {version([str(loft_bin), '--version'])}; "
+            f"Python {platform.python_version()}, numpy {numpy.__version__}, safetensors {safetensors.__version__}")
+
+
+def write_section(name, title, body):
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\nMade by `make bench` (scripts/bench.sh); each section is rewritten by its group.\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        text = before + block + after
+    else:
+        text = text.rstrip() + f"\n\n## {title}\n\n{block}\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text)
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
