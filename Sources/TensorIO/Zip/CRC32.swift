@@ -1,0 +1,48 @@
+// CRC-32 (the zip polynomial) through zlib. Large buffers are split between the cores and
+// the partial checksums joined with crc32_combine, which costs O(log n), not a re-read.
+
+import CZlib
+
+enum CRC32 {
+    static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard var pointer = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return crc }
+        var value = UInt(crc)
+        var remaining = bytes.count
+        // zlib's length argument is 32-bit.
+        while remaining > 0 {
+            let chunk = min(remaining, 1 << 30)
+            value = crc32(value, pointer, uInt(chunk))
+            pointer += chunk
+            remaining -= chunk
+        }
+        return UInt32(truncatingIfNeeded: value)
+    }
+
+    static func combine(_ first: UInt32, _ second: UInt32, secondLength: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: crc32_combine(uLong(first), uLong(second), off_t(secondLength)))
+    }
+
+    /// The checksum of `bytes`, computed on all cores when the buffer is big enough to pay.
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        let minimumChunk = 4 << 20
+        let parts = min(Parallel.coreCount, max(1, bytes.count / minimumChunk))
+        if parts == 1 { return update(crc, bytes) }
+        let step = (bytes.count + parts - 1) / parts
+        var partial = [UInt32](repeating: 0, count: parts)
+        partial.withUnsafeMutableBufferPointer { results in
+            Parallel.forEachRange(count: parts, minimumChunk: 1) { range in
+                for part in range {
+                    let start = part * step
+                    let end = min(bytes.count, start + step)
+                    results[part] = update(0, UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                }
+            }
+        }
+        var result = crc
+        for part in 0..<parts {
+            let length = min(bytes.count, (part + 1) * step) - part * step
+            result = combine(result, partial[part], secondLength: length)
+        }
+        return result
+    }
+}
