@@ -71,5 +71,5 @@ struct InspectCommand: ParsableCommand {
     }
 
     /// Statistics are defined for the types loft reads values of; others show "-" / null.
-    static func hasStatistics(_ dtype: DType) -> Bool { dtype.supportsValueConversion }
+    static func hasStatistics(_ dtype: DType) -> Bool { TensorStatistics.supports(dtype) }
 }

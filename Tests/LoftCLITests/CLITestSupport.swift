@@ -69,7 +69,11 @@ final class ScratchDirectory {
 func tensorsOf(_ path: String) throws -> [String: (TensorInfo, [UInt8])] {
     let reader = try TensorFile.open(path)
     var result: [String: (TensorInfo, [UInt8])] = [:]
-    for info in reader.tensors { result[info.name] = (info, Array(try reader.data(for: info.name).bytes)) }
+    for info in reader.tensors {
+        // The copy must finish while the TensorData (and so its owner) is alive.
+        let data = try reader.data(for: info.name)
+        result[info.name] = withExtendedLifetime(data) { (info, Array(data.bytes)) }
+    }
     return result
 }
 

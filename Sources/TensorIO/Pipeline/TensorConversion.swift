@@ -73,6 +73,8 @@ public enum TensorConversion {
     struct Step {
         let source: TensorInfo
         let output: TensorInfo
+        /// A cast on the way (`--dtype bf16` into NumPy: round to bf16, then widen to F32).
+        var via: DType? = nil
     }
 
     public static func run(
@@ -100,10 +102,12 @@ public enum TensorConversion {
             previous = step.source.name
             done += 1
             bytesDone += step.source.byteCount
-            if source.info.dtype == step.output.dtype {
+            if step.via == nil, source.info.dtype == step.output.dtype {
                 return TensorData(info: step.output, bytes: source.bytes, owner: source.owner)
             }
-            let converted = try DTypeConversion.convert(source, to: step.output.dtype)
+            var converted = source
+            if let via = step.via { converted = try DTypeConversion.convert(converted, to: via) }
+            converted = try DTypeConversion.convert(converted, to: step.output.dtype)
             return TensorData(info: step.output, bytes: converted.bytes, owner: converted.owner)
         }
 
@@ -150,6 +154,7 @@ public enum TensorConversion {
         var widened: [String] = []
         let steps: [Step] = try selected.map { source, name in
             var dtype = source.dtype
+            var via: DType?
             if let target = options.dtype, target != source.dtype {
                 let convertible = DTypeConversion.canConvert(from: source.dtype, to: target)
                 if options.castIntegers {
@@ -169,6 +174,7 @@ public enum TensorConversion {
                 switch dtype {
                 case .BF16, .F8_E4M3, .F8_E5M2:
                     widened.append("\(source.name) (\(dtype.rawValue))")
+                    if dtype != source.dtype { via = dtype }
                     dtype = .F32
                 case .F4, .F6_E2M3, .F6_E3M2, .F8_E8M0, .F8_E4M3FNUZ, .F8_E5M2FNUZ:
                     throw PipelineError.noNumPyDType(path: reader.path, tensor: source.name, dtype: dtype)
@@ -177,7 +183,7 @@ public enum TensorConversion {
             } else if dtype == .C128 {
                 throw PipelineError.noSafetensorsDType(path: reader.path, tensor: source.name, dtype: dtype)
             }
-            return Step(source: source, output: TensorInfo(name: name, dtype: dtype, shape: source.shape))
+            return Step(source: source, output: TensorInfo(name: name, dtype: dtype, shape: source.shape), via: via)
         }
         if !keptUnconverted.isEmpty {
             notes.append("kept \(keptUnconverted.count) tensor(s) in their own dtype (no value conversion for it): \(listed(keptUnconverted))")
