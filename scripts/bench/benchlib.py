@@ -1,6 +1,6 @@
 """Shared pieces of the benchmark groups (scripts/bench/bench_*.py).
 
-measure(): whole-process wall time and peak RSS of a command, from os.wait4's rusage (the
+measure(): whole-process wall time, CPU time and peak RSS of a command,
 child's own ru_maxrss, KiB on Linux), repeated, median taken. write_section(): replaces the
 text between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` in docs/benchmarks.md
 (appending a `## TITLE` section with the markers if absent), so each group owns its part.
@@ -18,28 +18,47 @@ OUT = ROOT / "bench-out"
 DOC = ROOT / "docs" / "benchmarks.md"
 
 
+TIME = "/usr/bin/time"
+
+
 def run_once(argv):
-    """(seconds, peak RSS in bytes) of one run; raises if the command fails."""
+    """(wall seconds, CPU seconds (user + sys), peak RSS in bytes) of one run.
+
+    Measured by GNU time around the command: a child's ru_maxrss starts from the RSS of the
+    process that forked it, so forking from this (numpy-sized) Python process would inflate
+    small tools' numbers; GNU time is a few hundred KiB. CPU time is reported beside wall
+    time because on a shared machine waiting for a core inflates wall time for both tools.
+    """
+    report = OUT / ".time-report"
+    if os.path.exists(TIME):
+        command = [TIME, "-f", "%e %U %S %M", "-o", str(report)] + argv
+    else:
+        command = argv
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
     errors = process.stderr.read().decode(errors="replace")
     process.stderr.close()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, argv))} exited {process.returncode}: {errors}")
-    return seconds, usage.ru_maxrss * 1024
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {code}: {errors}")
+    if command is argv:
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    elapsed, user, system, rss_kib = report.read_text().split()[-4:]
+    report.unlink()
+    return float(elapsed), float(user) + float(system), int(rss_kib) * 1024
 
 
 def measure(argv, repeats=3, before=None):
-    """Median seconds and median peak RSS over `repeats` runs; `before()` runs before each."""
+    """Medians of wall seconds, CPU seconds and peak RSS over `repeats` runs; `before()`
+    runs before each."""
     runs = []
     for _ in range(repeats):
         if before:
             before()
         runs.append(run_once([str(a) for a in argv]))
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return tuple(statistics.median(r[i] for r in runs) for i in range(3))
 
 
 def warm(*paths):
@@ -70,6 +89,15 @@ def human_bytes(n):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
+
+
+def load_note():
+    """The load average and CPU pressure while the benchmark ran (a shared machine)."""
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return ""
+    return f"load average {' '.join(load)} at the end of the run"
 
 
 def machine(loft_bin):
