@@ -44,18 +44,18 @@ struct InspectReport {
         format = reader.format
         metadata = reader.metadata
         fileTensorCount = reader.tensors.count
-        var fileOf: [String: String] = [:]
+        var fileOf: [[UInt8]: String] = [:]  // byte keys: names are compared as bytes
         if let sharded = reader as? ShardedTensorReader {
             isSharded = true
             shardFiles = sharded.shards.map(\.file)
-            for shard in sharded.shards { for name in shard.tensors { fileOf[name] = shard.file } }
+            for shard in sharded.shards { for name in shard.tensors { fileOf[Array(name.utf8)] = shard.file } }
         } else {
             isSharded = false
             shardFiles = []
         }
         entries = reader.tensors
             .filter { filter?.matches($0.name) ?? true }
-            .map { Entry(info: $0, file: fileOf[$0.name], statistics: nil) }
+            .map { Entry(info: $0, file: fileOf[Array($0.name.utf8)], statistics: nil) }
     }
 
     var total: Total { entries.reduce(into: Total()) { $0.add($1.info) } }
@@ -121,14 +121,14 @@ struct InspectReport {
     var text: String {
         var lines: [String] = []
         let filtered = entries.count == fileTensorCount ? "" : " (\(entries.count) of \(fileTensorCount) shown)"
-        lines.append("\(path): \(format), \(NumberText.grouped(total.tensors)) tensors, "
+        lines.append("\(NumberText.printable(path)): \(format), \(NumberText.grouped(total.tensors)) tensors, "
             + "\(NumberText.grouped(total.parameters)) parameters, \(ByteSize.format(total.bytes))\(filtered)")
 
         if !metadata.isEmpty {
             lines.append("")
             lines.append("metadata")
             var table = TextTable([("key", .left), ("value", .left)])
-            for (key, value) in metadata { table.add([key, value]) }
+            for (key, value) in metadata { table.add([NumberText.printable(key), NumberText.printable(value)]) }
             lines.append(table.render(indent: "  "))
         }
 
@@ -140,7 +140,7 @@ struct InspectReport {
         if isSharded { columns.append(("file", .left)) }
         var table = TextTable(columns)
         for entry in entries {
-            var row = [entry.info.name, entry.info.dtype.rawValue, NumberText.shape(entry.info.shape),
+            var row = [NumberText.printable(entry.info.name), entry.info.dtype.rawValue, NumberText.shape(entry.info.shape),
                        NumberText.grouped(entry.info.elementCount), ByteSize.format(entry.info.byteCount)]
             if withStatistics {
                 if let s = entry.statistics {

@@ -53,6 +53,23 @@ enum NumberText {
         return String(cString: buffer)
     }
 
+    /// A name as one table cell: control characters escaped (`\t`, `\n`, `\u{1}`) so a
+    /// hostile name cannot break the layout or drive the terminal. JSON output keeps the name.
+    static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029:
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// `[16, 8]`, `[]` for a scalar.
     static func shape(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
 }

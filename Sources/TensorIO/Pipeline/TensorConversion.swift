@@ -87,14 +87,15 @@ public enum TensorConversion {
         let steps = try plan(reader: reader, output: output, options: options, notes: &notes)
         let metadata = outputMetadata(reader: reader, output: output, options: options, notes: &notes)
 
-        let byName = Dictionary(uniqueKeysWithValues: steps.map { ($0.output.name, $0) })
+        // UTF-8 keys: names are compared as bytes (see TensorSelection.plan).
+        let byName = Dictionary(steps.map { (Array($0.output.name.utf8), $0) }, uniquingKeysWith: { first, _ in first })
         let totalBytes = steps.reduce(0) { $0 + $1.source.byteCount }
         var previous: String?
         var done = 0
         var bytesDone = 0
         let data: (TensorInfo) throws -> TensorData = { requested in
             if let previous { reader.release(previous) }
-            guard let step = byName[requested.name] else {
+            guard let step = byName[Array(requested.name.utf8)] else {
                 throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(requested.name)\"")
             }
             progress?(ConversionProgress(tensorsDone: done, tensorCount: steps.count, bytesDone: bytesDone, totalBytes: totalBytes, current: step.output.name))

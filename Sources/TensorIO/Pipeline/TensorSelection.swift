@@ -103,14 +103,16 @@ public struct TensorSelection: Sendable {
     /// The selected tensors in input order, each with its output name. Throws on a rename
     /// collision, naming both inputs.
     public func plan(_ tensors: [TensorInfo], path: String) throws -> [(source: TensorInfo, name: String)] {
-        var seen: [String: String] = [:]
+        // Keyed by UTF-8 bytes: Swift's String equality is canonical equivalence ("é" as one
+        // scalar equals "e" + combining accent), the format's is byte equality.
+        var seen: [[UInt8]: String] = [:]
         var result: [(source: TensorInfo, name: String)] = []
         for tensor in tensors where isSelected(tensor.name) {
             let name = outputName(for: tensor.name)
-            if let other = seen[name] {
+            if let other = seen[Array(name.utf8)] {
                 throw PipelineError.renameCollision(path: path, first: other, second: tensor.name, name: name)
             }
-            seen[name] = tensor.name
+            seen[Array(name.utf8)] = tensor.name
             result.append((tensor, name))
         }
         return result
