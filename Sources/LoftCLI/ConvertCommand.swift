@@ -32,7 +32,7 @@ struct ConvertCommand: ParsableCommand {
               loft convert weights.npz model.safetensors --metadata format=pt
               loft convert model.safetensors sharded/ --max-shard-size 2GB
               loft convert sharded/ merged.safetensors --exclude 'lm_head.*'
-              loft convert model.safetensors out.safetensors --rename ^transformer.= --dtype bf16
+              loft convert in.safetensors out.safetensors --rename '^model.=' --dtype bf16
               loft convert model.safetensors wte.npy --include transformer.wte.weight
             """)
 

@@ -90,29 +90,33 @@ public enum TensorConversion {
         // UTF-8 keys: names are compared as bytes (see TensorSelection.plan).
         let byName = Dictionary(steps.map { (Array($0.output.name.utf8), $0) }, uniquingKeysWith: { first, _ in first })
         let totalBytes = steps.reduce(0) { $0 + $1.source.byteCount }
+        let outputs = steps.map(\.output)
+        // Runs on the prefetch thread: only the reader and the cast, nothing of this scope's state.
+        let prefetcher = TensorPrefetcher(order: writeOrder(output, outputs)) { name in
+            guard let step = byName[Array(name.utf8)] else {
+                throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(name)\"")
+            }
+            return try prepared(step, reader: reader)
+        }
         var previous: String?
         var done = 0
         var bytesDone = 0
         let data: (TensorInfo) throws -> TensorData = { requested in
-            if let previous { reader.release(previous) }
             guard let step = byName[Array(requested.name.utf8)] else {
                 throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(requested.name)\"")
             }
             progress?(ConversionProgress(tensorsDone: done, tensorCount: steps.count, bytesDone: bytesDone, totalBytes: totalBytes, current: step.output.name))
-            let source = try reader.data(for: step.source.name)
+            let tensor = try prefetcher.tensor(requested.name) { dropped in
+                // The writer is done with the tensor before: drop its pages.
+                if let previous { reader.release(previous) }
+                if let dropped, let other = byName[Array(dropped.utf8)] { reader.release(other.source.name) }
+            }
             previous = step.source.name
             done += 1
             bytesDone += step.source.byteCount
-            if step.via == nil, source.info.dtype == step.output.dtype {
-                return TensorData(info: step.output, bytes: source.bytes, owner: source.owner)
-            }
-            var converted = source
-            if let via = step.via { converted = try DTypeConversion.convert(converted, to: via) }
-            converted = try DTypeConversion.convert(converted, to: step.output.dtype)
-            return TensorData(info: step.output, bytes: converted.bytes, owner: converted.owner)
+            return tensor
         }
 
-        let outputs = steps.map(\.output)
         var createdDirectory: String?
         do {
             switch output {
@@ -128,16 +132,42 @@ public enum TensorConversion {
                 try NpyWriter.write(to: path, tensor: data(outputs[0]))
             }
         } catch {
+            prefetcher.finish()
             if let previous { reader.release(previous) }
             // Only removes the directory if the failed writer left it empty, as it must.
             if let createdDirectory { rmdir(createdDirectory) }
             throw error
         }
+        prefetcher.finish()
         if let previous { reader.release(previous) }
         progress?(ConversionProgress(tensorsDone: steps.count, tensorCount: steps.count, bytesDone: totalBytes, totalBytes: totalBytes, current: nil))
         return ConversionSummary(
             input: reader.path, output: output, tensorCount: steps.count, inputBytes: totalBytes,
             outputBytes: outputs.reduce(0) { $0 + $1.byteCount }, seconds: monotonicSeconds() - start, notes: notes)
+    }
+
+    /// One output tensor's bytes: read, then cast (through `via` when set).
+    static func prepared(_ step: Step, reader: TensorReader) throws -> TensorData {
+        let source = try reader.data(for: step.source.name)
+        if step.via == nil, source.info.dtype == step.output.dtype {
+            return TensorData(info: step.output, bytes: source.bytes, owner: source.owner)
+        }
+        var converted = source
+        if let via = step.via { converted = try DTypeConversion.convert(converted, to: via) }
+        converted = try DTypeConversion.convert(converted, to: step.output.dtype)
+        return TensorData(info: step.output, bytes: converted.bytes, owner: converted.owner)
+    }
+
+    /// The order each writer asks for tensors in (a guess for the prefetcher; a wrong one
+    /// costs speed, not correctness).
+    static func writeOrder(_ output: ConversionOutput, _ tensors: [TensorInfo]) -> [String] {
+        switch output {
+        case .safetensors: return SafetensorsWriter.writeOrder(tensors).map(\.name)
+        case let .sharded(_, maxShardSize):
+            return ShardedSafetensorsWriter.plan(tensors: tensors, maxShardSize: maxShardSize)
+                .flatMap { SafetensorsWriter.writeOrder($0.tensors) }.map(\.name)
+        case .npz, .npy: return tensors.map(\.name)
+        }
     }
 
     /// Selection, renames and the dtype of every output tensor; all checks that can be made
