@@ -237,8 +237,12 @@ public enum TensorConversion {
                 metadata.append(entry)
             }
         }
-        if output.isNumPy, !metadata.isEmpty {
-            notes.append("NumPy files hold no metadata: dropped \(metadata.count) key(s): \(listed(metadata.map(\.key)))")
+        if output.isNumPy {
+            // "format" is safetensors' own marker ("pt", "np"): dropping it is not news.
+            let dropped = metadata.filter { $0.key != "format" || options.metadata.contains { $0.key == "format" } }
+            if !dropped.isEmpty {
+                notes.append("NumPy files hold no metadata: dropped \(dropped.count) key(s): \(listed(dropped.map(\.key)))")
+            }
             return []
         }
         return metadata
