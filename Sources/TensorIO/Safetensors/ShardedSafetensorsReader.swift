@@ -129,6 +129,8 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
             shardOfTensor[Array(entry.key.utf8)] = shard
             tensors.append(info)
         }
+        // Shards in file-name order (model-00001-... first), not in order of first mention.
+        shards.sort { $0.file.utf8.lexicographicallyPrecedes($1.file.utf8) }
         return (metadata, tensors, shards, readers, shardOfTensor)
     }
 }
