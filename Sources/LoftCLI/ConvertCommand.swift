@@ -108,7 +108,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     static func line(_ s: ConversionSummary) -> String {
-        "\(s.input) -> \(s.output.path) (\(s.output.format)): \(NumberText.grouped(s.tensorCount)) tensors, "
+        "\(s.input) -> \(s.output.path) (\(s.output.format)): \(NumberText.grouped(s.tensorCount)) \(s.tensorCount == 1 ? "tensor" : "tensors"), "
             + "\(ByteSize.format(s.inputBytes)) -> \(ByteSize.format(s.outputBytes)) in \(ByteSize.formatFixed(s.seconds, digits: 2)) s"
     }
 

@@ -121,7 +121,7 @@ struct InspectReport {
     var text: String {
         var lines: [String] = []
         let filtered = entries.count == fileTensorCount ? "" : " (\(entries.count) of \(fileTensorCount) shown)"
-        lines.append("\(NumberText.printable(path)): \(format), \(NumberText.grouped(total.tensors)) tensors, "
+        lines.append("\(NumberText.printable(path)): \(format), \(NumberText.grouped(total.tensors)) \(total.tensors == 1 ? "tensor" : "tensors"), "
             + "\(NumberText.grouped(total.parameters)) parameters, \(ByteSize.format(total.bytes))\(filtered)")
 
         if !metadata.isEmpty {

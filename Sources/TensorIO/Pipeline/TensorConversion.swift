@@ -220,7 +220,7 @@ public enum TensorConversion {
             notes.append("kept \(keptUnconverted.count) tensor(s) in their own dtype (no value conversion for it): \(listed(keptUnconverted))")
         }
         if !widened.isEmpty {
-            notes.append("NumPy has no bfloat16/float8 dtype: widened \(widened.count) tensor(s) to F32 (exact): \(listed(widened))")
+            notes.append("NumPy has no bfloat16/float8 dtype: \(widened.count) tensor(s) written as F32 holding their exact values: \(listed(widened))")
         }
         return steps
     }
