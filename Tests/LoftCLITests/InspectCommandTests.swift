@@ -108,4 +108,28 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
         let table = loft("inspect", Repo.fixture("small.safetensors"), "--filter", "*.bias")
         #expect(table.stdout.contains("(1 of 8 shown)"))
     }
+
+    @Test func headerOnlyOnAHundredGigabyteCheckpoint() throws {
+        // A sparse file: a real header declaring 100 GB of data that occupies no disk. Reading
+        // any of the data would take minutes; inspect must answer from the header at once.
+        let scratch = try ScratchDirectory()
+        let path = scratch.file("huge.safetensors")
+        var header = Array(#"{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[25000000000],"data_offsets":[0,100000000000]}}"#.utf8)
+        header += [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8)
+        var bytes = (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) } + header
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.write(contentsOf: Data(bytes))
+        do { try handle.truncate(atOffset: UInt64(bytes.count) + 100_000_000_000) } catch {
+            print("skipped: cannot make a sparse file here (\(error))")
+            return
+        }
+        try handle.close()
+        bytes.removeAll()
+        let start = Date()
+        let json = try inspectJSON(path)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(json["totals"]?["bytes"]?.intValue == 100_000_000_000)
+        #expect(json["tensors"]?[0]?["parameters"]?.intValue == 25_000_000_000)
+    }
 }
