@@ -60,7 +60,7 @@ struct InspectCommand: ParsableCommand {
             let info = report.entries[index].info
             progress.update(done: done, total: total, item: info.name)
             if InspectCommand.hasStatistics(info.dtype) {
-                let data = try reader.data(for: info.name)
+                let data = InspectCommand.aligned(try reader.data(for: info.name))
                 report.entries[index].statistics = TensorStatistics.compute(data)
                 reader.release(info.name)
             }
@@ -68,6 +68,15 @@ struct InspectCommand: ParsableCommand {
         }
         progress.update(done: total, total: total, item: nil)
         progress.finish()
+    }
+
+    /// The format does not align tensor data (a header without padding, an F16 after an odd
+    /// number of BOOL bytes), and the statistics kernels load whole elements: give them an
+    /// aligned copy then (rare; reference-written files are aligned).
+    static func aligned(_ data: TensorData) -> TensorData {
+        let width = data.info.dtype.byteWidth ?? 1
+        guard let base = data.bytes.baseAddress, Int(bitPattern: base) % max(width, 1) != 0 else { return data }
+        return TensorData(info: data.info, buffer: ByteBuffer(copying: data.bytes))
     }
 
     /// Statistics are defined for the types loft reads values of; others show "-" / null.

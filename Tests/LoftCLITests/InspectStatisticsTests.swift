@@ -43,6 +43,16 @@ import TensorIO
         #expect(stats["zero_count"]?.intValue == 3)
     }
 
+    @Test func unalignedDataIsFine() throws {
+        // The reference accepts a header without padding: the F32 data then starts at an odd
+        // address in the mapping.
+        let path = Repo.root.appendingPathComponent("fixtures/safetensors/malformed/accept_no_padding.safetensors").path
+        let json = try inspectJSON(path, "--stats")
+        let stats = try #require(json["tensors"]?[0]?["stats"])
+        #expect(stats["nan_count"]?.intValue == 0)
+        #expect(stats["min"]?.doubleValue == stats["max"]?.doubleValue)
+    }
+
     @Test func tableGetsStatisticColumns() {
         let result = loft("inspect", Repo.fixture("small.safetensors"), "--stats", "--filter", "special")
         #expect(result.status == 0)
