@@ -1,7 +1,161 @@
-import ArgumentParser
+// `loft experiment`: the LoFT paper's experiments. The work is in the LoFT library
+// (FactorizationExperiment, OptimizerBenchmark); this file parses, writes files, reports.
 
-// Placeholder until the command lands.
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import LoFT
+import TensorIO
+
 struct ExperimentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "experiment", abstract: "Run the LoFT paper's experiments. (not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("loft experiment is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "experiment",
+        abstract: "Run the LoFT paper's experiments.",
+        discussion: """
+            Examples:
+              loft experiment factorization --out runs/factorization
+              loft experiment factorization --rank 4 --steps 100 --out f --json
+            """,
+        subcommands: [FactorizationCommand.self, OptimizerStepCommand.self]
+    )
+}
+
+/// The synthetic matrix-factorization experiment.
+struct FactorizationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "factorization",
+        abstract: "Fit B A to a low-rank target with LoFT, LoRA-AdamW, two LoFT ablations and full AdamW.",
+        discussion: """
+            Target T = randn(m, k) randn(k, n); loss = mean((B A - T)²); A (r x n) and B (m x r) start like Linear layers (uniform, bound 1/sqrt(fan_in)); full AdamW trains W from B0 A0. Writes DIR/losses.csv (columns step, loft, lora, loft-no-alternate, loft-no-calibration, adamw-full: the loss before step 1 and after each step) and DIR/losses.svg (log-scale loss per step), and prints the final losses.
+
+            Examples:
+              loft experiment factorization --out runs/factorization
+              loft experiment factorization --rank 4 --target-rank 8 --seed 3 --out runs/r4
+              loft experiment factorization --steps 50 --out /tmp/quick --json
+            """
+    )
+
+    @Option(help: "Rows of W (output size).") var m = 1024
+    @Option(help: "Columns of W (input size).") var n = 512
+    @Option(help: "Rank r of the factors B (m x r) and A (r x n).") var rank = 8
+    @Option(help: "Rank of the target.") var targetRank = 8
+    @Option(help: "Optimizer steps.") var steps = 300
+    @Option(help: "Learning rate (every method).") var lr: Float = 10
+    @Option(help: "Adam's betas, comma-separated.") var betas = "0.9,0.999"
+    @Option(help: "Adam's eps.") var eps: Float = 1e-4
+    @Option(help: "Seed of the target and the initial factors.") var seed: UInt64 = 0
+    @Option(help: "Output directory (created if missing).") var out: String
+    @Flag(help: "Print the final losses as JSON.") var json = false
+
+    func parsedBetas() throws -> (Float, Float) {
+        let parts = betas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, parts.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+            throw ValidationError("--betas must be two numbers in [0, 1), e.g. 0.9,0.999 (got '\(betas)')")
+        }
+        return (parts[0], parts[1])
+    }
+
+    func validate() throws {
+        guard m > 0, n > 0, rank > 0, targetRank > 0 else { throw ValidationError("--m, --n, --rank and --target-rank must be positive") }
+        guard rank <= min(m, n) else { throw ValidationError("--rank \(rank) exceeds min(m, n) = \(min(m, n))") }
+        guard steps >= 0 else { throw ValidationError("--steps must be >= 0") }
+        guard lr > 0, eps > 0 else { throw ValidationError("--lr and --eps must be positive") }
+        _ = try parsedBetas()
+    }
+
+    func run() throws {
+        var experiment = FactorizationExperiment()
+        (experiment.m, experiment.n, experiment.rank, experiment.targetRank) = (m, n, rank, targetRank)
+        experiment.steps = steps
+        experiment.learningRate = lr
+        let (beta1, beta2) = try parsedBetas()
+        experiment.hyperparameters = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: eps)
+        experiment.seed = seed
+
+        let methods = FactorizationExperiment.Method.allCases
+        var losses: [[Double]] = []
+        for method in methods {
+            if !json { print("running \(method.rawValue)...", terminator: " "); fflush(stdout) }
+            let start = Date()
+            losses.append(try experiment.run(method))
+            if !json { print(String(format: "%.1f s", Date().timeIntervalSince(start))) }
+        }
+
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        var csv = "step," + methods.map(\.rawValue).joined(separator: ",") + "\n"
+        for step in 0...steps {
+            csv += "\(step)," + losses.map { "\($0[step])" }.joined(separator: ",") + "\n"
+        }
+        let csvPath = (out as NSString).appendingPathComponent("losses.csv")
+        try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
+
+        var plot = SVGLinePlot(title: "Matrix factorization \(m) x \(n), rank \(rank), lr \(lr)",
+                               xLabel: "step", yLabel: "loss (MSE)", logScaleY: true)
+        for (method, values) in zip(methods, losses) { plot.add(method.rawValue, values: values) }
+        let svgPath = (out as NSString).appendingPathComponent("losses.svg")
+        try plot.render().write(toFile: svgPath, atomically: true, encoding: .utf8)
+
+        if json {
+            let finals = zip(methods, losses).map { JSONMember($0.rawValue, .double($1.last!)) }
+            let document = JSONValue.object([
+                JSONMember("m", .integer(Int64(m))), JSONMember("n", .integer(Int64(n))),
+                JSONMember("rank", .integer(Int64(rank))), JSONMember("steps", .integer(Int64(steps))),
+                JSONMember("final_losses", .object(finals)),
+                JSONMember("csv", .string(csvPath)), JSONMember("svg", .string(svgPath)),
+            ])
+            print(JSON.serialize(document, style: .indented))
+        } else {
+            print("final loss after \(steps) steps:")
+            for (method, values) in zip(methods, losses) {
+                print("  " + method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%.3e", values.last!))
+            }
+            print("wrote \(csvPath) and \(svgPath)")
+        }
+    }
+}
+
+/// Time and memory of one optimizer step (scripts/bench-optimizer.sh).
+struct OptimizerStepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "optimizer-step",
+        abstract: "Time one optimizer step on one m x n weight (LoFT / LoRA-AdamW pair, or dense AdamW).",
+        discussion: """
+            Examples:
+              loft experiment optimizer-step --method loft --rank 16
+              loft experiment optimizer-step --method adamw --steps 5 --json
+            """,
+        shouldDisplay: false
+    )
+
+    @Option(help: "Rows of W.") var m = 4096
+    @Option(help: "Columns of W.") var n = 4096
+    @Option(help: "Rank of the pair (loft, lora).") var rank = 16
+    @Option(help: "loft, lora or adamw (dense AdamW on the whole m x n).") var method: String = "loft"
+    @Option(help: "Timed steps (after two warm-up steps).") var steps = 10
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func validate() throws {
+        guard OptimizerBenchmark.Method(rawValue: method) != nil else { throw ValidationError("--method must be loft, lora or adamw") }
+        guard m > 0, n > 0, rank > 0, rank <= min(m, n), steps > 0 else { throw ValidationError("sizes and --steps must be positive, rank <= min(m, n)") }
+    }
+
+    func run() throws {
+        var benchmark = OptimizerBenchmark()
+        (benchmark.m, benchmark.n, benchmark.rank, benchmark.steps) = (m, n, rank, steps)
+        let r = try benchmark.run(OptimizerBenchmark.Method(rawValue: method)!)
+        let mib = { (bytes: Int) in Double(bytes) / 1_048_576 }
+        if json {
+            print(JSON.serialize(.object([
+                JSONMember("method", .string(r.method.rawValue)), JSONMember("m", .integer(Int64(r.m))),
+                JSONMember("n", .integer(Int64(r.n))), JSONMember("rank", .integer(Int64(r.rank))),
+                JSONMember("steps", .integer(Int64(r.steps))), JSONMember("ms_per_step", .double(r.secondsPerStep * 1000)),
+                JSONMember("cpu_ms_per_step", .double(r.cpuSecondsPerStep * 1000)),
+                JSONMember("state_mib", .double(mib(r.stateBytes))), JSONMember("transient_mib", .double(mib(r.transientBytes))),
+                JSONMember("peak_rss_mib", .double(mib(r.peakResidentBytes))),
+            ])))
+        } else {
+            print("\(r.method.rawValue) \(r.m)x\(r.n) rank \(r.rank): " + String(format: "%.2f ms/step (CPU %.2f ms), state %.1f MiB, transient %.1f MiB, peak RSS %.1f MiB",
+                  r.secondsPerStep * 1000, r.cpuSecondsPerStep * 1000, mib(r.stateBytes), mib(r.transientBytes), mib(r.peakResidentBytes)))
+        }
+    }
 }

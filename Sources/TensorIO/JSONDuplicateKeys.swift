@@ -2,12 +2,14 @@
 //
 // A single pass over the text that only tracks strings, nesting and object keys; it trusts
 // json-c for everything else (a malformed document is rejected there). Keys are compared
-// after decoding their escapes, so "a" and "\u0061" are the same key.
+// after decoding their escapes, so "a" and "\u0061" are the same key; they are compared as
+// UTF-8 bytes, not as Swift strings, whose equality would merge canonically equivalent keys
+// ("é" precomposed and decomposed), which JSON and json-c treat as different.
 
 enum JSONDuplicateKeys {
     static func firstDuplicate(in bytes: UnsafeRawBufferPointer) throws -> String? {
         // One set of keys per open container; arrays get nil.
-        var stack: [Set<String>?] = []
+        var stack: [Set<[UInt8]>?] = []
         var expectingKey = false
         var index = 0
         while index < bytes.count {
@@ -26,10 +28,10 @@ enum JSONDuplicateKeys {
                 expectingKey = stack.last.map { $0 != nil } ?? false
             case UInt8(ascii: "\""):
                 guard let (text, next) = decodeString(bytes, from: index) else { return nil }
-                if expectingKey, var keys = stack.last ?? nil {
-                    if keys.contains(text) { return text }
-                    keys.insert(text)
-                    stack[stack.count - 1] = keys
+                if expectingKey, let last = stack.indices.last, stack[last] != nil {
+                    // Inserted in place: a copy of the set per key made large objects quadratic.
+                    if stack[last]!.contains(text) { return String(decoding: text, as: UTF8.self) }
+                    stack[last]!.insert(text)
                     expectingKey = false
                 }
                 index = next
@@ -44,14 +46,14 @@ enum JSONDuplicateKeys {
 
     /// Decodes the string starting at the quote at `start`; returns it and the index after
     /// the closing quote, or nil if the text is malformed (json-c will report it).
-    private static func decodeString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (String, Int)? {
+    private static func decodeString(_ bytes: UnsafeRawBufferPointer, from start: Int) -> ([UInt8], Int)? {
         var scalars: [UInt8] = []
         var index = start + 1
         var pendingHighSurrogate: UInt32?
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                return (String(decoding: scalars, as: UTF8.self), index + 1)
+                return (scalars, index + 1)
             }
             if byte == UInt8(ascii: "\\") {
                 guard index + 1 < bytes.count else { return nil }

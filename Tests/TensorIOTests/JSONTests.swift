@@ -33,3 +33,11 @@ import Testing
         #expect(JSON.serialize(value) == #"{"__metadata__":{"a/b":"x\"y"},"t":{"shape":[2,3]}}"#)
     }
 }
+
+@Suite struct JSONKeyIdentityTests {
+    @Test func canonicallyEquivalentKeysAreDistinct() throws {
+        // "é" precomposed (U+00E9) and decomposed (e + U+0301): two keys, as in json-c and serde.
+        let value = try JSON.parse("{\"\u{00E9}\": 1, \"e\u{0301}\": 2}")
+        #expect(value.objectMembers?.count == 2)
+    }
+}

@@ -1,1 +1,0 @@
-// The LinearAlgebra layer (see docs/architecture in README).

@@ -1,0 +1,84 @@
+// The knobs of the optimizers: AdamW's hyperparameters and LoFT's switches.
+
+import LinearAlgebra
+
+/// AdamW, PyTorch convention: decoupled weight decay `p -= lr * weightDecay * p` before the
+/// Adam step, bias-corrected moments, `eps` added to sqrt(v / c2).
+public struct AdamWHyperparameters: Sendable, Equatable {
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+    }
+
+    /// LoFT's defaults: eps 1e-4, because the reconstructed second moment can be tiny or zero.
+    public static let loftDefaults = AdamWHyperparameters(eps: 1e-4)
+}
+
+/// Every LoFT block is a switch, for ablations. All on is the method.
+public struct LoFTOptions: Sendable, Equatable {
+    /// Move one factor per step (B first, then A, ...). Off: both move every step.
+    public var alternatingUpdates: Bool
+    /// Precondition the factor gradients with (BᵀB + 1e-6 I)⁻¹ and (AAᵀ + 1e-8 I)⁻¹. Off: the
+    /// scaling matrices are the identity everywhere (gradients, calibration, update).
+    public var gradientScaling: Bool
+    /// Carry the momentum into the new basis when the other factor moved.
+    public var momentumCalibration: Bool
+    /// Keep the r x r second-moment matrices (calibrated into the new basis) and take the
+    /// projected full Adam step. Off: a plain elementwise second moment of the scaled
+    /// gradient and an Adam step in factor space (the authors' ablation).
+    public var secondMomentCalibration: Bool
+
+    public init(alternatingUpdates: Bool = true, gradientScaling: Bool = true,
+                momentumCalibration: Bool = true, secondMomentCalibration: Bool = true) {
+        self.alternatingUpdates = alternatingUpdates
+        self.gradientScaling = gradientScaling
+        self.momentumCalibration = momentumCalibration
+        self.secondMomentCalibration = secondMomentCalibration
+    }
+
+    public static let full = LoFTOptions()
+    public static let noAlternation = LoFTOptions(alternatingUpdates: false)
+    public static let noCalibration = LoFTOptions(momentumCalibration: false, secondMomentCalibration: false)
+
+    /// Ridges added to the Gram matrices before solving (the spec's values).
+    static let ridgeB = 1e-6
+    static let ridgeA = 1e-8
+}
+
+/// How low-rank pairs are trained. Dense parameters always use AdamW.
+public enum LowRankMethod: Sendable, Equatable {
+    /// Plain AdamW on both factors (the alpha / r scale is applied by the caller's forward).
+    case loraAdamW
+    case loft(LoFTOptions)
+
+    public static let loft = LowRankMethod.loft(.full)
+}
+
+/// A low-rank adapter dW = B A: A is r x n (PEFT's lora_A), B is m x r (lora_B). The
+/// optimizer updates both matrices in place.
+public final class LowRankPair: @unchecked Sendable {
+    public let a: Matrix
+    public let b: Matrix
+
+    public init(a: Matrix, b: Matrix) {
+        precondition(a.rows == b.columns, "LowRankPair: A is \(a.shape), B is \(b.shape); A's rows must equal B's columns")
+        self.a = a
+        self.b = b
+    }
+
+    public var rank: Int { a.rows }
+    /// Output size m.
+    public var outputSize: Int { b.rows }
+    /// Input size n.
+    public var inputSize: Int { a.columns }
+
+    /// B A as a new m x n matrix.
+    public func product() -> Matrix { Matrix.product(b, a) }
+}

@@ -1,1 +1,0 @@
-// The LoFT layer (see docs/architecture in README).

@@ -1,0 +1,306 @@
+// LoFT-AdamW's state for one low-rank pair and the per-step algebra in the r x r space:
+// gradient scaling, change of basis (calibration) and moment updates. The full-size part of
+// the step (the projected Adam update) is in LoFTProjectedUpdate.swift.
+//
+// Spec: shared/docs/loft-method.md. Every projection in a step uses the factors A_t, B_t as
+// they were when the gradients were taken, also for the factor processed second.
+
+import LinearAlgebra
+import TensorIO
+
+/// The state of one factor (A or B) of a pair.
+final class LoFTFactorState {
+    /// Adam step count of this factor.
+    var step = 0
+    /// Momentum of the scaled gradient, the factor's shape.
+    let momentum: Matrix
+    /// Second-moment calibration on: the packed r x r matrices, T x n for A (one per column)
+    /// or m x T for B (one per row). Off: an elementwise second moment, the factor's shape.
+    let secondMoment: Matrix
+    /// The other factor as it was at this factor's last step (the basis the state is in).
+    var basis: Matrix?
+
+    init(momentumRows: Int, momentumColumns: Int, secondMomentRows: Int, secondMomentColumns: Int) {
+        momentum = Matrix(rows: momentumRows, columns: momentumColumns)
+        secondMoment = Matrix(rows: secondMomentRows, columns: secondMomentColumns)
+    }
+}
+
+final class LoFTPairState {
+    let pair: LowRankPair
+    let triangle: PackedTriangle
+    let stateA: LoFTFactorState
+    let stateB: LoFTFactorState
+    let options: LoFTOptions
+
+    init(pair: LowRankPair, options: LoFTOptions) {
+        let (m, n, r) = (pair.outputSize, pair.inputSize, pair.rank)
+        self.pair = pair
+        self.options = options
+        triangle = PackedTriangle(order: r)
+        let t = triangle.count
+        if options.secondMomentCalibration {
+            stateA = LoFTFactorState(momentumRows: r, momentumColumns: n, secondMomentRows: t, secondMomentColumns: n)
+            stateB = LoFTFactorState(momentumRows: m, momentumColumns: r, secondMomentRows: m, secondMomentColumns: t)
+        } else {
+            stateA = LoFTFactorState(momentumRows: r, momentumColumns: n, secondMomentRows: r, secondMomentColumns: n)
+            stateB = LoFTFactorState(momentumRows: m, momentumColumns: r, secondMomentRows: m, secondMomentColumns: r)
+        }
+    }
+}
+
+/// What one step of a pair needs, computed from A_t and B_t before anything moves.
+struct LoFTPreparedStep {
+    /// (BᵀB + 1e-6 I) and (AAᵀ + 1e-8 I) factored; nil when gradient scaling is off.
+    let scalingA: CholeskyFactorization?
+    let scalingB: CholeskyFactorization?
+    /// BᵀB and AAᵀ in Double (for the norms of the projected gradients).
+    let gramB: [Double]
+    let gramA: [Double]
+    /// g~A = SA gA and g~B = gB SB.
+    let scaledGradientA: Matrix
+    let scaledGradientB: Matrix
+    let movesA: Bool
+    let movesB: Bool
+}
+
+extension LoFTPairState {
+    /// Scales the gradients. `globalStep` (0-based) decides which factor moves.
+    func prepare(gradientA: Matrix, gradientB: Matrix, globalStep: Int) throws -> LoFTPreparedStep {
+        let a = pair.a, b = pair.b, r = pair.rank
+        let gramB = b.gramOfColumns()
+        let gramA = a.gramOfRows()
+        let movesB = !options.alternatingUpdates || globalStep % 2 == 0
+        let movesA = !options.alternatingUpdates || globalStep % 2 == 1
+        guard options.gradientScaling else {
+            return LoFTPreparedStep(scalingA: nil, scalingB: nil, gramB: gramB, gramA: gramA,
+                                    scaledGradientA: gradientA.copy(), scaledGradientB: gradientB.copy(),
+                                    movesA: movesA, movesB: movesB)
+        }
+        let scalingA = try CholeskyFactorization(addingRidge(gramB, LoFTOptions.ridgeB, order: r), order: r)
+        let scalingB = try CholeskyFactorization(addingRidge(gramA, LoFTOptions.ridgeA, order: r), order: r)
+        let scaledA = gradientA.copy()
+        scalingA.solveInPlace(leftHandOf: scaledA)
+        let scaledB = gradientB.copy()
+        scalingB.solveInPlace(rightHandOf: scaledB)
+        return LoFTPreparedStep(scalingA: scalingA, scalingB: scalingB, gramB: gramB, gramA: gramA,
+                                scaledGradientA: scaledA, scaledGradientB: scaledB, movesA: movesA, movesB: movesB)
+    }
+
+    /// Squared Frobenius norm of the projected full gradients of the factors that move:
+    /// ||B g~A||² = sum over columns of g~Aᵀ (BᵀB) g~A, ||g~B A||² likewise with AAᵀ, so no
+    /// m x n matrix is formed.
+    func projectedGradientSquaredNorm(_ prepared: LoFTPreparedStep) -> Double {
+        var total = 0.0
+        if prepared.movesA { total += quadraticFormSum(prepared.scaledGradientA, prepared.gramB, columnsAreVectors: true) }
+        if prepared.movesB { total += quadraticFormSum(prepared.scaledGradientB, prepared.gramA, columnsAreVectors: false) }
+        return total
+    }
+
+    /// Steps 2 and 3 of the spec for both factors: change of basis, then the moments.
+    /// `gradientScale` is the clipping coefficient.
+    func updateMoments(_ prepared: LoFTPreparedStep, gradientScale: Float, beta1: Float, beta2: Float) {
+        let a = pair.a, b = pair.b, r = pair.rank
+        let calibrates = options.momentumCalibration || options.secondMomentCalibration
+
+        // A's state lives in the basis of B.
+        if calibrates {
+            if let previous = stateA.basis {
+                // R = SA (Bᵀ Bprev).
+                var rotation = BLAS.dgemm(b.doubleElements(), rows: b.rows, columns: r, transposeA: true,
+                                          previous.doubleElements(), rows: previous.rows, columns: r)
+                if let s = prepared.scalingA { rotation = s.solve(leftHandOf: rotation, columns: r) }
+                if options.momentumCalibration { rotateRows(stateA.momentum, by: rotation) }
+                if options.secondMomentCalibration { congruenceOfColumns(stateA.secondMoment, by: rotation) }
+            }
+            stateA.basis = b.copy()
+        }
+        // B's state lives in the basis of A.
+        if calibrates {
+            if let previous = stateB.basis {
+                // R = (Aprev Aᵀ) SB; PB[i] <- Rᵀ PB[i] R.
+                var rotation = BLAS.dgemm(previous.doubleElements(), rows: r, columns: previous.columns,
+                                          a.doubleElements(), rows: r, columns: a.columns, transposeB: true)
+                if let s = prepared.scalingB { rotation = s.solve(rightHandOf: rotation, rows: r) }
+                if options.momentumCalibration { rotateColumns(stateB.momentum, by: rotation) }
+                if options.secondMomentCalibration { congruenceOfRows(stateB.secondMoment, by: transpose(rotation, order: r)) }
+            }
+            stateB.basis = a.copy()
+        }
+
+        for (state, gradient, columnsAreVectors) in [
+            (stateA, prepared.scaledGradientA, true), (stateB, prepared.scaledGradientB, false),
+        ] {
+            state.step += 1
+            updateFirstMoment(state.momentum, gradient, gradientScale: gradientScale, beta1: beta1)
+            if options.secondMomentCalibration {
+                if columnsAreVectors {
+                    accumulateColumnOuterProducts(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+                } else {
+                    accumulateRowOuterProducts(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+                }
+            } else {
+                updateElementwiseSecondMoment(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+            }
+        }
+    }
+
+    // MARK: changes of basis
+
+    /// m <- R m (R r x r in Double, m r x n).
+    private func rotateRows(_ m: Matrix, by rotation: [Double]) {
+        let r = Matrix(rows: m.rows, columns: m.rows, elements: rotation.map(Float.init))
+        let original = m.copy()
+        Matrix.multiply(r, original, into: m)
+    }
+
+    /// m <- m R (m is m x r).
+    private func rotateColumns(_ m: Matrix, by rotation: [Double]) {
+        let r = Matrix(rows: m.columns, columns: m.columns, elements: rotation.map(Float.init))
+        let original = m.copy()
+        Matrix.multiply(original, r, into: m)
+    }
+
+    /// Each column j of `packed` (T x n) holds P[j]; P[j] <- R P[j] Rᵀ, in column tiles.
+    private func congruenceOfColumns(_ packed: Matrix, by rotation: [Double]) {
+        let t = packed.rows, n = packed.columns
+        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
+            let ps = packed.storage
+            StackedCongruence(triangle: triangle, q: rotation, count: n).apply(
+                count: n, read: { j, index in ps[index * n + j] }, write: { j, index, v in ps[index * n + j] = v })
+            return
+        }
+        let k = triangle.congruence(rotation)
+        let width = LoFTTiling.columnTile(rows: t, columns: n)
+        let tile = Matrix(rows: t, columns: width)
+        var start = 0
+        while start < n {
+            let w = min(width, n - start)
+            BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: w, k: t, alpha: 1,
+                       a: k.baseAddress, lda: t, b: packed.baseAddress + start, ldb: n,
+                       beta: 0, c: tile.baseAddress, ldc: width)
+            for row in 0..<t {
+                (packed.baseAddress + row * n + start).update(from: tile.baseAddress + row * width, count: w)
+            }
+            start += w
+        }
+    }
+
+    /// Each row i of `packed` (m x T) holds P[i]; P[i] <- Q P[i] Qᵀ, in row tiles.
+    private func congruenceOfRows(_ packed: Matrix, by q: [Double]) {
+        let m = packed.rows, t = packed.columns
+        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
+            let ps = packed.storage
+            StackedCongruence(triangle: triangle, q: q, count: m).apply(
+                count: m, read: { i, index in ps[i * t + index] }, write: { i, index, v in ps[i * t + index] = v })
+            return
+        }
+        let k = triangle.congruence(q)
+        let height = LoFTTiling.rowTile(rows: m, columns: t)
+        let tile = Matrix(rows: height, columns: t)
+        var start = 0
+        while start < m {
+            let h = min(height, m - start)
+            BLAS.sgemm(transposeA: false, transposeB: true, m: h, n: t, k: t, alpha: 1,
+                       a: packed.baseAddress + start * t, lda: t, b: k.baseAddress, ldb: t,
+                       beta: 0, c: tile.baseAddress, ldc: t)
+            (packed.baseAddress + start * t).update(from: tile.baseAddress, count: h * t)
+            start += h
+        }
+    }
+
+    // MARK: moments
+
+    private func updateFirstMoment(_ m: Matrix, _ g: Matrix, gradientScale: Float, beta1: Float) {
+        let ms = m.storage, gs = g.storage
+        Parallel.forEachRange(count: m.count, minimumChunk: 1 << 15) { range in
+            for k in range { ms[k] = beta1 * ms[k] + (1 - beta1) * (gs[k] * gradientScale) }
+        }
+    }
+
+    private func updateElementwiseSecondMoment(_ v: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
+        let vs = v.storage, gs = g.storage
+        Parallel.forEachRange(count: v.count, minimumChunk: 1 << 15) { range in
+            for k in range {
+                let grad = gs[k] * gradientScale
+                vs[k] = beta2 * vs[k] + (1 - beta2) * grad * grad
+            }
+        }
+    }
+
+    /// P[j] <- b2 P[j] + (1-b2) g_j g_jᵀ, g_j = column j of g (r x n), P packed as T x n.
+    private func accumulateColumnOuterProducts(_ p: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
+        let n = g.columns, pairs = triangle.pairs
+        let ps = p.storage, gs = g.storage
+        let weight = (1 - beta2) * gradientScale * gradientScale
+        Parallel.forEachRange(count: pairs.count, minimumChunk: max(1, (1 << 15) / max(n, 1))) { range in
+            for index in range {
+                let (a, b) = pairs[index]
+                for j in 0..<n {
+                    ps[index * n + j] = beta2 * ps[index * n + j] + weight * (gs[a * n + j] * gs[b * n + j])
+                }
+            }
+        }
+    }
+
+    /// P[i] <- b2 P[i] + (1-b2) g_iᵀ g_i, g_i = row i of g (m x r), P packed as m x T.
+    private func accumulateRowOuterProducts(_ p: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
+        let r = g.columns, t = triangle.count, pairs = triangle.pairs
+        let ps = p.storage, gs = g.storage
+        let weight = (1 - beta2) * gradientScale * gradientScale
+        Parallel.forEachRange(count: g.rows, minimumChunk: max(1, (1 << 15) / max(t, 1))) { range in
+            for i in range {
+                for (index, (a, b)) in pairs.enumerated() {
+                    ps[i * t + index] = beta2 * ps[i * t + index] + weight * (gs[i * r + a] * gs[i * r + b])
+                }
+            }
+        }
+    }
+}
+
+/// Tile sizes for the full-size passes: about 2^20 floats (4 MB) per tile buffer.
+enum LoFTTiling {
+    static let elementsPerTile = 1 << 20
+    /// From this rank on, changes of basis run as stacked r x r products (StackedCongruence);
+    /// below it, one product with the T x T congruence matrix.
+    static let stackedCongruenceFromRank = 32
+
+    static func columnTile(rows: Int, columns: Int) -> Int {
+        max(1, min(columns, max(16, elementsPerTile / max(rows, 1))))
+    }
+
+    static func rowTile(rows: Int, columns: Int) -> Int {
+        max(1, min(rows, max(1, elementsPerTile / max(columns, 1))))
+    }
+}
+
+func addingRidge(_ gram: [Double], _ ridge: Double, order: Int) -> [Double] {
+    var result = gram
+    for i in 0..<order { result[i * order + i] += ridge }
+    return result
+}
+
+func transpose(_ x: [Double], order: Int) -> [Double] {
+    var result = x
+    for i in 0..<order { for j in 0..<order { result[j * order + i] = x[i * order + j] } }
+    return result
+}
+
+/// Σ_j x_jᵀ S x_j over the columns x_j of x (r x n) when `columnsAreVectors`, else over its
+/// rows (x m x r), in Double.
+func quadraticFormSum(_ x: Matrix, _ s: [Double], columnsAreVectors: Bool) -> Double {
+    let xs = x.doubleElements()
+    if columnsAreVectors {
+        let r = x.rows, n = x.columns
+        let sx = BLAS.dgemm(s, rows: r, columns: r, xs, rows: r, columns: n)
+        var total = 0.0
+        for k in 0..<xs.count { total += xs[k] * sx[k] }
+        return total
+    } else {
+        let m = x.rows, r = x.columns
+        let xsT = BLAS.dgemm(xs, rows: m, columns: r, s, rows: r, columns: r)
+        var total = 0.0
+        for k in 0..<xs.count { total += xs[k] * xsT[k] }
+        return total
+    }
+}

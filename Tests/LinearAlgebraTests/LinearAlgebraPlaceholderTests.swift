@@ -1,4 +1,0 @@
-import Testing
-@testable import LinearAlgebra
-
-@Test func LinearAlgebraModuleLoads() { #expect(Bool(true)) }

@@ -1,4 +1,0 @@
-import Testing
-@testable import LoFT
-
-@Test func LoFTModuleLoads() { #expect(Bool(true)) }
