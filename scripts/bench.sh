@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make bench: every benchmark group (scripts/bench/bench_*.py, each `python3 FILE BIN`)
-# against the release binary; inputs and outputs in bench-out/ (git-ignored); each group
-# rewrites its own section of docs/benchmarks.md. BENCH_GROUPS="io ..." runs a subset.
+# make bench: every benchmark group against the release binary; inputs and outputs in
+# bench-out/ (git-ignored); each group rewrites its own section of docs/benchmarks.md.
+#   scripts/bench/bench_NAME.py BIN   writes its section itself (benchlib.write_section)
+#   scripts/bench-NAME.sh BIN         prints markdown; filed here under section NAME
+# BENCH_GROUPS="io optimizer" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loft=${1:-.build/release/loft}
@@ -9,8 +11,16 @@ command -v /usr/bin/time >/dev/null || { SUDO=$( [ "$(id -u)" = 0 ] || echo sudo
 [ -x "$loft" ] || { echo "bench: $loft is not built (swift build -c release)" >&2; exit 1; }
 python3 -c "import numpy, safetensors" 2>/dev/null || { echo "bench: needs python3 with numpy and safetensors" >&2; exit 1; }
 mkdir -p bench-out
-groups=${BENCH_GROUPS:-$(for f in scripts/bench/bench_*.py; do basename "$f" .py | sed 's/^bench_//'; done)}
+groups=${BENCH_GROUPS:-$( (for f in scripts/bench/bench_*.py; do basename "$f" .py | sed 's/^bench_//'; done
+                          for f in scripts/bench-*.sh; do [ -e "$f" ] && basename "$f" .sh | sed 's/^bench-//'; done) | sort -u)}
 for group in $groups; do
     echo "== bench $group"
-    python3 "scripts/bench/bench_$group.py" "$loft"
+    if [ -f "scripts/bench/bench_$group.py" ]; then
+        python3 "scripts/bench/bench_$group.py" "$loft"
+    else
+        body=$(bash "scripts/bench-$group.sh" "$loft")
+        echo "$body"
+        title="$(echo "${group:0:1}" | tr a-z A-Z)${group:1}"
+        printf '%s\n' "$body" | python3 scripts/bench/benchlib.py section "$group" "$title"
+    fi
 done

@@ -142,3 +142,12 @@ def write_section(name, title, body):
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    # `benchlib.py section NAME TITLE < body.md`: how scripts/bench.sh files the output of a
+    # shell benchmark (scripts/bench-NAME.sh) into its section of docs/benchmarks.md.
+    if len(sys.argv) == 4 and sys.argv[1] == "section":
+        write_section(sys.argv[2], sys.argv[3], sys.stdin.read())
+    else:
+        sys.exit("usage: benchlib.py section NAME TITLE < body")
