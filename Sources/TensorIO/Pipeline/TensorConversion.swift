@@ -92,13 +92,15 @@ public enum TensorConversion {
         let totalBytes = steps.reduce(0) { $0 + $1.source.byteCount }
         let outputs = steps.map(\.output)
         // Runs on the prefetch thread: only the reader and the cast, nothing of this scope's state.
+        let pool = BufferPool()
         let prefetcher = TensorPrefetcher(order: writeOrder(output, outputs)) { name in
             guard let step = byName[Array(name.utf8)] else {
                 throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(name)\"")
             }
-            return try prepared(step, reader: reader)
+            return try prepared(step, reader: reader, pool: pool)
         }
         var previous: String?
+        var previousBuffer: ByteBuffer?
         var done = 0
         var bytesDone = 0
         let data: (TensorInfo) throws -> TensorData = { requested in
@@ -107,11 +109,14 @@ public enum TensorConversion {
             }
             progress?(ConversionProgress(tensorsDone: done, tensorCount: steps.count, bytesDone: bytesDone, totalBytes: totalBytes, current: step.output.name))
             let tensor = try prefetcher.tensor(requested.name) { dropped in
-                // The writer is done with the tensor before: drop its pages.
+                // The writer is done with the tensor before: drop its pages, reuse its buffer.
                 if let previous { reader.release(previous) }
+                if let previousBuffer { pool.give(previousBuffer) }
+                previousBuffer = nil
                 if let dropped, let other = byName[Array(dropped.utf8)] { reader.release(other.source.name) }
             }
             previous = step.source.name
+            previousBuffer = (tensor.owner as? PooledBuffer)?.buffer
             done += 1
             bytesDone += step.source.byteCount
             return tensor
@@ -147,14 +152,18 @@ public enum TensorConversion {
     }
 
     /// One output tensor's bytes: read, then cast (through `via` when set).
-    static func prepared(_ step: Step, reader: TensorReader) throws -> TensorData {
+    static func prepared(_ step: Step, reader: TensorReader, pool: BufferPool) throws -> TensorData {
         let source = try reader.data(for: step.source.name)
         if step.via == nil, source.info.dtype == step.output.dtype {
             return TensorData(info: step.output, bytes: source.bytes, owner: source.owner)
         }
         var converted = source
-        if let via = step.via { converted = try DTypeConversion.convert(converted, to: via) }
-        converted = try DTypeConversion.convert(converted, to: step.output.dtype)
+        if let via = step.via {
+            converted = try pool.convert(converted, to: via)
+        }
+        let intermediate = step.via == nil ? nil : (converted.owner as? PooledBuffer)?.buffer
+        converted = try pool.convert(converted, to: step.output.dtype)
+        if let intermediate { pool.give(intermediate) }
         return TensorData(info: step.output, bytes: converted.bytes, owner: converted.owner)
     }
 
