@@ -2,9 +2,9 @@
 // value types, and write any format, one tensor at a time.
 //
 // Streaming: the writers pull each tensor through a closure in their own order. The closure
-// releases the tensor asked for before (a mapped reader drops its pages), reads the next,
-// converts it if needed and hands it over; so resident memory stays near the largest tensor
-// (twice that while a cast is in flight), not the file.
+// releases the tensor asked for before (a mapped reader drops its pages, its cast buffer goes
+// back to the pool) and hands over the next, which a second thread has already read and cast
+// (TensorPrefetcher); so resident memory stays near two or three tensors, not the file.
 //
 // dtype policy (`dtype`): by default only floating-point tensors are cast, because that is
 // what "make this checkpoint bf16" means: integer position ids, token ids or bool masks keep
@@ -91,8 +91,8 @@ public enum TensorConversion {
         let byName = Dictionary(steps.map { (Array($0.output.name.utf8), $0) }, uniquingKeysWith: { first, _ in first })
         let totalBytes = steps.reduce(0) { $0 + $1.source.byteCount }
         let outputs = steps.map(\.output)
-        // Runs on the prefetch thread: only the reader and the cast, nothing of this scope's state.
         let pool = BufferPool()
+        // Runs on the prefetch thread: only the reader and the cast, nothing of this scope's state.
         let prefetcher = TensorPrefetcher(order: writeOrder(output, outputs)) { name in
             guard let step = byName[Array(name.utf8)] else {
                 throw PipelineError.unsupportedOutput(path: output.path, reason: "the writer asked for an unknown tensor \"\(name)\"")
