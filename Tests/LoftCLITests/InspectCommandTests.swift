@@ -132,4 +132,18 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
         #expect(json["totals"]?["bytes"]?.intValue == 100_000_000_000)
         #expect(json["tensors"]?[0]?["parameters"]?.intValue == 25_000_000_000)
     }
+
+    @Test func formatIsRecognisedByContentWithoutAnExtension() throws {
+        let scratch = try ScratchDirectory()
+        for (fixture, copy, format) in [("small.safetensors", "weights.bin", "safetensors"), ("small.npz", "archive.data", "npz"),
+                                        ("wte.npy", "array", "npy")] {
+            try FileManager.default.copyItem(atPath: Repo.fixture(fixture), toPath: scratch.file(copy))
+            let json = try inspectJSON(scratch.file(copy))
+            #expect(json["format"]?.stringValue == format, "\(copy)")
+        }
+        try Data("not a tensor file".utf8).write(to: URL(fileURLWithPath: scratch.file("notes.txt")))
+        let unknown = loft("inspect", scratch.file("notes.txt"))
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown format"))
+    }
 }
