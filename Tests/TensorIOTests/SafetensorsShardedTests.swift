@@ -83,6 +83,19 @@ import Testing
         #expect(throws: SafetensorsError.tensorNotFound(path: scratch.path, tensor: "extra")) { try reader.data(for: "extra") }
     }
 
+    @Test func canonicallyEquivalentNamesStayDistinct() throws {
+        // "é" (U+00E9) and "e" + U+0301 are equal as Swift Strings but different tensor names.
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        try SafetensorsWriter.write(to: scratch.file("s1.safetensors"), tensors: [f32Tensor("\u{e9}", [1]), f32Tensor("e\u{301}", [2])])
+        let index = "{\"weight_map\": {\"\u{e9}\": \"s1.safetensors\", \"e\u{301}\": \"s1.safetensors\"}}"
+        try Data(index.utf8).write(to: URL(fileURLWithPath: scratch.file("model.safetensors.index.json")))
+        let reader = try ShardedSafetensorsReader(path: scratch.path)
+        #expect(reader.tensors.map { Array($0.name.utf8) } == [[0xC3, 0xA9], [0x65, 0xCC, 0x81]])
+        #expect(Array(try reader.data(for: "e\u{301}").bytes) == [Float(2)].withUnsafeBytes { Array($0) })
+        #expect(Array(try reader.data(for: "\u{e9}").bytes) == [Float(1)].withUnsafeBytes { Array($0) })
+    }
+
     @Test func missingShardAndMissingTensorNameBoth() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }

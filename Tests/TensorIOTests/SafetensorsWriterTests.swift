@@ -55,6 +55,21 @@ import Testing
         #expect(scratch.contents().isEmpty)
     }
 
+    @Test func subByteTensorsMustFillWholeBytes() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let path = scratch.file("x.safetensors")
+        let odd = TensorInfo(name: "q", dtype: .F4, shape: [3])
+        #expect(throws: SafetensorsError.misalignedSlice(path: path, tensor: "q", bits: 12)) {
+            try SafetensorsWriter.write(to: path, tensors: [odd], metadata: []) { _ in tensorData(odd, [0, 0]) }
+        }
+        let even = TensorInfo(name: "q", dtype: .F6_E3M2, shape: [4])
+        try SafetensorsWriter.write(to: path, tensors: [tensorData(even, [1, 2, 3])])
+        // Keep the reader (and so the mapping) alive while reading the view.
+        let reader = try SafetensorsReader(path: path)
+        #expect(Array(try reader.data(for: "q").bytes) == [1, 2, 3])
+    }
+
     @Test func nothingIsLeftWhenDataFails() throws {
         struct Boom: Error {}
         let scratch = try ScratchDirectory()

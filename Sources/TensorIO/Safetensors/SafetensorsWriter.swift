@@ -4,7 +4,8 @@
 // last), then by name (byte order), packs them back to back, and writes a compact JSON header
 // (serde_json: `__metadata__` first, then the tensors in offset order, no spaces) padded with
 // spaces to a multiple of 8 bytes. Tensors are fetched one at a time in that order and written
-// straight out, so memory stays near the largest tensor. The file appears at its path only
+// straight out, so memory stays near the largest tensor (pages of a tensor mapped from
+// another file are released once written). The file appears at its path only
 // when complete (AtomicOutputFile).
 //
 // Differences from the reference, both refusals of files it would write but cannot read back
@@ -24,9 +25,9 @@ public enum SafetensorsWriter {
 
     /// Convenience for tensors already in memory.
     public static func write(to path: String, tensors: [TensorData], metadata: [(key: String, value: String)] = []) throws {
-        var byName: [[UInt8]: TensorData] = [:]
-        for tensor in tensors { byName[Array(tensor.info.name.utf8)] = tensor }
-        try write(to: path, tensors: tensors.map(\.info), metadata: metadata) { byName[Array($0.name.utf8)]! }
+        var byName: [TensorNameKey: TensorData] = [:]
+        for tensor in tensors { byName[TensorNameKey(tensor.info.name)] = tensor }
+        try write(to: path, tensors: tensors.map(\.info), metadata: metadata) { byName[TensorNameKey($0.name)]! }
     }
 
     /// The order the reference writes tensors in.
@@ -77,7 +78,7 @@ public enum SafetensorsWriter {
         data: (TensorInfo) throws -> TensorData
     ) throws {
         let path = output.path
-        var seen = Set<[UInt8]>()
+        var seen = Set<TensorNameKey>()
         for tensor in tensors {
             if tensor.name == "__metadata__" { throw SafetensorsError.reservedName(path: path, tensor: tensor.name) }
             if !tensor.dtype.isSafetensorsType { throw SafetensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype) }
@@ -87,7 +88,7 @@ public enum SafetensorsWriter {
             if tensor.elementCount * tensor.dtype.bitWidth % 8 != 0 {
                 throw SafetensorsError.misalignedSlice(path: path, tensor: tensor.name, bits: tensor.elementCount * tensor.dtype.bitWidth)
             }
-            guard seen.insert(Array(tensor.name.utf8)).inserted else { throw SafetensorsError.duplicateTensor(path: path, tensor: tensor.name) }
+            guard seen.insert(TensorNameKey(tensor.name)).inserted else { throw SafetensorsError.duplicateTensor(path: path, tensor: tensor.name) }
         }
         let ordered = writeOrder(tensors)
         try output.write(header(orderedTensors: ordered, metadata: metadata))
@@ -100,6 +101,18 @@ public enum SafetensorsWriter {
                     reason: "expected \(tensor.dtype) \(tensor.shape) (\(tensor.byteCount) bytes), got \(tensorData.info.dtype) \(tensorData.info.shape) (\(tensorData.bytes.count) bytes)")
             }
             if tensorData.bytes.count > 0 { try output.write(tensorData.bytes) }
+            releaseIfMapped(tensorData)
         }
+    }
+
+    /// A tensor read from a mapped file has just been copied out: drop its pages, or a
+    /// streaming copy of a whole checkpoint would end with all of it resident. (Releasing in
+    /// the `data` callback is too early: the pages are touched by the write after it returns.)
+    private static func releaseIfMapped(_ tensor: TensorData) {
+        guard let mapped = tensor.owner as? MappedFile, let start = tensor.bytes.baseAddress,
+              let base = mapped.bytes.baseAddress, start >= base else { return }
+        let offset = start - base
+        guard offset + tensor.bytes.count <= mapped.count else { return }
+        mapped.release(offset: offset, count: tensor.bytes.count)
     }
 }

@@ -24,7 +24,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     public let directory: String
 
     private let readers: [String: SafetensorsReader]
-    private let shardOfTensor: [[UInt8]: String]
+    private let shardOfTensor: [TensorNameKey: String]
 
     /// `path` is an index JSON or a directory holding `model.safetensors.index.json`. A
     /// directory with only `model.safetensors` is read as a checkpoint of one shard.
@@ -46,7 +46,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 tensors = reader.tensors
                 shards = [(Self.singleFileName, reader.tensors.map(\.name))]
                 readers = [Self.singleFileName: reader]
-                shardOfTensor = Dictionary(uniqueKeysWithValues: reader.tensors.map { (Array($0.name.utf8), Self.singleFileName) })
+                shardOfTensor = Dictionary(uniqueKeysWithValues: reader.tensors.map { (TensorNameKey($0.name), Self.singleFileName) })
             } else {
                 throw SafetensorsError.invalidIndex(path: path, reason: "directory holds neither \(Self.indexFileName) nor \(Self.singleFileName)")
             }
@@ -67,21 +67,21 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     }
 
     public func data(for name: String) throws -> TensorData {
-        guard let shard = shardOfTensor[Array(name.utf8)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
+        guard let shard = shardOfTensor[TensorNameKey(name)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
         return try readers[shard]!.data(for: name)
     }
 
     public func release(_ name: String) {
-        guard let shard = shardOfTensor[Array(name.utf8)] else { return }
+        guard let shard = shardOfTensor[TensorNameKey(name)] else { return }
         readers[shard]?.release(name)
     }
 
     /// The shard file (relative to `directory`) that holds a tensor.
-    public func shard(of name: String) -> String? { shardOfTensor[Array(name.utf8)] }
+    public func shard(of name: String) -> String? { shardOfTensor[TensorNameKey(name)] }
 
     private static func load(index indexPath: String, directory: String) throws -> (
         [(key: String, value: String)], [TensorInfo], [(file: String, tensors: [String])],
-        [String: SafetensorsReader], [[UInt8]: String]
+        [String: SafetensorsReader], [TensorNameKey: String]
     ) {
         let file = try MappedFile(path: indexPath)
         let root: JSONValue
@@ -101,7 +101,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
         var readers: [String: SafetensorsReader] = [:]
         var shards: [(file: String, tensors: [String])] = []
         var shardPosition: [String: Int] = [:]
-        var shardOfTensor: [[UInt8]: String] = [:]
+        var shardOfTensor: [TensorNameKey: String] = [:]
         var tensors: [TensorInfo] = []
         tensors.reserveCapacity(map.count)
         for entry in map {
@@ -126,7 +126,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 throw SafetensorsError.tensorMissingFromShard(path: indexPath, tensor: entry.key, shard: shard)
             }
             shards[shardPosition[shard]!].tensors.append(entry.key)
-            shardOfTensor[Array(entry.key.utf8)] = shard
+            shardOfTensor[TensorNameKey(entry.key)] = shard
             tensors.append(info)
         }
         // Shards in file-name order (model-00001-... first), not in order of first mention.

@@ -56,14 +56,14 @@ public enum ShardedSafetensorsWriter {
         directory: String, tensors: [TensorInfo], metadata: [(key: String, value: String)] = [],
         maxShardSize: Int = ShardSize.defaultMaxShardSize, data: (TensorInfo) throws -> TensorData
     ) throws {
-        precondition(maxShardSize > 0)
+        guard maxShardSize > 0 else { throw SafetensorsError.invalidShardSize(text: String(maxShardSize), reason: "must be at least 1 byte") }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
         }
-        var seen = Set<[UInt8]>()
-        for tensor in tensors where !seen.insert(Array(tensor.name.utf8)).inserted {
+        var seen = Set<TensorNameKey>()
+        for tensor in tensors where !seen.insert(TensorNameKey(tensor.name)).inserted {
             throw SafetensorsError.duplicateTensor(path: directory, tensor: tensor.name)
         }
         let shards = plan(tensors: tensors, maxShardSize: maxShardSize)
@@ -107,11 +107,12 @@ public enum ShardedSafetensorsWriter {
     /// The index file's text for a split.
     public static func indexText(shards: [(file: String, tensors: [TensorInfo])], metadata: [(key: String, value: String)]) -> String {
         let totalSize = shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } }
-        var indexMetadata: [(key: String, value: PythonJSONValue)] = [("total_size", .integer(totalSize))]
-        for entry in metadata where entry.key != "total_size" { indexMetadata.append((entry.key, .string(entry.value))) }
-        var weightMap: [(key: String, value: PythonJSONValue)] = []
-        for shard in shards { for tensor in shard.tensors { weightMap.append((tensor.name, .string(shard.file))) } }
-        return PythonJSON.dumps(.object([("metadata", .object(indexMetadata)), ("weight_map", .object(weightMap))])) + "\n"
+        var indexMetadata: [PythonJSONMember] = [PythonJSONMember("total_size", .integer(totalSize))]
+        for entry in metadata where entry.key != "total_size" { indexMetadata.append(PythonJSONMember(entry.key, .string(entry.value))) }
+        var weightMap: [PythonJSONMember] = []
+        for shard in shards { for tensor in shard.tensors { weightMap.append(PythonJSONMember(tensor.name, .string(shard.file))) } }
+        let index = PythonJSONValue.object([PythonJSONMember("metadata", .object(indexMetadata)), PythonJSONMember("weight_map", .object(weightMap))])
+        return PythonJSON.dumps(index, indent: 2, sortKeys: true) + "\n"
     }
 
     private static func removeStaleFiles(in directory: String, keeping: Set<String>) {
