@@ -56,6 +56,25 @@ import Testing
         #expect(stats.zeroCount == 1 && stats.nanCount == 0 && stats.finiteCount == n)
     }
 
+    /// Slices merged give the statistics of the whole (how a caller reports progress).
+    @Test func mergedSlicesEqualTheWhole() {
+        let values: [Float] = (0..<10_000).map { (i: Int) -> Float in
+            if i % 101 == 0 { return .nan }
+            if i % 203 == 0 { return .infinity }
+            return Float(i % 37) * 0.5 - 3
+        }
+        let whole = values.withUnsafeBytes { TensorStatistics.compute(dtype: .F32, bytes: $0, count: values.count) }
+        var merged = values[0..<1].withUnsafeBytes { TensorStatistics.compute(dtype: .F32, bytes: $0, count: 1) }
+        for start in stride(from: 1, to: values.count, by: 777) {
+            let slice = values[start..<min(values.count, start + 777)]
+            merged = merged.merged(with: slice.withUnsafeBytes { TensorStatistics.compute(dtype: .F32, bytes: $0, count: slice.count) })
+        }
+        #expect(merged.count == whole.count && merged.nanCount == whole.nanCount && merged.infCount == whole.infCount)
+        #expect(merged.zeroCount == whole.zeroCount && merged.finiteCount == whole.finiteCount)
+        #expect(merged.min == whole.min && merged.max == whole.max)
+        #expect(close(merged.mean, whole.mean) && close(merged.std, whole.std, relative: 1e-10))
+    }
+
     /// The same values as F32 at an odd address take the unaligned path and agree.
     @Test func unalignedDataGivesTheSameStatistics() throws {
         let values: [Float] = (0..<100_000).map { Float($0 % 97) - 40.5 }

@@ -33,18 +33,21 @@ enum HalfKernels {
         }
     }
 
-    /// Exact widening: the 15 value bits move up 13 places, a multiplication by 2^112
-    /// rebiases the exponent (and normalises the subnormals exactly), and Inf/NaN get the
-    /// all-ones exponent back.
+    /// Exact widening: normals move up 13 bits and are rebiased by an integer add, Inf/NaN
+    /// get the all-ones exponent (payload kept), subnormals are their integer mantissa times
+    /// 2^-24 (an int-to-float conversion, so no subnormal operand that a DAZ mode could zero).
     @inline(__always)
     static func f16ToF32(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<UInt32>, _ count: Int) {
-        let magic = Float(bitPattern: (254 - 15) << 23)
-        let wasInfOrNaN = Float(bitPattern: (127 + 16) << 23)
+        let subnormalScale = Float(bitPattern: (127 - 24) << 23)  // 2^-24
         for i in 0..<count {
             let half = UInt32(source[i])
-            let shifted = Float(bitPattern: (half & 0x7FFF) << 13) * magic
-            var bits = shifted.bitPattern
-            bits = shifted >= wasInfOrNaN ? bits | (255 << 23) : bits
+            let magnitude = half & 0x7FFF
+            let shifted = magnitude << 13
+            let normal = shifted &+ ((127 - 15) << 23)
+            let infOrNaN = shifted | 0x7F80_0000
+            let subnormal = (Float(Int32(bitPattern: magnitude)) * subnormalScale).bitPattern
+            var bits = magnitude < 0x0400 ? subnormal : normal
+            bits = magnitude >= 0x7C00 ? infOrNaN : bits
             destination[i] = bits | ((half & 0x8000) << 16)
         }
     }
@@ -58,6 +61,39 @@ enum HalfKernels {
             let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16
             let isNaN = bits & 0x7FFF_FFFF > 0x7F80_0000
             destination[i] = UInt16(truncatingIfNeeded: isNaN ? ((bits >> 16) & 0x8000) | 0x7FC0 : rounded)
+        }
+    }
+
+    /// F32 -> F8_E4M3 / F8_E5M2: the same scheme as `f32ToF16` for any narrow format, with
+    /// the overflow code of the format (Inf for E5M2; NaN for E4M3, which has no Inf) and the
+    /// canonical NaN, as ml_dtypes writes them.
+    @inline(__always)
+    static func f32ToF8(_ source: UnsafePointer<UInt32>, _ destination: UnsafeMutablePointer<UInt8>, _ count: Int, format: MiniFloatFormat) {
+        let mantissaBits = UInt32(format.mantissaBits)
+        let shift = 23 - mantissaBits
+        let bias = UInt32(format.bias)
+        let rebias = UInt32(bitPattern: Int32(format.bias - 127)) << 23
+        let roundingBias: UInt32 = (1 << (shift - 1)) - 1
+        let smallestNormal = (127 - bias + 1) << 23
+        let denormalMagic = ((127 - bias) + shift + 1) << 23
+        let denormalMagicFloat = Float(bitPattern: denormalMagic)
+        let maxFinite = UInt32(format.maxFiniteCode)
+        let overflow = UInt32(format.hasInfinity ? format.infinityCode : format.canonicalNaN)
+        let nan = UInt32(format.canonicalNaN)
+        let signShift = UInt32(31 - format.exponentBits - format.mantissaBits)
+        for i in 0..<count {
+            let bits = source[i]
+            let sign = (bits >> signShift) & UInt32(format.signBit)
+            let magnitude = bits & 0x7FFF_FFFF
+            let odd = (magnitude >> shift) & 1
+            let normal = (magnitude &+ rebias &+ roundingBias &+ odd) >> shift
+            let subnormal = (Float(bitPattern: magnitude) + denormalMagicFloat).bitPattern &- denormalMagic
+            var result = magnitude < smallestNormal ? subnormal : normal
+            // Past the largest finite code (Inf included: its rebiased exponent is far past)
+            // is the overflow code. The rebiasing cannot wrap: it lowers the exponent.
+            result = result > maxFinite ? overflow : result
+            result = magnitude > 0x7F80_0000 ? nan : result
+            destination[i] = UInt8(truncatingIfNeeded: result | sign)
         }
     }
 

@@ -47,72 +47,66 @@ enum StatisticsKernels {
         return total
     }
 
-    /// Float bits mapped to integers that order like the floats (the sign-magnitude flip), so
-    /// min and max are integer reductions, which vectorise.
-    @inline(__always)
-    static func orderedKey(_ bits: SIMD8<Int32>) -> SIMD8<Int32> { bits ^ ((bits &>> 31) & 0x7FFF_FFFF) }
-
+    /// F32 block: counts and extremes in an integer loop the compiler vectorises (float bits
+    /// mapped to integers that order like the floats, so min and max are integer reductions),
+    /// then the two sums with explicit SIMD in Double. No SIMD comparisons: Swift lowers
+    /// those lane by lane; the masks come from arithmetic shifts instead.
     static func floatBlock(_ p: UnsafeRawPointer, _ n: Int) -> StatisticsAccumulator {
-        let vectors = n / 8
-        var sum = SIMD8<Double>()
-        var finite = SIMD8<Int32>(), nan = SIMD8<Int32>(), inf = SIMD8<Int32>(), zero = SIMD8<Int32>()
-        var minKey = SIMD8<Int32>(repeating: .max), maxKey = SIMD8<Int32>(repeating: .min)
-        let one = SIMD8<Int32>(repeating: 1)
-        for v in 0..<vectors {
-            let x = p.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self)
-            let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
-            let magnitude = bits & 0x7FFF_FFFF
-            let isFinite = magnitude .< 0x7F80_0000
-            finite &+= one.replacing(with: 0, where: .!isFinite)
-            nan &+= one.replacing(with: 0, where: magnitude .<= 0x7F80_0000)
-            inf &+= one.replacing(with: 0, where: magnitude .!= 0x7F80_0000)
-            zero &+= one.replacing(with: 0, where: magnitude .!= 0)
-            let key = orderedKey(bits)
-            minKey = pointwiseMin(minKey, key.replacing(with: .max, where: .!isFinite))
-            maxKey = pointwiseMax(maxKey, key.replacing(with: .min, where: .!isFinite))
-            sum += SIMD8<Double>(x.replacing(with: 0, where: .!isFinite))
-        }
         var result = StatisticsAccumulator()
-        var finiteCount = Int(finite.wrappedSum())
-        var total = sum.sum()
-        var low = minKey.min(), high = maxKey.max()
-        var tailMin = Double.infinity, tailMax = -Double.infinity
-        for i in (vectors * 8)..<n {
-            let x = p.load(fromByteOffset: i * 4, as: Float.self)
-            if x.isFinite {
-                finiteCount += 1; total += Double(x)
-                tailMin = Swift.min(tailMin, Double(x)); tailMax = Swift.max(tailMax, Double(x))
-                if x == 0 { result.zero += 1 }
-            } else if x.isNaN { result.nan += 1 } else { result.inf += 1 }
+        var finite = 0, nan = 0, zero = 0
+        var minKey = Int32.max, maxKey = Int32.min
+        for i in 0..<n {
+            let bits = Int32(bitPattern: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+            let magnitude = bits & 0x7FFF_FFFF
+            let finiteMask = (magnitude &- 0x7F80_0000) &>> 31  // -1 when finite
+            finite &-= Int(finiteMask)
+            nan &-= Int((0x7F80_0000 &- magnitude) &>> 31)
+            zero &-= Int((magnitude &- 1) &>> 31)
+            let key = bits ^ ((bits &>> 31) & 0x7FFF_FFFF)
+            minKey = Swift.min(minKey, (key & finiteMask) | (Int32.max & ~finiteMask))
+            maxKey = Swift.max(maxKey, (key & finiteMask) | (Int32.min & ~finiteMask))
         }
-        result.nan += Int(nan.wrappedSum()); result.inf += Int(inf.wrappedSum()); result.zero += Int(zero.wrappedSum())
-        guard finiteCount > 0 else { return result }
-        let mean = total / Double(finiteCount)
+        result.nan = nan
+        result.zero = zero
+        result.inf = n - finite - nan
+        guard finite > 0 else { return result }
+
+        let vectors = n / 8
+        /// The lanes' values with NaN/Inf replaced by 0, and 1.0/0.0 as finiteness weights.
+        @inline(__always) func finiteLanes(_ v: Int) -> (values: SIMD8<Double>, weights: SIMD8<Double>) {
+            let bits = p.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<UInt32>.self)
+            let magnitude = SIMD8<Int32>(truncatingIfNeeded: bits & 0x7FFF_FFFF)
+            let mask = SIMD8<UInt32>(truncatingIfNeeded: (magnitude &- 0x7F80_0000) &>> 31)
+            let values = unsafeBitCast(bits & mask, to: SIMD8<Float>.self)
+            let weights = unsafeBitCast(mask & 0x3F80_0000, to: SIMD8<Float>.self)
+            return (SIMD8<Double>(values), SIMD8<Double>(weights))
+        }
+        var sum = SIMD8<Double>()
+        for v in 0..<vectors { sum += finiteLanes(v).values }
+        var total = sum.sum()
+        for i in (vectors * 8)..<n {
+            let x = p.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            if x.isFinite { total += Double(x) }
+        }
+        let mean = total / Double(finite)
         // Second pass while the block is in cache: squared deviations from the block mean.
         var squares = SIMD8<Double>()
         let meanVector = SIMD8<Double>(repeating: mean)
         for v in 0..<vectors {
-            let x = p.loadUnaligned(fromByteOffset: v * 32, as: SIMD8<Float>.self)
-            let magnitude = unsafeBitCast(x, to: SIMD8<Int32>.self) & 0x7FFF_FFFF
-            let weight = SIMD8<Float>(repeating: 1).replacing(with: 0, where: magnitude .>= 0x7F80_0000)
-            let d = (SIMD8<Double>(x.replacing(with: 0, where: magnitude .>= 0x7F80_0000)) - meanVector) * SIMD8<Double>(weight)
+            let lanes = finiteLanes(v)
+            let d = (lanes.values - meanVector) * lanes.weights
             squares += d * d
         }
         var m2 = squares.sum()
         for i in (vectors * 8)..<n {
-            let x = p.load(fromByteOffset: i * 4, as: Float.self)
+            let x = p.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
             if x.isFinite { let d = Double(x) - mean; m2 += d * d }
         }
-        if vectors > 0 && low != .max {
-            low = orderedKey(SIMD8(repeating: low))[0]; high = orderedKey(SIMD8(repeating: high))[0]
-            tailMin = Swift.min(tailMin, Double(Float(bitPattern: UInt32(bitPattern: low))))
-            tailMax = Swift.max(tailMax, Double(Float(bitPattern: UInt32(bitPattern: high))))
-        }
-        result.finite = finiteCount
+        result.finite = finite
         result.mean = mean
         result.m2 = m2
-        result.min = tailMin
-        result.max = tailMax
+        result.min = Double(Float(bitPattern: UInt32(bitPattern: minKey ^ ((minKey &>> 31) & 0x7FFF_FFFF))))
+        result.max = Double(Float(bitPattern: UInt32(bitPattern: maxKey ^ ((maxKey &>> 31) & 0x7FFF_FFFF))))
         return result
     }
 

@@ -34,6 +34,14 @@ public struct TensorStatistics: Sendable, Equatable, CustomStringConvertible {
         compute(dtype: data.info.dtype, bytes: data.bytes, count: data.info.elementCount)
     }
 
+    /// The statistics of two parts taken together (e.g. a large tensor computed in slices, to
+    /// report progress): counts add, extremes combine, mean and std by Chan's update.
+    public func merged(with other: TensorStatistics) -> TensorStatistics {
+        var total = StatisticsAccumulator(self)
+        total.merge(StatisticsAccumulator(other))
+        return total.statistics(count: count + other.count)
+    }
+
     /// The raw form: `count` little-endian `dtype` elements at `bytes`.
     public static func compute(dtype: DType, bytes: UnsafeRawBufferPointer, count: Int) -> TensorStatistics {
         guard supports(dtype), count > 0, let width = dtype.byteWidth, bytes.count >= count * width
@@ -68,6 +76,17 @@ struct StatisticsAccumulator {
     var nan = 0
     var inf = 0
     var zero = 0
+
+    init() {}
+
+    init(_ statistics: TensorStatistics) {
+        nan = statistics.nanCount; inf = statistics.infCount; zero = statistics.zeroCount
+        finite = statistics.finiteCount
+        if finite > 0 {
+            mean = statistics.mean; min = statistics.min; max = statistics.max
+            m2 = statistics.std * statistics.std * Double(finite)
+        }
+    }
 
     /// Chan, Golub and LeVeque's pairwise combination of two (n, mean, M2).
     mutating func merge(_ other: StatisticsAccumulator) {
