@@ -1,7 +1,184 @@
-import ArgumentParser
+// `loft merge`: parses, calls AdapterMerge (Sources/Adapters), reports what was merged.
 
-// Placeholder until the command lands.
+import Adapters
+import ArgumentParser
+import TensorIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct MergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "merge", abstract: "Fold low-rank adapters into base weights. (not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("loft merge is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Fold low-rank adapters (PEFT LoRA/DoRA, MLX-LM, loft) into base weights.",
+        discussion: """
+            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; anything else is a directory that keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given. A failed merge leaves nothing at OUT. Details: docs/commands/merge.md.
+
+            Examples:
+              loft merge --base model.safetensors --adapter lora --out merged.safetensors
+              loft merge --base llama --adapter style:0.7 --adapter facts:0.3 --out merged
+              loft merge --base merged.safetensors --adapter lora --subtract --out base.npz
+              loft merge --base llama --adapter lora --out out --dtype bf16 --json
+              loft merge --base llama --adapter lora --out out --max-shard-size 2GB
+            """)
+
+    @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, or an .npz.")
+    var base: String
+
+    @Option(name: .customLong("adapter"), help: ArgumentHelp("An adapter directory, optionally with a weight: DIR or DIR:WEIGHT. Repeat for several (their weighted deltas are summed).", valueName: "dir[:weight]"))
+    var adapters: [String] = []
+
+    @Option(help: "Where to write: FILE.safetensors, FILE.npz, or a directory.")
+    var out: String
+
+    @Option(help: "Write every float tensor in this dtype (f32, f16, bf16, f64) instead of the base's.")
+    var dtype: String?
+
+    @Option(name: .customLong("max-shard-size"), help: "Reshard the output directory into files of at most this size (e.g. 2GB, 500MB).")
+    var maxShardSize: String?
+
+    @Flag(help: "Remove the adapters instead of adding them (unmerge).")
+    var subtract = false
+
+    @Flag(name: .customLong("allow-nonfinite"), help: "Write NaN or infinite merged values instead of refusing.")
+    var allowNonFinite = false
+
+    @Flag(help: "Print the report as JSON (for scripts).")
+    var json = false
+
+    func validate() throws {
+        if adapters.isEmpty { throw ValidationError("give at least one --adapter DIR[:WEIGHT]") }
+        if let dtype, parsedDType(dtype) == nil { throw ValidationError("--dtype \(dtype): expected f32, f16, bf16 or f64") }
+    }
+
+    func parsedDType(_ name: String) -> DType? {
+        guard let type = DType(userName: name), [.F32, .F16, .BF16, .F64].contains(type) else { return nil }
+        return type
+    }
+
+    func run() throws {
+        do {
+            var options = MergeOptions(base: base, adapters: try adapters.map(AdapterSource.init(argument:)), output: out)
+            options.dtype = dtype.flatMap(parsedDType)
+            options.maxShardSize = try maxShardSize.map(ShardSize.parse)
+            options.subtract = subtract
+            options.allowNonFinite = allowNonFinite
+            let start = monotonicSeconds()
+            let bar = MergeProgress(enabled: !json && isatty(2) != 0)
+            let report = try AdapterMerge.run(options, progress: bar.update)
+            bar.finish()
+            let seconds = monotonicSeconds() - start
+            print(json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            fputs("loft merge: \(error)\n", stderr)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// A one-line bar on stderr, redrawn at most ten times a second, only on a terminal.
+private final class MergeProgress {
+    let enabled: Bool
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        let now = monotonicSeconds()
+        guard now - lastDraw >= 0.1 || done == total else { return }
+        lastDraw = now
+        drawn = true
+        let width = 30
+        let filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        fputs("\r[\(bar)] \(100 * done / total)% \(MergeReportText.bytes(done)) / \(MergeReportText.bytes(total))", stderr)
+    }
+
+    func finish() {
+        if drawn { fputs("\r\u{1B}[K", stderr) }
+    }
+}
+
+private func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+import TensorIO
+
+private enum MergeReportText {
+    static func text(_ report: MergeReport, seconds: Double) -> String {
+        var lines: [String] = []
+        for adapter in report.adapters {
+            lines.append("adapter \(adapter.path) (\(adapter.format.rawValue), weight \(number(adapter.weight)))")
+            let modules = report.modules.filter { $0.adapter == adapter.path }
+            let width = modules.map(\.module.count).max() ?? 0
+            for module in modules {
+                var fields = [module.module.padded(width), module.kind.padded(8)]
+                if let rank = module.rank { fields.append("r=\(rank)") }
+                if let alpha = module.alpha { fields.append("alpha=\(number(alpha))") }
+                if let scale = module.scale { fields.append("scale=\(number(scale))") }
+                fields.append("-> \(module.tensor)")
+                lines.append("  " + fields.joined(separator: "  "))
+            }
+        }
+        for name in report.untied {
+            lines.append("untied: \(name) written as its own tensor (the base tied it to the input embedding)"
+                + (report.configUntied ? "; config.json: tie_word_embeddings = false" : "; set tie_word_embeddings = false in the model config"))
+        }
+        lines.append("merged \(report.tensorsMerged) tensor(s), copied \(report.tensorsCopied) unchanged"
+            + (report.tensorsConverted > 0 ? ", converted \(report.tensorsConverted)" : "")
+            + "; wrote \(bytes(report.bytesWritten)) to \(report.output) in \(String(format: "%.2f", seconds)) s")
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ report: MergeReport, seconds: Double) -> String {
+        func optionalNumber(_ value: Double?) -> JSONValue { value.map { .double($0) } ?? .null }
+        let value = JSONValue.object([
+            JSONMember("base", .string(report.base)),
+            JSONMember("output", .string(report.output)),
+            JSONMember("adapters", .array(report.adapters.map {
+                .object([JSONMember("path", .string($0.path)), JSONMember("format", .string($0.format.rawValue)), JSONMember("weight", .double($0.weight))])
+            })),
+            JSONMember("modules", .array(report.modules.map { m in
+                .object([
+                    JSONMember("adapter", .string(m.adapter)), JSONMember("module", .string(m.module)),
+                    JSONMember("tensor", .string(m.tensor)), JSONMember("kind", .string(m.kind)),
+                    JSONMember("rank", m.rank.map { .integer(Int64($0)) } ?? .null),
+                    JSONMember("alpha", optionalNumber(m.alpha)), JSONMember("scale", optionalNumber(m.scale)),
+                    JSONMember("weight", .double(m.weight)),
+                ])
+            })),
+            JSONMember("untied", .array(report.untied.map { .string($0) })),
+            JSONMember("config_untied", .bool(report.configUntied)),
+            JSONMember("tensors_merged", .integer(Int64(report.tensorsMerged))),
+            JSONMember("tensors_copied", .integer(Int64(report.tensorsCopied))),
+            JSONMember("tensors_converted", .integer(Int64(report.tensorsConverted))),
+            JSONMember("bytes_written", .integer(Int64(report.bytesWritten))),
+            JSONMember("files", .array(report.files.map { .string($0) })),
+            JSONMember("seconds", .double(seconds)),
+        ])
+        return JSON.serialize(value, style: .indented)
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    static func bytes(_ count: Int) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+extension String {
+    fileprivate func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -26,9 +26,10 @@ public struct TensorData: @unchecked Sendable {
         self.init(info: info, bytes: UnsafeRawBufferPointer(buffer.bytes), owner: buffer)
     }
 
-    /// Runs `body` with the elements typed as T (T must match the dtype's width).
+    /// Runs `body` with the bytes typed as T: one T per element, or several for a complex
+    /// dtype read as its real parts (C64 as Float pairs). T's size must divide the byte count.
     public func withElements<T, R>(as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
-        precondition(MemoryLayout<T>.stride * info.elementCount == bytes.count)
+        precondition(bytes.count % MemoryLayout<T>.stride == 0 && MemoryLayout<T>.stride * 8 <= info.dtype.bitWidth)
         return try body(bytes.bindMemory(to: T.self))
     }
 }

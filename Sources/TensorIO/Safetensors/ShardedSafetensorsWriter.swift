@@ -104,11 +104,15 @@ public enum ShardedSafetensorsWriter {
         removeStaleFiles(in: directory, keeping: Set(shards.map(\.file) + (shards.count > 1 ? [ShardedSafetensorsReader.indexFileName] : [])))
     }
 
-    /// The index file's text for a split.
+    /// The index file's text for a split. Readers hand index metadata over as strings; a value
+    /// that reads as an integer (transformers' `total_parameters`) is written back as one.
     public static func indexText(shards: [(file: String, tensors: [TensorInfo])], metadata: [(key: String, value: String)]) -> String {
         let totalSize = shards.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.byteCount } }
         var indexMetadata: [PythonJSONMember] = [PythonJSONMember("total_size", .integer(totalSize))]
-        for entry in metadata where entry.key != "total_size" { indexMetadata.append(PythonJSONMember(entry.key, .string(entry.value))) }
+        for entry in metadata where entry.key != "total_size" {
+            let value: PythonJSONValue = Int(entry.value).map { .integer($0) } ?? .string(entry.value)
+            indexMetadata.append(PythonJSONMember(entry.key, value))
+        }
         var weightMap: [PythonJSONMember] = []
         for shard in shards { for tensor in shard.tensors { weightMap.append(PythonJSONMember(tensor.name, .string(shard.file))) } }
         let index = PythonJSONValue.object([PythonJSONMember("metadata", .object(indexMetadata)), PythonJSONMember("weight_map", .object(weightMap))])

@@ -1,0 +1,59 @@
+// Everything `loft merge` refuses, each with the file, the tensor or the setting at fault.
+// Problems found while matching an adapter to a base are collected and reported together:
+// a user fixing a name mapping wants the whole list, not one name per run.
+
+public enum AdapterError: Error, CustomStringConvertible, Equatable {
+    case notAnAdapter(path: String)
+    case missingConfig(path: String)
+    case pickleOnly(path: String)
+    case invalidConfig(path: String, reason: String)
+    case unsupportedType(path: String, peftType: String)
+    /// A setting whose adapter cannot be folded into the weights as plain low-rank deltas.
+    case unfoldable(path: String, setting: String, reason: String)
+    case unpaired(path: String, tensors: [String])
+    case rankMismatch(path: String, tensor: String, configRank: Int, tensorRank: Int)
+    case badFactor(path: String, tensor: String, reason: String)
+    /// Adapter tensors that name no base tensor or whose shape disagrees, all of them.
+    case doesNotFitBase(path: String, base: String, problems: [String])
+    case unsupportedCombination(tensor: String, reason: String)
+    case unsupportedBaseDType(tensor: String, dtype: String)
+    case nonFinite(tensor: String, count: Int)
+    case invalidAdapterArgument(argument: String, reason: String)
+    case invalidOutput(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .notAnAdapter(path):
+            return "\(path): not an adapter (expected adapter_config.json with adapter_model.safetensors (PEFT) or adapters.safetensors (MLX-LM))"
+        case let .missingConfig(path):
+            return "\(path): adapter_config.json is missing (the scale lora_alpha / r cannot be read off the tensors)"
+        case let .pickleOnly(path):
+            return "\(path): only adapter_model.bin, a pickle, which loft does not load (it can run code). Convert it once with PEFT: "
+                + "PeftModel.from_pretrained(base, dir).save_pretrained(dir, safe_serialization=True)"
+        case let .invalidConfig(path, reason):
+            return "\(path): adapter_config.json: \(reason)"
+        case let .unsupportedType(path, peftType):
+            return "\(path): peft_type \"\(peftType)\" is not a LoRA adapter; loft merges LORA (PEFT) and mlx-lm lora/dora adapters"
+        case let .unfoldable(path, setting, reason):
+            return "\(path): cannot fold into the base weights: \(setting): \(reason)"
+        case let .unpaired(path, tensors):
+            return "\(path): \(tensors.count) adapter tensor(s) without their partner:\n" + tensors.map { "  \($0)" }.joined(separator: "\n")
+        case let .rankMismatch(path, tensor, configRank, tensorRank):
+            return "\(path): \(tensor): rank \(tensorRank) in the file but r = \(configRank) from adapter_config.json (r / rank_pattern)"
+        case let .badFactor(path, tensor, reason):
+            return "\(path): \(tensor): \(reason)"
+        case let .doesNotFitBase(path, base, problems):
+            return "\(path): \(problems.count) adapter tensor(s) do not fit the base \(base):\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+        case let .unsupportedCombination(tensor, reason):
+            return "\(tensor): \(reason)"
+        case let .unsupportedBaseDType(tensor, dtype):
+            return "\(tensor): base dtype \(dtype) cannot take a delta (merge into F32, F16, BF16 or F64 tensors)"
+        case let .nonFinite(tensor, count):
+            return "\(tensor): \(count) merged value(s) are NaN or infinite (or overflow the dtype); nothing written. --allow-nonfinite writes them anyway"
+        case let .invalidAdapterArgument(argument, reason):
+            return "--adapter \(argument): \(reason)"
+        case let .invalidOutput(path, reason):
+            return "\(path): \(reason)"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The Adapters layer (see docs/architecture in README).

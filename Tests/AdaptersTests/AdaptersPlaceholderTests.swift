@@ -1,4 +1,0 @@
-import Testing
-@testable import Adapters
-
-@Test func AdaptersModuleLoads() { #expect(Bool(true)) }
