@@ -13,14 +13,21 @@ python3 -c "import numpy, safetensors" 2>/dev/null || { echo "bench: needs pytho
 mkdir -p bench-out
 groups=${BENCH_GROUPS:-$( (for f in scripts/bench/bench_*.py; do basename "$f" .py | sed 's/^bench_//'; done
                           for f in scripts/bench-*.sh; do [ -e "$f" ] && basename "$f" .sh | sed 's/^bench-//'; done) | sort -u)}
+# A group that fails is reported and the others still run; the exit status says so.
+failed=""
 for group in $groups; do
     echo "== bench $group"
     if [ -f "scripts/bench/bench_$group.py" ]; then
-        python3 "scripts/bench/bench_$group.py" "$loft"
-    else
-        body=$(bash "scripts/bench-$group.sh" "$loft")
+        python3 "scripts/bench/bench_$group.py" "$loft" || failed="$failed $group"
+    elif body=$(bash "scripts/bench-$group.sh" "$loft"); then
         echo "$body"
         title="$(echo "${group:0:1}" | tr a-z A-Z)${group:1}"
         printf '%s\n' "$body" | python3 scripts/bench/benchlib.py section "$group" "$title"
+    else
+        failed="$failed $group"
     fi
 done
+if [ -n "$failed" ]; then
+    echo "bench: failed:$failed" >&2
+    exit 1
+fi
