@@ -3,7 +3,7 @@
 The checkpoint: 128 tensors of 2048 x 1024 float32 (8 MiB each), numpy's default_rng(0),
 written by safetensors.numpy.save_file; its .npz twin by np.savez. Jobs, each run by both
 tools as whole processes, 3 times, median wall time and median peak RSS (page cache warmed
-first): header-only inspect; f32 -> f16 safetensors; safetensors -> npz (stored);
+first): header-only inspect; inspect --stats; f32 -> f16 safetensors; safetensors -> npz (stored);
 npz -> safetensors. Results go to docs/benchmarks.md between the bench:io markers.
 """
 import pathlib
@@ -44,6 +44,8 @@ def main(loft):
     jobs = [
         ("inspect (header only)", checkpoint, None,
          [loft, "inspect", checkpoint], [python, PEER, "inspect", checkpoint]),
+        ("inspect --stats", checkpoint, None,
+         [loft, "inspect", "--stats", checkpoint], [python, PEER, "stats", checkpoint]),
         ("convert f32 -> f16 safetensors", checkpoint, OUT / "io-out-f16.safetensors",
          [loft, "convert", checkpoint, "{out}", "--dtype", "f16"], [python, PEER, "f16", checkpoint, "{out}"]),
         ("convert safetensors -> npz (stored)", checkpoint, OUT / "io-out.npz",

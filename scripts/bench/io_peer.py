@@ -2,6 +2,8 @@
 safetensors + numpy writes for the same job.
 
   io_peer.py inspect IN            every tensor's name, dtype, shape (header only: safe_open)
+  io_peer.py stats IN              per tensor min/max/mean/std over finite values, NaN/Inf/zero
+                                   counts (one tensor at a time through safe_open)
   io_peer.py f16 IN OUT            load_file, astype(float16) per floating tensor, save_file
   io_peer.py to-npz IN OUT         load_file, np.savez (stored)
   io_peer.py from-npz IN OUT       np.load, every member, save_file
@@ -21,6 +23,13 @@ def main(job, source, target=None):
                 part = f.get_slice(key)
                 print(key, part.get_dtype(), part.get_shape())
             print(metadata)
+    elif job == "stats":
+        with safe_open(source, "np") as f:
+            for key in f.keys():
+                values = f.get_tensor(key).astype(np.float64)
+                finite = values[np.isfinite(values)]
+                print(key, finite.min(), finite.max(), finite.mean(), finite.std(),
+                      np.isnan(values).sum(), np.isinf(values).sum(), (values == 0).sum())
     elif job == "f16":
         with safe_open(source, "np") as f:
             metadata = f.metadata()
