@@ -48,11 +48,12 @@ private func GPT2ThroughputForwardBackward(_ bench: ThroughputCase) throws {
     // Fused: forwardBackward (the head in blocks of rows, no logits buffer), what training
     // uses; split: forward (logits kept) then backward, timed separately.
     let fused = ProcessInfo.processInfo.environment["LOFT_BENCH_MODE"] != "split"
+    let headRows = Int(ProcessInfo.processInfo.environment["LOFT_BENCH_HEAD_ROWS"] ?? "512") ?? 512
     func step() throws -> (forward: Double, backward: Double) {
         model.zeroGradients()
         let start = Date()
         if fused {
-            try model.forwardBackward(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+            try model.forwardBackward(tokens: tokens, targets: targets, batch: batch, sequence: sequence, headRows: headRows)
             return (Date().timeIntervalSince(start), 0)
         }
         try model.forward(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
