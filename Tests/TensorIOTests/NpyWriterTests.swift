@@ -51,6 +51,26 @@ import Testing
         #expect(text.hasSuffix(" \n"))
     }
 
+    @Test(arguments: [[3, 4], [Int](repeating: 1, count: 21_000), [Int](repeating: 1, count: 21_900)])
+    func headerMatchesNumpysHeaderWriterIncludingVersion2(shape: [Int]) throws {
+        // NumPy arrays have at most 64 axes, so np.save never needs version 2.0 for a plain
+        // dtype; loft's shapes can be longer. NumPy's own header writer decides the reference.
+        guard NumPyPython.available else {
+            print("skipped: python3 with numpy is not available")
+            return
+        }
+        let expected = try NumPyPython.run("""
+        import io, sys, warnings, numpy.lib._format_impl as f
+        warnings.simplefilter('ignore')
+        shape = tuple(int(x) for x in sys.argv[1].split(','))
+        b = io.BytesIO(); f._write_array_header(b, {'descr': '<f4', 'fortran_order': False, 'shape': shape}, None)
+        print(b.getvalue().hex())
+        """, [shape.map(String.init).joined(separator: ",")])
+        let header = NpyFormat.header(descr: "<f4", shape: shape)
+        #expect(header.map { String(format: "%02x", $0) }.joined() == expected.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(header[6] == (header.count > 65_535 + 10 ? 2 : 1))
+    }
+
     @Test func roundTripThroughNumpy() throws {
         guard NumPyPython.available else {
             print("skipped: python3 with numpy is not available")

@@ -60,7 +60,7 @@ enum NpyFormat {
         }
         let text = UnsafeRawBufferPointer(rebasing: bytes[(major == 1 ? 10 : 12)..<end])
         let utf8 = major == 3
-        if utf8 && String(validating: text, as: UTF8.self) == nil {
+        if utf8 && validUTF8(text) == nil {
             throw NpyError.headerNotText(path: path, tensor: tensor, encoding: "utf-8")
         }
         let literal: PythonLiteral

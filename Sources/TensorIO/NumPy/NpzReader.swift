@@ -21,7 +21,7 @@ public final class NpzReader: TensorReader {
         let header: NpyHeader
     }
 
-    private let members: [String: Member]
+    private let members: [TensorNameKey: Member]
     private let bytes: UnsafeRawBufferPointer
     private let owner: AnyObject?
     private let mapping: MappedFile?
@@ -37,12 +37,12 @@ public final class NpzReader: TensorReader {
         self.bytes = bytes
         self.owner = owner
         mapping = owner as? MappedFile
-        var members: [String: Member] = [:]
+        var members: [TensorNameKey: Member] = [:]
         var tensors: [TensorInfo] = []
         for entry in try ZipDirectory.read(bytes, path: path) {
             let name = entry.name.hasSuffix(".npy") ? String(entry.name.dropLast(4)) : entry.name
             // `a` and `a.npy` would both be key `a`.
-            guard members[name] == nil else { throw ZipError.duplicateName(path: path, member: entry.name) }
+            guard members[TensorNameKey(name)] == nil else { throw ZipError.duplicateName(path: path, member: entry.name) }
             let header = try NpzReader.readHeader(entry, bytes: bytes, path: path, tensor: name)
             let (total, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
             if !overflow && total > entry.uncompressedSize {
@@ -54,7 +54,7 @@ public final class NpzReader: TensorReader {
                 throw ZipError.sizeMismatch(path: path, member: entry.name, zipSize: entry.uncompressedSize, npySize: overflow ? Int.max : total)
             }
             let info = TensorInfo(name: name, dtype: header.dtype, shape: header.shape)
-            members[name] = Member(entry: entry, info: info, header: header)
+            members[TensorNameKey(name)] = Member(entry: entry, info: info, header: header)
             tensors.append(info)
         }
         self.members = members
@@ -73,23 +73,30 @@ public final class NpzReader: TensorReader {
     }
 
     /// Inflates just the .npy header: first the fixed prefix, then the length it declares,
-    /// never past the member's uncompressed size.
-    private static func inflateHeader(_ inflater: RawInflater, entry: ZipEntry, path: String, tensor: String) throws -> (header: NpyHeader, bytes: [UInt8]) {
+    /// never past the member's uncompressed size. A 1.0 header can end inside the 12-byte
+    /// prefix (a hostile length of 0 or 1); the bytes after it are data, returned as `spill`.
+    private static func inflateHeader(_ inflater: RawInflater, entry: ZipEntry, path: String, tensor: String) throws -> (header: NpyHeader, bytes: [UInt8], spill: [UInt8]) {
         var text = [UInt8](repeating: 0, count: min(NpyFormat.prefixLength, entry.uncompressedSize))
         try text.withUnsafeMutableBytes { try inflater.fill($0) }
         let end = try text.withUnsafeBytes { try NpyFormat.headerEnd(prefix: $0, path: path, tensor: tensor).end }
         guard end <= entry.uncompressedSize else {
             throw NpyError.headerLengthPastEnd(path: path, tensor: tensor, headerEnd: end, available: entry.uncompressedSize)
         }
-        let have = text.count
-        text += [UInt8](repeating: 0, count: end - have)
-        try text.withUnsafeMutableBytes { try inflater.fill(UnsafeMutableRawBufferPointer(rebasing: $0[have...])) }
+        var spill: [UInt8] = []
+        if end < text.count {
+            spill = Array(text[end...])
+            text.removeLast(text.count - end)
+        } else {
+            let have = text.count
+            text += [UInt8](repeating: 0, count: end - have)
+            try text.withUnsafeMutableBytes { try inflater.fill(UnsafeMutableRawBufferPointer(rebasing: $0[have...])) }
+        }
         let header = try text.withUnsafeBytes { try NpyFormat.parse($0, path: path, tensor: tensor) }
-        return (header, text)
+        return (header, text, spill)
     }
 
     public func data(for name: String) throws -> TensorData {
-        guard let member = members[name] else { throw NpyError.unknownTensor(path: path, tensor: name) }
+        guard let member = members[TensorNameKey(name)] else { throw NpyError.unknownTensor(path: path, tensor: name) }
         let entry = member.entry
         let source = NpzReader.compressed(entry, in: bytes)
         if entry.method == 0 {
@@ -98,9 +105,11 @@ public final class NpzReader: TensorReader {
             return NpyLayout.tensorData(info: member.info, header: member.header, source: data, owner: owner)
         }
         let inflater = try RawInflater(input: source, path: path, member: entry.name)
-        let headerBytes = try NpzReader.inflateHeader(inflater, entry: entry, path: path, tensor: name).bytes
+        let (_, headerBytes, spill) = try NpzReader.inflateHeader(inflater, entry: entry, path: path, tensor: name)
         let buffer = ByteBuffer(count: member.header.byteCount)
-        try inflater.fill(buffer.bytes)
+        // The sizes were checked at open: header + data == member size, so spill fits.
+        for (i, byte) in spill.enumerated() { buffer.bytes[i] = byte }
+        try inflater.fill(UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[spill.count...]))
         try inflater.expectEnd(limit: entry.uncompressedSize)
         let crc = headerBytes.withUnsafeBytes { CRC32.checksum($0) }
         try checkCRC(entry, CRC32.checksum(UnsafeRawBufferPointer(buffer.bytes), continuing: crc))
@@ -112,7 +121,7 @@ public final class NpzReader: TensorReader {
     }
 
     public func release(_ name: String) {
-        guard let entry = members[name]?.entry else { return }
+        guard let entry = members[TensorNameKey(name)]?.entry else { return }
         mapping?.release(offset: entry.dataOffset, count: entry.compressedSize)
     }
 }

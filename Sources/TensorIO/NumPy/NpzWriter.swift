@@ -23,10 +23,10 @@ public enum NpzWriter {
             guard tensor.info.dtype == info.dtype, tensor.bytes.count == info.byteCount else {
                 throw FileError.writeFailed(path: path, reason: "tensor '\(info.name)': data is \(tensor.info.dtype.rawValue) \(tensor.info.shape), expected \(info.dtype.rawValue) \(info.shape)")
             }
-            try archive.addMember(name: name, deflate: compress, level: level) { sink in
-                try sink.write(header)
-                try sink.write(tensor.bytes)
+            try header.withUnsafeBytes { header in
+                try archive.addMember(name: name, parts: [header, tensor.bytes], deflate: compress, level: level)
             }
+            withExtendedLifetime(tensor) {}
         }
         try archive.finish()
     }

@@ -20,8 +20,9 @@ final class RawInflater {
         remainingInput = input.count
         // windowBits -15: raw deflate, no zlib header (zip stores bare streams).
         let status = inflateInit2_(stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        // On failure deinit still runs (every property is set): it frees the stream, and
+        // inflateEnd on a stream whose init failed is a harmless no-op.
         guard status == Z_OK else {
-            stream.deallocate()
             throw ZipError.corruptDeflate(path: path, member: member, reason: "inflateInit2 failed (\(status))")
         }
     }

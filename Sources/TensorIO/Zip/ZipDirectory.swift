@@ -180,7 +180,7 @@ enum ZipDirectory {
     static func decodeName(_ bytes: [UInt8], utf8: Bool, path: String, index: Int) throws -> String {
         let name: String
         if utf8 || bytes.allSatisfy({ $0 < 0x80 }) {
-            guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            guard let decoded = validUTF8(bytes) else {
                 throw ZipError.badCentralEntry(path: path, index: index, reason: "name is flagged UTF-8 but is not valid UTF-8")
             }
             name = decoded
@@ -234,6 +234,14 @@ struct Zip64Fields {
             at += 4 + size
         }
     }
+}
+
+/// The string, or nil if the bytes are not valid UTF-8 (decoding replaces bad sequences
+/// with U+FFFD, so a round trip differs exactly when the input was invalid). Avoids
+/// `String(validating:)`, which needs macOS 15.
+func validUTF8<C: Collection>(_ bytes: C) -> String? where C.Element == UInt8 {
+    let decoded = String(decoding: bytes, as: UTF8.self)
+    return decoded.utf8.elementsEqual(bytes) ? decoded : nil
 }
 
 /// Unaligned little-endian loads; callers check bounds first.

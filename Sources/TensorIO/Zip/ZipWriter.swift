@@ -1,5 +1,5 @@
 // A streaming zip writer: one member at a time, each written once, front to back, into an
-// AtomicOutputFile; only the local header's CRC and sizes are patched afterwards.
+// AtomicOutputFile; only a deflated member's compressed size is patched afterwards.
 //
 // Every local header carries a Zip64 extra field (id 1, both sizes), as Python's zipfile
 // writes them for np.savez (`force_zip64=True`), so a member of any size needs no data
@@ -26,14 +26,19 @@ final class ZipWriter {
 
     var path: String { file.path }
 
-    /// Writes one member; `body` streams its uncompressed bytes through the sink.
-    func addMember(name: String, deflate: Bool, level: Int32, _ body: (MemberSink) throws -> Void) throws {
+    /// Writes one member whose uncompressed bytes are the concatenation of `parts`.
+    func addMember(name: String, parts: [UnsafeRawBufferPointer], deflate: Bool, level: Int32) throws {
         guard names.insert(name).inserted else { throw ZipError.duplicateName(path: path, member: name) }
         let nameBytes = Array(name.utf8)
         guard nameBytes.count <= 0xFFFF else { throw ZipError.badName(path: path, member: name, reason: "longer than 65535 bytes") }
         let flags: UInt16 = nameBytes.allSatisfy { $0 < 0x80 } ? 0 : 0x800
         let method: UInt16 = deflate ? 8 : 0
         let headerOffset = file.offset
+        // The bytes are all in memory, so CRC and size go into the local header up front;
+        // only a deflated member's compressed size is patched in afterwards.
+        var crc: UInt32 = 0
+        for part in parts { crc = CRC32.checksum(part, continuing: crc) }
+        let uncompressedSize = parts.reduce(0) { $0 + $1.count }
 
         var local = ByteWriter()
         local.u32(ZipDirectory.localSignature)
@@ -42,7 +47,7 @@ final class ZipWriter {
         local.u16(method)
         local.u16(0)
         local.u16(ZipWriter.dosDate)
-        local.u32(0)  // CRC-32, patched
+        local.u32(crc)
         local.u32(0xFFFF_FFFF)
         local.u32(0xFFFF_FFFF)
         local.u16(UInt16(nameBytes.count))
@@ -53,29 +58,37 @@ final class ZipWriter {
         }
         local.u16(UInt16(20 + (deflate ? 0 : 4 + padding)))
         local.bytes += nameBytes
-        let zip64Extra = local.bytes.count
+        let compressedSizeField = local.bytes.count + 12
         local.u16(1)
         local.u16(16)
-        local.u64(0)  // sizes, patched
-        local.u64(0)
+        local.u64(UInt64(uncompressedSize))
+        local.u64(UInt64(uncompressedSize))  // compressed size: final when stored, patched when deflated
         if !deflate {
             local.u16(0x4C46)
             local.u16(UInt16(padding))
             local.bytes += [UInt8](repeating: 0, count: padding)
         }
-        try file.write(local.bytes)
 
-        let sink = try MemberSink(file: file, deflate: deflate, level: level, member: name)
-        try body(sink)
-        try sink.finish()
-
-        var patch = ByteWriter()
-        patch.u64(UInt64(sink.uncompressedSize))
-        patch.u64(UInt64(sink.compressedSize))
-        try file.write(patch.bytes, at: headerOffset + zip64Extra + 4)
-        var crc = ByteWriter()
-        crc.u32(sink.crc)
-        try file.write(crc.bytes, at: headerOffset + 14)
+        let compressedSize: Int
+        if deflate {
+            try file.write(local.bytes)
+            compressedSize = try ParallelDeflate.compress(parts, level: level, path: path, member: name) { try file.write($0) }
+            var patch = ByteWriter()
+            patch.u64(UInt64(compressedSize))
+            try file.write(patch.bytes, at: headerOffset + compressedSizeField)
+        } else {
+            // Small parts (the .npy header) ride along with the local header: one write.
+            var pending = local.bytes
+            for part in parts {
+                if part.count <= 4096 { pending += part; continue }
+                try file.write(pending)
+                pending = []
+                try file.write(part)
+            }
+            try file.write(pending)
+            compressedSize = uncompressedSize
+        }
+        let sink = (crc: crc, uncompressedSize: uncompressedSize, compressedSize: compressedSize)
 
         let needs64 = (sink.uncompressedSize >= 0xFFFF_FFFF, sink.compressedSize >= 0xFFFF_FFFF, headerOffset >= 0xFFFF_FFFF)
         var extra = ByteWriter()
@@ -143,87 +156,6 @@ final class ZipWriter {
         end.u16(0)
         try file.write(end.bytes)
         try file.commit()
-    }
-}
-
-/// Receives a member's uncompressed bytes, keeps the CRC and sizes, and writes them stored
-/// or deflated (raw deflate, streamed through a fixed output buffer).
-final class MemberSink {
-    private let file: AtomicOutputFile
-    private let member: String
-    private var stream: UnsafeMutablePointer<z_stream>?
-    private var output: [UInt8]
-    private(set) var crc: UInt32 = 0
-    private(set) var uncompressedSize = 0
-    private(set) var compressedSize = 0
-
-    init(file: AtomicOutputFile, deflate: Bool, level: Int32, member: String) throws {
-        self.file = file
-        self.member = member
-        output = deflate ? [UInt8](repeating: 0, count: 1 << 20) : []
-        if deflate {
-            let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-            stream.initialize(to: z_stream())
-            let status = deflateInit2_(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-            guard status == Z_OK else {
-                stream.deallocate()
-                throw FileError.writeFailed(path: file.path, reason: "member '\(member)': deflateInit2 failed (\(status))")
-            }
-            self.stream = stream
-        }
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        crc = CRC32.checksum(bytes, continuing: crc)
-        uncompressedSize += bytes.count
-        guard stream != nil else {
-            try file.write(bytes)
-            compressedSize += bytes.count
-            return
-        }
-        // zlib takes 32-bit lengths: feed big tensors in slices.
-        var offset = 0
-        while offset < bytes.count {
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + (1 << 30))])
-            try deflate(slice, flush: Z_NO_FLUSH)
-            offset += slice.count
-        }
-    }
-
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
-
-    func finish() throws {
-        guard stream != nil else { return }
-        try deflate(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH)
-    }
-
-    private func deflate(_ input: UnsafeRawBufferPointer, flush: Int32) throws {
-        guard let stream else { return }
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        stream.pointee.avail_in = uInt(input.count)
-        while true {
-            let status = try output.withUnsafeMutableBytes { out -> Int32 in
-                stream.pointee.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = uInt(out.count)
-                let status = CZlib.deflate(stream, flush)
-                let produced = out.count - Int(stream.pointee.avail_out)
-                if produced > 0 { try file.write(UnsafeRawBufferPointer(rebasing: out[..<produced])) }
-                compressedSize += produced
-                return status
-            }
-            if status == Z_STREAM_END { return }
-            guard status == Z_OK || status == Z_BUF_ERROR else {
-                throw FileError.writeFailed(path: file.path, reason: "member '\(member)': deflate failed (\(status))")
-            }
-            if flush != Z_FINISH && stream.pointee.avail_in == 0 && stream.pointee.avail_out != 0 { return }
-        }
-    }
-
-    deinit {
-        if let stream {
-            deflateEnd(stream)
-            stream.deallocate()
-        }
     }
 }
 
