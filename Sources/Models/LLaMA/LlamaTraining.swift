@@ -37,7 +37,7 @@ extension LlamaModel {
     /// gradient at once (200 MB never held at SmolLM-135M's vocab 49152, B 4, T 256). Returns
     /// the mean loss; gradients accumulate as with backward().
     @discardableResult
-    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 256) throws -> Float {
+    public func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 512) throws -> Float {
         let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
         act.logits = nil
         let N = batch * sequence, C = config.hidden, V = config.vocabularySize
