@@ -126,22 +126,6 @@ public final class FinetuneJob {
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
 
-    /// `mkdir -p` with the POSIX reason in the error (Foundation's is an NSError dump such as
-    /// "Error Domain=NSCocoaErrorDomain Code=642").
-    static func makeDirectory(_ path: String) throws {
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/") {
-            prefix += component + "/"
-            if mkdir(prefix, 0o755) != 0 {
-                let code = errno
-                var status = stat()
-                if code == EEXIST, stat(prefix, &status) == 0, (status.st_mode & S_IFMT) == S_IFDIR { continue }
-                let reason = code == EEXIST ? "\(prefix.dropLast()) exists and is not a directory" : String(cString: strerror(code))
-                throw TrainingError.cannotWrite(path: path, reason: "cannot create the output directory: \(reason)")
-            }
-        }
-    }
-
     /// Full fine-tuning writes model.safetensors and config.json into --out: refused when that
     /// would replace the base model's own files (the same directory, or the base file itself).
     static func checkOutputIsNotBase(_ request: FinetuneRequest) throws {
@@ -158,7 +142,7 @@ public final class FinetuneJob {
     @discardableResult
     public func run(observer: (TrainingEvent) -> Void = { _ in }) throws -> FinetuneSummary {
         let output = request.output
-        try FinetuneJob.makeDirectory(output)
+        try OutputDirectory.create(output)
         try trainer.run(observer: observer, checkpoint: { trainer in
             try TrainingCheckpoint.save(trainer, outputDirectory: output)
             try TrainingLog.write(trainer.history, directory: output)

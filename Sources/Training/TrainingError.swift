@@ -5,7 +5,6 @@ import TensorIO
 
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)
-    case cannotWrite(path: String, reason: String)
     /// A token file whose element type is not one of uint16, int32, int64.
     case wrongTokenDType(path: String, dtype: String)
     case tokenOutOfVocabulary(path: String, index: Int, id: Int64, vocabularySize: Int)
@@ -22,7 +21,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .cannotRead(path, reason): return "\(path): cannot read: \(reason)"
-        case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"
         case let .wrongTokenDType(path, dtype):
             return "\(path): token ids have dtype \(dtype); a token file must hold uint16, int32 or int64"
         case let .tokenOutOfVocabulary(path, index, id, vocabularySize):

@@ -55,8 +55,8 @@ import TensorIO
         do {
             try job.run()
             Issue.record("expected an error")
-        } catch let error as TrainingError {
-            #expect(error == .cannotWrite(path: directory + "/file/out", reason: "cannot create the output directory: \(directory)/file exists and is not a directory"))
+        } catch let error as FileError {
+            #expect(error == .writeFailed(path: directory + "/file/out", reason: "cannot create the directory: \(directory)/file exists and is not a directory"))
         }
     }
 }
