@@ -17,7 +17,8 @@ struct GenerateCommand: ParsableCommand {
 
             Examples:
               loft generate --base gpt2 --prompt "Once upon a time" --max-tokens 40
-              loft generate --base gpt2 --adapter runs/a --prompt "ROMEO:" --temperature 0.8 --top-k 40 --seed 1
+              loft generate --base gpt2 --adapter runs/a --prompt "ROMEO:" \\
+                  --temperature 0.8 --top-k 40 --seed 1
             """
     )
 
