@@ -57,9 +57,9 @@ private final class CopyingBridge {
     }
 }
 
-@Test(.enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
+@Test(.serialized, .enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
 private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws {
-    let steps = 6, warmup = 1
+    let steps = 8, warmup = 2
     var random = SeededRandom(seed: 7)
     let tokens = (0..<(bench.batch * bench.sequence * 4)).map { _ in Int32(random.next() % UInt64(bench.config.vocabularySize)) }
     var options = TrainingOptions()
