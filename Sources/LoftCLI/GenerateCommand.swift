@@ -1,4 +1,4 @@
-// `loft generate`: text from a GPT-2 (with an optional PEFT adapter), printed as it is made.
+// `loft generate`: text from a GPT-2 or LLaMA model (with an optional PEFT adapter), printed as it is made.
 
 import ArgumentParser
 import Foundation
@@ -7,11 +7,12 @@ import Training
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text from a GPT-2 model (and adapter).",
+        abstract: "Generate text from a GPT-2 or LLaMA model (and adapter).",
         discussion: """
             Temperature 0 is greedy decoding; otherwise tokens are sampled from \
             softmax(logits / T), among the K most likely when --top-k K > 0, with a seeded \
-            generator (same seed, same text). Stops at <|endoftext|> or after --max-tokens. \
+            generator (same seed, same text). Stops at the tokenizer's end-of-text token \
+            (<|endoftext|>, <|end_of_text|>) or after --max-tokens. \
             No KV cache: each token recomputes the whole context. Details: docs/commands/generate.md.
 
             Examples:
@@ -20,7 +21,7 @@ struct GenerateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Base GPT-2 model directory (with its tokenizer) or .safetensors file.") var base: String
+    @Option(help: "Base GPT-2 or LLaMA model directory (with its tokenizer) or .safetensors file.") var base: String
     @Option(help: "A PEFT LoRA adapter directory.") var adapter: String?
     @Option(help: "The text to continue.") var prompt: String
     @Option(help: "Tokens to generate at most.") var maxTokens = 64
@@ -36,11 +37,13 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard case let .gpt2(model) = try LoadedModel.load(base: base, adapter: adapter) else {
-            throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 model")
+        guard let model = try LoadedModel.load(base: base, adapter: adapter).languageModel else {
+            throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 or LLaMA model")
         }
         let encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? base)
-        let ids = encoder.encode(prompt)
+        // As transformers' tokenizer(prompt) does: a BOS first when the tokenizer's template
+        // adds one (LLaMA-3, SmolLM-style templates); GPT-2's has none.
+        let ids = (encoder.bosId.map { [$0] } ?? []) + encoder.encode(prompt)
         let options = SamplingOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopToken: encoder.endOfTextId)
         print(prompt, terminator: "")
         var pending: [Int32] = []

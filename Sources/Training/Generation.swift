@@ -1,4 +1,4 @@
-// Text generation for GPT-2: one token at a time, each step a full forward over the context
+// Text generation for a causal language model (GPT-2, LLaMA): one token at a time, each step a full forward over the context
 // (the last `positions` tokens). There is no KV cache, so a step costs a forward over the
 // whole context: fine for the short generations `loft generate` is for (quadratic in length).
 //
@@ -28,14 +28,14 @@ public struct SamplingOptions: Sendable {
 
 public enum Generation {
     /// The generated ids (without the prompt). `onToken` sees each id as it is chosen.
-    public static func generate(_ model: GPT2Model, prompt: [Int32], options: SamplingOptions,
+    public static func generate(_ model: CausalLanguageModel, prompt: [Int32], options: SamplingOptions,
                                 onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw TrainingError.invalidOption("the prompt encodes to no tokens") }
         guard options.temperature >= 0, options.temperature.isFinite else {
             throw TrainingError.invalidOption("--temperature must be ≥ 0 (got \(options.temperature))")
         }
         guard options.topK >= 0 else { throw TrainingError.invalidOption("--top-k must be ≥ 0 (got \(options.topK))") }
-        let vocabulary = model.config.vocabularySize
+        let vocabulary = model.vocabularySize
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)
         }
@@ -43,8 +43,8 @@ public enum Generation {
         var context = prompt
         var generated: [Int32] = []
         for _ in 0..<options.maxTokens {
-            let window = Array(context.suffix(model.config.positions))
-            try model.forward(tokens: window, batch: 1, sequence: window.count)
+            let window = Array(context.suffix(model.maxPositions))
+            try model.forward(tokens: window, targets: nil, batch: 1, sequence: window.count)
             let logits = Array(model.logits[((window.count - 1) * vocabulary)..<(window.count * vocabulary)])
             let next = sample(logits: logits, temperature: options.temperature, topK: options.topK, random: &random)
             generated.append(next)
