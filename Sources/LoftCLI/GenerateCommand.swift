@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Models
 import Training
 
 struct GenerateCommand: ParsableCommand {
@@ -41,9 +42,10 @@ struct GenerateCommand: ParsableCommand {
             throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 or LLaMA model")
         }
         let encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? base)
-        // As transformers' tokenizer(prompt) does: a BOS first when the tokenizer's template
-        // adds one (LLaMA-3, SmolLM-style templates); GPT-2's has none.
-        let ids = (encoder.bosId.map { [$0] } ?? []) + encoder.encode(prompt)
+        // LLaMA: as transformers' tokenizer(prompt) does, with the special tokens the
+        // tokenizer's template adds (LLaMA-3's BOS; SmolLM's template adds none). GPT-2 as
+        // before: no special tokens (its template has none either).
+        let ids = model is GPT2Model ? encoder.encode(prompt) : encoder.encode(prompt, addSpecialTokens: true)
         let options = SamplingOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopToken: encoder.endOfTextId)
         print(prompt, terminator: "")
         var pending: [Int32] = []

@@ -57,9 +57,9 @@ private final class CopyingBridge {
     }
 }
 
-@Test(.enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
+@Test(.serialized, .enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
 private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws {
-    let steps = 6, warmup = 1
+    let steps = 8, warmup = 2
     var random = SeededRandom(seed: 7)
     let tokens = (0..<(bench.batch * bench.sequence * 4)).map { _ in Int32(random.next() % UInt64(bench.config.vocabularySize)) }
     var options = TrainingOptions()
@@ -95,4 +95,21 @@ private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws 
     print(String(format: "%@ B %d T %d: zero-copy %.0f tokens/s, copying %.0f tokens/s (median of %d steps); losses bit-identical: %@",
                  bench.label, bench.batch, bench.sequence, median(zeroCopy), median(copying), zeroCopy.count, sameLosses ? "yes" : "no"))
     print("  zero-copy losses \(newLosses)\n  copying   losses \(oldLosses)")
+}
+
+// Generated tokens per second with and without the KV cache (6 x 384, vocab 50257, prompt 16,
+// 96 new tokens, greedy). LOFT_BENCH only, release build, as above.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil))
+private func GenerationThroughputCachedAgainstUncached() throws {
+    let model = try GPT2Model(randomlyInitialized: GPT2Config(vocabularySize: 50257, positions: 1024, channels: 384, heads: 6, layers: 6), seed: 1)
+    let prompt = (0..<16).map { Int32($0 * 97) }
+    let options = SamplingOptions(maxTokens: 96, temperature: 0)
+    var rates: [Bool: Double] = [:], tokens: [Bool: [Int32]] = [:]
+    for cached in [true, false] {
+        let started = Date()
+        tokens[cached] = try Generation.generate(model, prompt: prompt, options: options, cached: cached)
+        rates[cached] = Double(options.maxTokens) / Date().timeIntervalSince(started)
+    }
+    print(String(format: "generate 6 x 384: cached %.1f tokens/s, uncached %.1f tokens/s; same tokens: %@",
+                 rates[true]!, rates[false]!, tokens[true] == tokens[false] ? "yes" : "no"))
 }
