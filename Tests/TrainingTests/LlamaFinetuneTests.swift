@@ -94,6 +94,30 @@ enum LlamaFixtures {
         #expect(base.loss - again.loss > 0.05, "base \(base.loss), adapted \(again.loss)")
     }
 
+    @Test func adamwWritesALlamaCheckpointThatReloadsToTheTrainedModel() throws {
+        let directory = try TrainingFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let output = (directory as NSString).appendingPathComponent("full")
+        let data = try LlamaFixtures.tokenFile(in: directory)
+        var request = LlamaFixtures.request(data: data, output: output, steps: 5)
+        request.options.method = .adamw
+        request.options.targets = ["all"]
+        request.options.learningRate = 1e-3
+        let job = try FinetuneJob(request)
+        try job.run()
+        let tokens = try TokenFile.checked(TokenFile.read(path: data), path: data, vocabularySize: 96)
+        let trained = try Evaluation.languageModel(job.model.languageModel!, tokens: tokens, batch: 4, sequence: 16)
+        let reloaded = try LoadedModel.load(base: output)
+        guard case .llama = reloaded else { Issue.record("the written checkpoint is not LLaMA"); return }
+        let again = try Evaluation.languageModel(reloaded.languageModel!, tokens: tokens, batch: 4, sequence: 16)
+        let base = try Evaluation.languageModel(LoadedModel.load(base: LlamaFixtures.gqa).languageModel!, tokens: tokens, batch: 4, sequence: 16)
+        #expect(again.loss == trained.loss)
+        #expect(base.loss - again.loss > 0.01, "base \(base.loss), trained \(again.loss)")
+        let config = try JSON.parse(String(contentsOfFile: output + "/config.json", encoding: .utf8))
+        #expect(config["model_type"]?.stringValue == "llama")
+        #expect(config["num_key_value_heads"]?.intValue == 2)
+    }
+
     @Test func initFromALlamaConfigMakesARandomLlama() throws {
         let model = try FinetuneJob.initialized(config: LlamaFixtures.gqa + "/config.json", seed: 3)
         guard case let .llama(llama) = model else { Issue.record("not LLaMA"); return }
