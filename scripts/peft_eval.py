@@ -3,8 +3,9 @@
 
     python3 scripts/peft_eval.py --base MODEL_DIR [--adapter ADAPTER_DIR] --data FILE [--seq T] [--json]
 
-MODEL_DIR is a Hugging Face GPT-2 directory (config.json + model.safetensors), loaded with
-GPT2LMHeadModel.from_pretrained in float32; ADAPTER_DIR a PEFT LoRA adapter (for example one
+MODEL_DIR is a Hugging Face GPT-2 or LLaMA-family directory (config.json + model.safetensors
+or shards), loaded with AutoModelForCausalLM.from_pretrained in float32 (GPT2LMHeadModel,
+LlamaForCausalLM, ... as config.json says); ADAPTER_DIR a PEFT LoRA adapter (for example one
 written by `loft finetune`), loaded with PeftModel.from_pretrained. FILE is a token file
 (.npy of uint16/int32/int64, or raw uint16 .bin) or a text file tokenized with the tokenizer
 in MODEL_DIR (no special tokens added).
@@ -13,7 +14,7 @@ The definition (docs/commands/eval.md): cut the tokens into consecutive non-over
 chunks of T tokens (the last may be shorter; a chunk of one token is dropped); for each chunk
 `model(input_ids=chunk, labels=chunk)` (position t predicts token t+1, so L-1 predictions);
 loss = sum over chunks of (chunk loss x predictions) / all predictions; perplexity = exp(loss).
-Default T = min(1024, n_positions), as loft eval.
+Default T = min(1024, n_positions or max_position_embeddings), as loft eval.
 """
 import argparse
 import json
@@ -52,8 +53,8 @@ def chunk_loss(model, tokens, seq):
 
 def load(base, adapter=None):
     import torch
-    from transformers import GPT2LMHeadModel
-    model = GPT2LMHeadModel.from_pretrained(base, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32, attn_implementation="eager").eval()
     if adapter:
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, adapter).eval()
@@ -69,7 +70,9 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = load(args.base, args.adapter)
-    seq = args.seq or min(1024, model.config.n_positions)
+    config = model.config
+    positions = getattr(config, "n_positions", None) or config.max_position_embeddings
+    seq = args.seq or min(1024, positions)
     loss, count = chunk_loss(model, read_tokens(args.data, args.base), seq)
     if args.json:
         print(json.dumps({"loss": loss, "perplexity": math.exp(loss), "tokens": count}))

@@ -20,12 +20,13 @@ struct EvalCommand: ParsableCommand {
             Examples:
               loft eval --base gpt2 --data valid.txt
               loft eval --base gpt2 --adapter runs/a --data valid.npy --seq 256 --json
+              loft eval --base SmolLM-135M --adapter runs/llama --data valid.txt
             """
     )
 
-    @Option(help: "Base model (GPT-2 directory or .safetensors file, or an MLP).") var base: String
+    @Option(help: "Base model (GPT-2 or LLaMA directory or .safetensors file, or an MLP).") var base: String
     @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).") var adapter: String?
-    @Option(help: "Text file, .npy / .bin token file (GPT-2) or .npz with x, y (MLP).") var data: String
+    @Option(help: "Text file, .npy / .bin token file (GPT-2, LLaMA) or .npz with x, y (MLP).") var data: String
     @Option(help: "Chunks (or rows) per forward pass; changes speed only.") var batch = 8
     @Option(help: "Chunk length T (default min(1024, context)).") var seq: Int?
     @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
@@ -35,11 +36,12 @@ struct EvalCommand: ParsableCommand {
         let model = try LoadedModel.load(base: base, adapter: adapter)
         let result: EvaluationResult
         switch model {
-        case let .gpt2(gpt2):
-            let tokens = try TokenFile.tokens(path: data, vocabularySize: gpt2.config.vocabularySize) {
+        case .gpt2, .llama:
+            let language = model.languageModel!
+            let tokens = try TokenFile.tokens(path: data, vocabularySize: language.vocabularySize) {
                 try TokenFile.tokenizer(modelPath: tokenizer ?? base)
             }
-            result = try Evaluation.languageModel(gpt2, tokens: tokens, batch: batch, sequence: seq ?? min(1024, gpt2.config.positions))
+            result = try Evaluation.languageModel(language, tokens: tokens, batch: batch, sequence: seq ?? min(1024, language.maxPositions))
         case let .mlp(mlp):
             let rows = try MLPData(path: data)
             try rows.check(against: mlp)

@@ -12,7 +12,7 @@ import Glibc
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Fine-tune a GPT-2 or MLP with LoFT (default), LoRA or full AdamW; writes a PEFT adapter.",
+        abstract: "Fine-tune a GPT-2, LLaMA or MLP with LoFT (default), LoRA or full AdamW; writes a PEFT adapter.",
         discussion: """
             Writes DIR/adapter_model.safetensors + DIR/adapter_config.json (PEFT LoRA format; \
             --optimizer adamw writes model.safetensors + config.json instead), DIR/log.csv, \
@@ -25,15 +25,17 @@ struct FinetuneCommand: ParsableCommand {
                   --steps 2000 --rank 16 --out runs/b
               loft finetune --base gpt2 --data train.txt --optimizer lora --lr 1e-3 \\
                   --out runs/lora
+              loft finetune --base SmolLM-135M --data train.txt --seq 256 --batch 4 \\
+                  --out runs/smol
               loft finetune --init config.json --tokenizer gpt2 --data text.txt \\
                   --optimizer adamw --targets all --lr 1e-3 --out runs/scratch
               loft finetune --base mlp/ --data train.npz --eval-fraction 0.1 --out runs/mlp
             """
     )
 
-    @Option(help: "Base model: a GPT-2 directory (config.json, model.safetensors, tokenizer), a .safetensors file, or an MLP.")
+    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, model.safetensors or shards, tokenizer), a GPT-2 .safetensors file, or an MLP.")
     var base: String?
-    @Option(name: .customLong("init"), help: "Start from a randomly initialised GPT-2 of this config.json (seeded by --seed).")
+    @Option(name: .customLong("init"), help: "Start from a randomly initialised GPT-2 or LLaMA (model_type llama) of this config.json (seeded by --seed).")
     var initConfig: String?
     @Option(help: "Training data: a text file (tokenized with the model's tokenizer), .npy (uint16/int32/int64) or raw uint16 .bin tokens; .npz with x, y for an MLP.")
     var data: String
@@ -44,11 +46,11 @@ struct FinetuneCommand: ParsableCommand {
     var optimizer: String = "loft"
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "LoRA's lora_alpha (scale alpha / r); default r. LoFT always writes alpha = r.") var loraAlpha: Float?
-    @Option(help: "Comma-separated module names, PEFT rule (path equals it or ends with .name); 'all' = every projection (adamw: every parameter). Default c_attn,c_proj (GPT-2), all (MLP).")
+    @Option(help: "Comma-separated module names, PEFT rule (path equals it or ends with .name); 'all' = every projection (adamw: every parameter). Default c_attn,c_proj (GPT-2), the seven q,k,v,o,gate,up,down_proj (LLaMA), all (MLP).")
     var targets: String?
     @Option(help: "Optimizer steps (default 1000).") var steps: Int?
     @Option(help: "Passes over the training data instead of --steps (steps = ceil(E · tokens / (B · T))).") var epochs: Double?
-    @Option(help: "Windows (GPT-2) or rows (MLP) per step.") var batch = 8
+    @Option(help: "Windows (GPT-2, LLaMA) or rows (MLP) per step.") var batch = 8
     @Option(help: "Tokens per window T (default min(128, context)).") var seq: Int?
     @Option(help: "Peak learning rate (default 3e-4 loft, 1e-3 lora, 1e-4 adamw).") var lr: Float?
     @Option(help: "Linear warmup steps (default 5% of the steps).") var warmup: Int?
@@ -112,7 +114,7 @@ struct FinetuneCommand: ParsableCommand {
         if let loss = summary.finalLoss { line += ", loss \(format(Double(loss)))" }
         if let eval = summary.finalEvalLoss {
             line += ", eval loss \(format(eval))"
-            if case .gpt2 = job.model { line += " (perplexity \(format(exp(eval))))" }
+            if job.model.languageModel != nil { line += " (perplexity \(format(exp(eval))))" }
         }
         print(line)
         print("wrote \(summary.outputFiles.map { (out as NSString).appendingPathComponent($0) }.joined(separator: ", "))")

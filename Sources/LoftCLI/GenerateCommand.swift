@@ -1,4 +1,4 @@
-// `loft generate`: text from a GPT-2 (with an optional PEFT adapter), printed as it is made.
+// `loft generate`: text from a GPT-2 or LLaMA model (with an optional PEFT adapter), printed as it is made.
 
 import ArgumentParser
 import Foundation
@@ -8,12 +8,13 @@ import Training
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate text from a GPT-2 model (and adapter).",
+        abstract: "Generate text from a GPT-2 or LLaMA model (and adapter).",
         discussion: """
             Temperature 0 is greedy decoding; otherwise tokens are sampled from \
             softmax(logits / T), among the K most likely when --top-k K > 0, with a seeded \
-            generator (same seed, same text). Stops at <|endoftext|> or after --max-tokens. \
-            No KV cache: each token recomputes the whole context. Details: docs/commands/generate.md.
+            generator (same seed, same text). Stops at the tokenizer's end-of-text token \
+            (<|endoftext|>, <|end_of_text|>) or after --max-tokens. \
+            GPT-2 keeps a KV cache; LLaMA recomputes the context per token. Details: docs/commands/generate.md.
 
             Examples:
               loft generate --base gpt2 --prompt "Once upon a time" --max-tokens 40
@@ -22,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Base GPT-2 model directory (with its tokenizer) or .safetensors file.") var base: String
+    @Option(help: "Base GPT-2 or LLaMA model directory (with its tokenizer) or .safetensors file.") var base: String
     @Option(help: "A PEFT LoRA adapter directory.") var adapter: String?
     @Option(help: "The text to continue.") var prompt: String
     @Option(help: "Tokens to generate at most.") var maxTokens = 64
@@ -38,8 +39,8 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard case let .gpt2(model) = try LoadedModel.load(base: base, adapter: adapter) else {
-            throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 model")
+        guard let model = try LoadedModel.load(base: base, adapter: adapter).languageModel else {
+            throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 or LLaMA model")
         }
         let encoder: TextTokenizer
         do {
@@ -48,7 +49,10 @@ struct GenerateCommand: ParsableCommand {
             // The error's own wording is about a text data file; here it is the prompt.
             throw TrainingError.invalidOption("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")
         }
-        let ids = encoder.encode(prompt)
+        // LLaMA: as transformers' tokenizer(prompt) does, with the special tokens the
+        // tokenizer's template adds (LLaMA-3's BOS; SmolLM's template adds none). GPT-2 as
+        // before: no special tokens (its template has none either).
+        let ids = model is GPT2Model ? encoder.encode(prompt) : encoder.encode(prompt, addSpecialTokens: true)
         let options = SamplingOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopToken: encoder.endOfTextId)
         print(prompt, terminator: "")
         var pending: [Int32] = []

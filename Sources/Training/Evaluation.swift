@@ -29,7 +29,7 @@ public struct EvaluationResult: Sendable, Equatable {
 }
 
 public enum Evaluation {
-    public static func languageModel(_ model: GPT2Model, tokens: [Int32], batch: Int, sequence: Int) throws -> EvaluationResult {
+    public static func languageModel(_ model: CausalLanguageModel, tokens: [Int32], batch: Int, sequence: Int) throws -> EvaluationResult {
         guard batch > 0, sequence >= 2 else {
             throw TrainingError.invalidOption("evaluation needs --batch ≥ 1 and --seq ≥ 2 (got \(batch), \(sequence))")
         }
@@ -62,9 +62,18 @@ public enum Evaluation {
                 targets.append(contentsOf: tokens[(chunk.lowerBound + 1)..<chunk.upperBound])
                 targets.append(CrossEntropy.ignoreIndex)
             }
-            let (sum, counted) = try model.loss(tokens: inputs, targets: targets, batch: group.count, sequence: length)
-            total += sum
-            predictions += counted
+            if let gpt2 = model as? GPT2Model {
+                let (sum, counted) = try gpt2.loss(tokens: inputs, targets: targets, batch: group.count, sequence: length)
+                total += sum
+                predictions += counted
+            } else {
+                // Other families: the mean over the group's predictions, weighted back to a sum
+                // (this forward holds the group's logits: keep --batch small for a large vocabulary).
+                let counted = group.reduce(0) { $0 + $1.count - 1 }
+                let mean = try model.forward(tokens: inputs, targets: targets, batch: group.count, sequence: length)!
+                total += Double(mean) * Double(counted)
+                predictions += counted
+            }
         }
         model.releaseActivations()
         return EvaluationResult(loss: total / Double(predictions), count: predictions)

@@ -9,7 +9,7 @@ import TensorIO
 public struct FinetuneRequest: Sendable {
     /// Model directory or file; nil with `initConfig`.
     public var base: String?
-    /// A GPT-2 config.json: start from a randomly initialised model (seeded by --seed).
+    /// A GPT-2 or LLaMA config.json: start from a randomly initialised model (seeded by --seed).
     public var initConfig: String?
     public var data: String
     public var evalData: String?
@@ -65,14 +65,15 @@ public final class FinetuneJob {
         }
         try FinetuneJob.checkOutputIsNotBase(request)
         if let config = request.initConfig {
-            model = .gpt2(try GPT2Model(randomlyInitialized: try GPT2Config(contentsOf: config), seed: request.options.seed))
+            model = try FinetuneJob.initialized(config: config, seed: request.options.seed)
         } else {
             model = try LoadedModel.load(base: request.base!)
         }
         var options = request.options
         switch model {
-        case let .gpt2(gpt2):
-            let sequence = request.sequence ?? min(128, gpt2.config.positions)
+        case .gpt2, .llama:
+            let language = model.languageModel!
+            let sequence = request.sequence ?? min(128, language.maxPositions)
             let tokenizerPath = request.tokenizer ?? request.base
             func tokenizer() throws -> TextTokenizer {
                 guard let tokenizerPath else {
@@ -80,7 +81,7 @@ public final class FinetuneJob {
                 }
                 return try TokenFile.tokenizer(modelPath: tokenizerPath)
             }
-            let V = gpt2.config.vocabularySize
+            let V = language.vocabularySize
             var train = try TokenFile.tokens(path: request.data, vocabularySize: V, tokenizer: tokenizer)
             var eval: [Int32]?
             if let path = request.evalData {
@@ -90,7 +91,10 @@ public final class FinetuneJob {
                 eval = Array(train.suffix(held))
                 train.removeLast(held)
             }
-            task = try LanguageModelTask(model: gpt2, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
+            // GPT-2 keeps its historical c_attn,c_proj default; other families adapt their own
+            // defaults (LLaMA: all seven projections, as the LoFT paper does).
+            if case .llama = model, request.options.targets == TrainingOptions().targets { options.targets = language.defaultTargets }
+            task = try LanguageModelTask(model: language, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
                                          seed: options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
         case let .mlp(mlp):
             var train = try MLPData(path: request.data)
@@ -159,20 +163,34 @@ public final class FinetuneJob {
     func writeModel() throws -> [String] {
         let output = request.output
         switch (options.method, model) {
-        case (.adamw, let .gpt2(gpt2)):
-            try FullCheckpoint.write(gpt2, directory: output)
+        case (.adamw, .gpt2), (.adamw, .llama):
+            try FullCheckpoint.write(model.languageModel!, directory: output)
             if let base = request.tokenizer ?? request.base { FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
             return ["model.safetensors", "config.json"]
         case (.adamw, let .mlp(mlp)):
             try FullCheckpoint.write(mlp, directory: output)
             return ["model.safetensors", "config.json"]
-        case (_, let .gpt2(gpt2)):
-            try PEFTAdapterFile.write(adapters: gpt2.lowRankAdapters, description: description(fanInFanOut: true, task: "CAUSAL_LM"), directory: output)
+        case (_, .gpt2), (_, .llama):
+            let language = model.languageModel!
+            try PEFTAdapterFile.write(adapters: language.lowRankAdapters,
+                                      description: description(fanInFanOut: language.fanInFanOut, task: "CAUSAL_LM"), directory: output)
             return ["adapter_model.safetensors", "adapter_config.json"]
         case (_, let .mlp(mlp)):
             try PEFTAdapterFile.write(adapters: mlp.lowRankAdapters, description: description(fanInFanOut: false, task: nil), directory: output)
             return ["adapter_model.safetensors", "adapter_config.json"]
         }
+    }
+
+    /// A random model from a config.json: LLaMA when it says model_type llama (or
+    /// LlamaForCausalLM), GPT-2 otherwise (as before).
+    static func initialized(config path: String, seed: UInt64) throws -> LoadedModel {
+        let file = try MappedFile(path: path)
+        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
+        let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if json["model_type"]?.stringValue == "llama" || architectures.contains("LlamaForCausalLM") {
+            return .llama(try LlamaModel(randomlyInitialized: try LlamaConfig(json: json, path: path), seed: seed))
+        }
+        return .gpt2(try GPT2Model(randomlyInitialized: try GPT2Config(contentsOf: path), seed: seed))
     }
 
     private func description(fanInFanOut: Bool, task: String?) -> PEFTAdapterDescription {

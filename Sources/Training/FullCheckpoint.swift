@@ -18,6 +18,18 @@ public enum FullCheckpoint {
                               to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
+    /// LLaMA (and any other CausalLanguageModel but GPT-2, whose config keeps the spelling above):
+    /// the parameters under their checkpoint names and the model's own config.json.
+    public static func write(_ model: CausalLanguageModel, directory: String) throws {
+        if let gpt2 = model as? GPT2Model { return try write(gpt2, directory: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let tensors = model.parameters.map { tensorData($0.name, $0.value, shape: $0.shape) }
+        try SafetensorsWriter.write(to: (directory as NSString).appendingPathComponent("model.safetensors"),
+                                    tensors: tensors, metadata: [(key: "format", value: "pt")])
+        try TrainingLog.write(JSON.serialize(model.configJSON, style: .indentedSortedKeys) + "\n",
+                              to: (directory as NSString).appendingPathComponent("config.json"))
+    }
+
     public static func write(_ model: MLPModel, directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let tensors = model.parameters.map { tensorData($0.name, $0.value, shape: $0.shape) }

@@ -1,8 +1,9 @@
-// Text generation for GPT-2: one token at a time. With the KV cache (the default) the prompt
-// runs once and each new token costs one row through the model; once the context passes the
-// model's positions, every step is a full forward over the last `positions` tokens (the
-// window slides, so cached keys would sit at the wrong positions). `cached: false` always
-// runs the full forward: the reference the cached path is tested against.
+// Text generation for a causal language model (GPT-2, LLaMA): one token at a time. GPT-2
+// with the KV cache (the default) runs the prompt once and each new token costs one row
+// through the model; once the context passes the model's positions, every step is a full
+// forward over the last `positions` tokens (the window slides, so cached keys would sit at
+// the wrong positions). `cached: false`, and LLaMA (no KV cache yet), always run the full
+// forward: the reference the cached path is tested against.
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
 // logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
@@ -30,28 +31,29 @@ public struct SamplingOptions: Sendable {
 
 public enum Generation {
     /// The generated ids (without the prompt). `onToken` sees each id as it is chosen.
-    public static func generate(_ model: GPT2Model, prompt: [Int32], options: SamplingOptions, cached: Bool = true,
+    public static func generate(_ model: CausalLanguageModel, prompt: [Int32], options: SamplingOptions, cached: Bool = true,
                                 onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw TrainingError.invalidOption("the prompt encodes to no tokens") }
         guard options.temperature >= 0, options.temperature.isFinite else {
             throw TrainingError.invalidOption("--temperature must be ≥ 0 (got \(options.temperature))")
         }
         guard options.topK >= 0 else { throw TrainingError.invalidOption("--top-k must be ≥ 0 (got \(options.topK))") }
-        let vocabulary = model.config.vocabularySize
+        let vocabulary = model.vocabularySize
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)
         }
         var random = SeededRandom(seed: options.seed)
         var context = prompt
         var generated: [Int32] = []
-        let cache = cached ? model.makeKVCache() : nil
+        let gpt2 = model as? GPT2Model
+        let cache = cached ? gpt2?.makeKVCache() : nil
         for _ in 0..<options.maxTokens {
             let logits: [Float]
-            if let cache, context.count <= cache.capacity {
-                logits = try model.forward(appending: Array(context[cache.count...]), cache: cache)
+            if let gpt2, let cache, context.count <= cache.capacity {
+                logits = try gpt2.forward(appending: Array(context[cache.count...]), cache: cache)
             } else {
-                let window = Array(context.suffix(model.config.positions))
-                try model.forward(tokens: window, batch: 1, sequence: window.count)
+                let window = Array(context.suffix(model.maxPositions))
+                try model.forward(tokens: window, targets: nil, batch: 1, sequence: window.count)
                 logits = Array(model.logits[((window.count - 1) * vocabulary)..<(window.count * vocabulary)])
             }
             let next = sample(logits: logits, temperature: options.temperature, topK: options.topK, random: &random)

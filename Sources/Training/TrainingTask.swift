@@ -17,7 +17,7 @@ public protocol TrainingTask: AnyObject {
 }
 
 public final class LanguageModelTask: TrainingTask {
-    public let model: GPT2Model
+    public let model: CausalLanguageModel
     public let trainTokens: [Int32]
     public let evalTokens: [Int32]?
     public let sampler: WindowSampler
@@ -25,11 +25,11 @@ public final class LanguageModelTask: TrainingTask {
     public let evalBatch: Int
 
     /// Checks the data fits (T + 1 tokens at least, T within the model's positions).
-    public init(model: GPT2Model, trainTokens: [Int32], evalTokens: [Int32]?, batch: Int, sequence: Int, seed: UInt64,
+    public init(model: CausalLanguageModel, trainTokens: [Int32], evalTokens: [Int32]?, batch: Int, sequence: Int, seed: UInt64,
                 trainPath: String = "training data", evalPath: String = "evaluation data") throws {
         guard batch > 0, sequence > 0 else { throw TrainingError.invalidOption("--batch and --seq must be positive (got \(batch), \(sequence))") }
-        guard sequence <= model.config.positions else {
-            throw TrainingError.invalidOption("--seq \(sequence) is longer than the model's context of \(model.config.positions) positions")
+        guard sequence <= model.maxPositions else {
+            throw TrainingError.invalidOption("--seq \(sequence) is longer than the model's context of \(model.maxPositions) positions")
         }
         guard trainTokens.count >= sequence + 1 else {
             throw TrainingError.tooShort(path: trainPath, count: trainTokens.count, needed: sequence + 1, what: "training tokens (one window of --seq + 1)")
@@ -51,7 +51,7 @@ public final class LanguageModelTask: TrainingTask {
     public func accumulateGradients(step: Int) throws -> (loss: Float, items: Int) {
         let (inputs, targets) = sampler.batch(step: step, tokens: trainTokens)
         // forwardBackward never holds the [B·T, vocab] logits: the head runs in row blocks.
-        let loss = try model.forwardBackward(tokens: inputs, targets: targets, batch: sampler.batch, sequence: sampler.sequence)
+        let loss = try model.forwardBackward(tokens: inputs, targets: targets, batch: sampler.batch, sequence: sampler.sequence, headRows: 512)
         return (loss, inputs.count)
     }
 
