@@ -1,7 +1,127 @@
-import ArgumentParser
+// `loft convert`: parses, hands the job to TensorConversion (Sources/TensorIO/Pipeline), and
+// reports. Notes (widening, kept dtypes, dropped metadata) go to stderr, the summary to
+// stdout.
 
-// Placeholder until the command lands.
+import ArgumentParser
+import TensorIO
+
 struct ConvertCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "Convert between safetensors, .npy and .npz, change dtypes, re-shard. (not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("loft convert is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert between safetensors, .npy and .npz, change dtypes, re-shard.",
+        discussion: """
+            The formats come from the paths: .safetensors, .npz, .npy (exactly one tensor), \
+            a sharded checkpoint given as its model.safetensors.index.json or its directory. \
+            --max-shard-size writes a sharded checkpoint into the directory OUT.
+
+            --dtype casts floating-point tensors only: integer and bool tensors (token ids, \
+            position ids, masks) keep their values; --dtype-all casts every tensor. bfloat16 \
+            and float8 have no NumPy dtype: written to .npy/.npz they are widened to F32 \
+            (exact), with a note on stderr.
+
+            Patterns (--include, --exclude): a glob on the whole name ('*.bias'), or, without \
+            *?[, any name containing the text. --rename FROM=TO replaces the first FROM in \
+            each name; ^FROM anchors at the start, FROM$ at the end. Renames apply in order.
+
+            The output appears only when complete (temporary file + rename); loft refuses to \
+            write over its own input (also through symlinks and hard links).
+
+            Examples:
+              loft convert model.safetensors model-f16.safetensors --dtype f16
+              loft convert model.safetensors weights.npz --compress
+              loft convert weights.npz model.safetensors --metadata format=pt
+              loft convert model.safetensors sharded/ --max-shard-size 2GB
+              loft convert sharded/ merged.safetensors --exclude 'lm_head.*'
+              loft convert in.safetensors out.safetensors --rename '^model.=' --dtype bf16
+              loft convert model.safetensors wte.npy --include transformer.wte.weight
+            """)
+
+    @Argument(help: "The input: a tensor file, index or checkpoint directory.")
+    var input: String
+
+    @Argument(help: "The output: .safetensors, .npz, .npy, a directory or .../model.safetensors.index.json.")
+    var output: String
+
+    @Option(help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...).", valueName: "dtype"))
+    var dtype: String?
+
+    @Flag(help: "With --dtype: cast integer and bool tensors too.")
+    var dtypeAll = false
+
+    @Option(help: ArgumentHelp("Keep only tensors matching (repeatable).", valueName: "pattern"))
+    var include: [String] = []
+
+    @Option(help: ArgumentHelp("Drop tensors matching (repeatable).", valueName: "pattern"))
+    var exclude: [String] = []
+
+    @Option(help: ArgumentHelp("Rename tensors: replace FROM by TO (repeatable; ^FROM = prefix, FROM$ = suffix).", valueName: "from=to"))
+    var rename: [String] = []
+
+    @Option(help: ArgumentHelp("Write a sharded checkpoint with shards of at most this size (decimal units: 500MB, 5GB; or 2GiB).", valueName: "size"))
+    var maxShardSize: String?
+
+    @Flag(help: "Deflate the members of a .npz output (like np.savez_compressed).")
+    var compress = false
+
+    @Option(help: ArgumentHelp("Add or replace a metadata entry (repeatable; safetensors outputs).", valueName: "key=value"))
+    var metadata: [String] = []
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let dtype, DType(userName: dtype) == nil { throw ValidationError("unknown dtype \"\(dtype)\"") }
+        if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
+        do {
+            _ = try options()
+            _ = try target()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func options() throws -> ConversionOptions {
+        let selection = TensorSelection(
+            include: include.map(TensorNamePattern.init), exclude: exclude.map(TensorNamePattern.init),
+            renames: try rename.map(TensorRename.init(rule:)))
+        return ConversionOptions(
+            dtype: dtype.flatMap(DType.init(userName:)), castIntegers: dtypeAll, selection: selection,
+            metadata: try metadata.map(ConversionOptions.parseMetadata))
+    }
+
+    func target() throws -> ConversionOutput {
+        try ConversionOutput.from(path: output, maxShardSize: try maxShardSize.map(ShardSize.parse), compress: compress)
+    }
+
+    func run() throws {
+        try CommandFailure.reporting("convert") {
+            let console = Console.current
+            let reader = try TensorFile.open(input)
+            let progress = ProgressBar(label: "convert", console: console)
+            let summary = try TensorConversion.run(reader: reader, output: try target(), options: try options()) {
+                progress.update(done: $0.bytesDone, total: $0.totalBytes, item: $0.current)
+            }
+            progress.finish()
+            for note in summary.notes { console.err("note: \(note)") }
+            console.out(json ? JSON.serialize(ConvertCommand.json(summary), style: .indented) : ConvertCommand.line(summary))
+        }
+    }
+
+    static func line(_ s: ConversionSummary) -> String {
+        "\(s.input) -> \(s.output.path) (\(s.output.format)): \(NumberText.grouped(s.tensorCount)) \(s.tensorCount == 1 ? "tensor" : "tensors"), "
+            + "\(ByteSize.format(s.inputBytes)) -> \(ByteSize.format(s.outputBytes)) in \(ByteSize.formatFixed(s.seconds, digits: 2)) s"
+    }
+
+    static func json(_ s: ConversionSummary) -> JSONValue {
+        .object([
+            JSONMember("input", .string(s.input)),
+            JSONMember("output", .string(s.output.path)),
+            JSONMember("format", .string(s.output.format)),
+            JSONMember("tensors", .integer(Int64(s.tensorCount))),
+            JSONMember("input_bytes", .integer(Int64(s.inputBytes))),
+            JSONMember("output_bytes", .integer(Int64(s.outputBytes))),
+            JSONMember("seconds", .double(s.seconds)),
+            JSONMember("notes", .array(s.notes.map { .string($0) })),
+        ])
+    }
 }

@@ -1,7 +1,54 @@
-import ArgumentParser
+// `loft eval`: the evaluation loss of a base model (with an optional PEFT adapter) on a file,
+// as defined in Training/Evaluation.swift and docs/commands/eval.md.
 
-// Placeholder until the command lands.
+import ArgumentParser
+import Foundation
+import Training
+
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate a model (and adapter) on a token file. (not built yet)", shouldDisplay: false)
-    func run() throws { throw ValidationError("loft eval is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Mean token cross-entropy and perplexity of a model (and adapter) on a file.",
+        discussion: """
+            The tokens are cut into consecutive non-overlapping chunks of T tokens (the last one \
+            may be shorter; one of a single token is dropped); inside each chunk, position t \
+            predicts token t+1, so a chunk of L tokens gives L-1 predictions. loss = mean \
+            cross-entropy over all predictions, perplexity = exp(loss), tokens = the number of \
+            predictions. scripts/peft_eval.py computes the same with transformers + PEFT. \
+            For an MLP (.npz data): the mean loss per row. Details: docs/commands/eval.md.
+
+            Examples:
+              loft eval --base gpt2 --data valid.txt
+              loft eval --base gpt2 --adapter runs/a --data valid.npy --seq 256 --json
+            """
+    )
+
+    @Option(help: "Base model (GPT-2 directory or .safetensors file, or an MLP).") var base: String
+    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).") var adapter: String?
+    @Option(help: "Text file, .npy / .bin token file (GPT-2) or .npz with x, y (MLP).") var data: String
+    @Option(help: "Chunks (or rows) per forward pass; changes speed only.") var batch = 8
+    @Option(help: "Chunk length T (default min(1024, context)).") var seq: Int?
+    @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
+    @Flag(help: "Print {\"loss\", \"perplexity\", \"tokens\"} as JSON.") var json = false
+
+    func run() throws {
+        let model = try LoadedModel.load(base: base, adapter: adapter)
+        let result: EvaluationResult
+        switch model {
+        case let .gpt2(gpt2):
+            let tokens = try TokenFile.tokens(path: data, vocabularySize: gpt2.config.vocabularySize) {
+                try TokenFile.tokenizer(modelPath: tokenizer ?? base)
+            }
+            result = try Evaluation.languageModel(gpt2, tokens: tokens, batch: batch, sequence: seq ?? min(1024, gpt2.config.positions))
+        case let .mlp(mlp):
+            let rows = try MLPData(path: data)
+            try rows.check(against: mlp)
+            result = try Evaluation.mlp(mlp, data: rows, batch: batch)
+        }
+        if json {
+            print("{\"loss\": \(result.loss), \"perplexity\": \(result.perplexity), \"tokens\": \(result.count)}")
+        } else {
+            print("loss \(String(format: "%.6f", result.loss))  perplexity \(String(format: "%.4f", result.perplexity))  (\(result.count) predictions)")
+        }
+    }
 }

@@ -1,0 +1,122 @@
+// A GPT-2 language model: its parameters by Hugging Face name, built from a checkpoint or at
+// random. Forward and backward live in GPT2Training.swift, the activation buffers in
+// GPT2Activations.swift.
+//
+// Every parameter is named with the `transformer.` prefix (as in GPT2LMHeadModel and PEFT
+// keys) whether or not the file had it. The head is tied to wte unless the file carries an
+// `lm_head.weight` that differs from it. `attn.bias` / `attn.masked_bias` (mask buffers of
+// old files) are ignored.
+
+import TensorIO
+
+public final class GPT2Block {
+    public let ln1Weight: Parameter, ln1Bias: Parameter
+    /// attn.c_attn: C -> 3C (q | k | v).
+    public let attention: Projection
+    /// attn.c_proj: C -> C.
+    public let attentionOutput: Projection
+    public let ln2Weight: Parameter, ln2Bias: Parameter
+    /// mlp.c_fc: C -> inner.
+    public let feedForward: Projection
+    /// mlp.c_proj: inner -> C.
+    public let feedForwardOutput: Projection
+
+    init(index: Int, config: GPT2Config, load: (String, [Int]) throws -> Parameter) throws {
+        let prefix = "transformer.h.\(index)."
+        let C = config.channels, inner = config.innerChannels
+        func projection(_ module: String, _ inFeatures: Int, _ outFeatures: Int) throws -> Projection {
+            Projection(name: prefix + module, weight: try load(prefix + module + ".weight", [inFeatures, outFeatures]),
+                       bias: try load(prefix + module + ".bias", [outFeatures]), layout: .inOut)
+        }
+        ln1Weight = try load(prefix + "ln_1.weight", [C])
+        ln1Bias = try load(prefix + "ln_1.bias", [C])
+        attention = try projection("attn.c_attn", C, 3 * C)
+        attentionOutput = try projection("attn.c_proj", C, C)
+        ln2Weight = try load(prefix + "ln_2.weight", [C])
+        ln2Bias = try load(prefix + "ln_2.bias", [C])
+        feedForward = try projection("mlp.c_fc", C, inner)
+        feedForwardOutput = try projection("mlp.c_proj", inner, C)
+    }
+
+    public var projections: [Projection] { [attention, attentionOutput, feedForward, feedForwardOutput] }
+
+    public var parameters: [Parameter] {
+        [ln1Weight, ln1Bias] + attention.parameters + attentionOutput.parameters
+            + [ln2Weight, ln2Bias] + feedForward.parameters + feedForwardOutput.parameters
+    }
+}
+
+public final class GPT2Model: TrainableModel {
+    public let config: GPT2Config
+    public let tokenEmbedding: Parameter
+    public let positionEmbedding: Parameter
+    public let blocks: [GPT2Block]
+    public let finalNormWeight: Parameter
+    public let finalNormBias: Parameter
+    /// An untied output head (`lm_head.weight`, vocab x C); nil when tied to wte.
+    public let untiedHead: Parameter?
+
+    public let parameters: [Parameter]
+    public let projections: [Projection]
+    var activations: GPT2Activations?
+
+    private init(config: GPT2Config, untiedHead: Parameter?, load: (String, [Int]) throws -> Parameter) throws {
+        self.config = config
+        let C = config.channels
+        tokenEmbedding = try load("transformer.wte.weight", [config.vocabularySize, C])
+        positionEmbedding = try load("transformer.wpe.weight", [config.positions, C])
+        blocks = try (0..<config.layers).map { try GPT2Block(index: $0, config: config, load: load) }
+        finalNormWeight = try load("transformer.ln_f.weight", [C])
+        finalNormBias = try load("transformer.ln_f.bias", [C])
+        self.untiedHead = untiedHead
+        parameters = [tokenEmbedding, positionEmbedding] + blocks.flatMap(\.parameters) + [finalNormWeight, finalNormBias]
+            + (untiedHead.map { [$0] } ?? [])
+        projections = blocks.flatMap(\.projections)
+    }
+
+    /// Loads every weight from `reader` (keys with or without `transformer.`), upcast to float32.
+    public convenience init(config: GPT2Config, reader: TensorReader) throws {
+        try config.validate(path: reader.path)
+        let names = Set(reader.tensors.map(\.name))
+        func load(_ name: String, _ shape: [Int]) throws -> Parameter {
+            let bare = String(name.dropFirst("transformer.".count))
+            let stored = names.contains(name) ? name : names.contains(bare) ? bare : nil
+            guard let stored else { throw ModelError.missingTensor(path: reader.path, name: name) }
+            return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: stored, shape: shape))
+        }
+        var head: Parameter?
+        if names.contains("lm_head.weight") {
+            let candidate = try load("lm_head.weight", [config.vocabularySize, config.channels])
+            let wteName = names.contains("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight"
+            let wte = try loadFloats(reader, name: wteName, shape: [config.vocabularySize, config.channels])
+            if !(0..<wte.count).allSatisfy({ wte[$0] == candidate.value[$0] }) { head = candidate }
+        }
+        try self.init(config: config, untiedHead: head, load: load)
+    }
+
+    /// A freshly initialised model as Hugging Face's GPT2PreTrainedModel does it: weights and
+    /// embeddings N(0, 0.02), the two residual projections (attn.c_proj, mlp.c_proj)
+    /// N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weight 1.
+    public convenience init(randomlyInitialized config: GPT2Config, seed: UInt64) throws {
+        try config.validate(path: "<config>")
+        var random = SeededRandom(seed: seed)
+        let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
+        func make(_ name: String, _ shape: [Int]) -> Parameter {
+            let parameter = Parameter(name: name, shape: shape)
+            let value = parameter.value
+            if name.hasSuffix(".bias") {
+                // zero
+            } else if shape.count == 1 {
+                for i in 0..<value.count { value[i] = 1 }
+            } else {
+                let std: Float = name.hasSuffix("c_proj.weight") ? residualStd : 0.02
+                for i in 0..<value.count { value[i] = std * random.normal() }
+            }
+            return parameter
+        }
+        try self.init(config: config, untiedHead: nil, load: make)
+    }
+
+    /// The output head's weight (vocab x C): lm_head when untied, wte otherwise.
+    public var head: Parameter { untiedHead ?? tokenEmbedding }
+}

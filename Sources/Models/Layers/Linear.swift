@@ -1,0 +1,123 @@
+// Dense projections in both weight layouts, and the low-rank branch that adapters add.
+//
+// Linear (PyTorch nn.Linear): weight `out x in`, y = x Wᵀ + b.
+// Conv1D (GPT-2):             weight `in x out`, y = x W + b.
+// Low-rank branch (PEFT LoRA): y += scale · (x Aᵀ) Bᵀ with A `r x in`, B `out x r`, in both
+// layouts (with fan_in_fan_out the delta (B A)ᵀ is what would be added to the stored weight).
+//
+// Backward conventions shared by every layer here: the input gradient is overwritten,
+// parameter gradients accumulate (+=), so micro-batches add up until the caller zeroes them.
+
+import TensorIO
+
+public enum WeightLayout: Sendable, Equatable {
+    /// nn.Linear: `out x in`.
+    case outIn
+    /// GPT-2 Conv1D: `in x out`.
+    case inOut
+}
+
+public enum Linear {
+    /// y[rows, out] = x[rows, in] · W(ᵀ) + b.
+    public static func forward(
+        output y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        rows: Int, inFeatures: Int, outFeatures: Int, layout: WeightLayout
+    ) {
+        if let bias {
+            for row in 0..<rows { (y + row * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        switch layout {
+        case .outIn:
+            gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+                 x, lda: inFeatures, weight, ldb: inFeatures, beta: beta, y, ldc: outFeatures)
+        case .inOut:
+            gemm(transposeA: false, transposeB: false, m: rows, n: outFeatures, k: inFeatures,
+                 x, lda: inFeatures, weight, ldb: outFeatures, beta: beta, y, ldc: outFeatures)
+        }
+    }
+
+    /// dx = dy · W(ᵀ) (overwritten); dW += dyᵀ x (Linear) or xᵀ dy (Conv1D); db += Σ_rows dy.
+    /// Pass nil for what is not wanted: a frozen weight costs no product and no buffer.
+    public static func backward(
+        inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dW: UnsafeMutablePointer<Float>?,
+        biasGradient db: UnsafeMutablePointer<Float>?,
+        outputGradient dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        rows: Int, inFeatures: Int, outFeatures: Int, layout: WeightLayout
+    ) {
+        switch layout {
+        case .outIn:
+            if let dx {
+                gemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
+                     dy, lda: outFeatures, weight, ldb: inFeatures, beta: 0, dx, ldc: inFeatures)
+            }
+            if let dW {
+                gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
+                     dy, lda: outFeatures, x, ldb: inFeatures, beta: 1, dW, ldc: inFeatures)
+            }
+        case .inOut:
+            if let dx {
+                gemm(transposeA: false, transposeB: true, m: rows, n: inFeatures, k: outFeatures,
+                     dy, lda: outFeatures, weight, ldb: outFeatures, beta: 0, dx, ldc: inFeatures)
+            }
+            if let dW {
+                gemm(transposeA: true, transposeB: false, m: inFeatures, n: outFeatures, k: rows,
+                     x, lda: inFeatures, dy, ldb: outFeatures, beta: 1, dW, ldc: outFeatures)
+            }
+        }
+        if let db { sumRows(into: db, dy, rows: rows, columns: outFeatures) }
+    }
+
+    /// db[j] += Σ_i dy[i][j], split over columns so the two cores never write the same entry.
+    static func sumRows(into db: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns: Int) {
+        Parallel.forEachRange(count: columns, minimumChunk: max(64, (1 << 16) / max(rows, 1))) { range in
+            for row in 0..<rows {
+                let source = dy + row * columns
+                for j in range { db[j] += source[j] }
+            }
+        }
+    }
+}
+
+public enum LowRank {
+    /// hidden[rows, r] = x Aᵀ (kept for backward); y += scale · hidden Bᵀ.
+    public static func forward(
+        output y: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, scale: Float,
+        rows: Int, inFeatures: Int, outFeatures: Int, rank: Int
+    ) {
+        gemm(transposeA: false, transposeB: true, m: rows, n: rank, k: inFeatures,
+             x, lda: inFeatures, a, ldb: inFeatures, beta: 0, hidden, ldc: rank)
+        gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: rank, alpha: scale,
+             hidden, lda: rank, b, ldb: rank, beta: 1, y, ldc: outFeatures)
+    }
+
+    /// The factor gradients without the `out x in` weight gradient G (loft-method.md):
+    /// dh = scale · dy B  [rows, r];  gA += dhᵀ x  (= scale (dY B)ᵀ X);  gB += scale · dyᵀ hidden;
+    /// dx += dh A (accumulated: the frozen weight's Linear.backward wrote dx first).
+    /// `hiddenGradient` is scratch of rows·r floats.
+    public static func backward(
+        inputGradient dx: UnsafeMutablePointer<Float>?, gradientA gA: UnsafeMutablePointer<Float>?,
+        gradientB gB: UnsafeMutablePointer<Float>?, hiddenGradient dh: UnsafeMutablePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, hidden: UnsafePointer<Float>,
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, scale: Float,
+        rows: Int, inFeatures: Int, outFeatures: Int, rank: Int
+    ) {
+        if let gB {
+            gemm(transposeA: true, transposeB: false, m: outFeatures, n: rank, k: rows, alpha: scale,
+                 dy, lda: outFeatures, hidden, ldb: rank, beta: 1, gB, ldc: rank)
+        }
+        guard gA != nil || dx != nil else { return }
+        gemm(transposeA: false, transposeB: false, m: rows, n: rank, k: outFeatures, alpha: scale,
+             dy, lda: outFeatures, b, ldb: rank, beta: 0, dh, ldc: rank)
+        if let gA {
+            gemm(transposeA: true, transposeB: false, m: rank, n: inFeatures, k: rows,
+                 dh, lda: rank, x, ldb: inFeatures, beta: 1, gA, ldc: inFeatures)
+        }
+        if let dx {
+            gemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: rank,
+                 dh, lda: rank, a, ldb: inFeatures, beta: 1, dx, ldc: inFeatures)
+        }
+    }
+}

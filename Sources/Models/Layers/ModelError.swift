@@ -1,0 +1,70 @@
+// Everything that can be wrong with a model's files or inputs, found before any training.
+
+import TensorIO
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case missingTensor(path: String, name: String)
+    case shapeMismatch(path: String, name: String, expected: [Int], found: [Int])
+    case unsupportedDType(path: String, name: String, dtype: DType)
+    case invalidConfig(path: String, reason: String)
+    case cannotInferConfig(path: String, reason: String)
+    case unknownTarget(target: String, modules: [String])
+    case adapterMismatch(module: String, reason: String)
+    case invalidInput(reason: String)
+
+    public var description: String {
+        switch self {
+        case let .missingTensor(path, name): return "\(path): tensor '\(name)' is missing"
+        case let .shapeMismatch(path, name, expected, found):
+            return "\(path): tensor '\(name)' has shape \(found), expected \(expected)"
+        case let .unsupportedDType(path, name, dtype):
+            return "\(path): tensor '\(name)' has dtype \(dtype.rawValue); a model weight must be F32, F16, BF16 or F64"
+        case let .invalidConfig(path, reason): return "\(path): invalid model config: \(reason)"
+        case let .cannotInferConfig(path, reason): return "\(path): cannot infer the model config from the tensors: \(reason)"
+        case let .unknownTarget(target, modules):
+            let examples = modules.prefix(6).joined(separator: ", ")
+            return "target '\(target)' matches no module (module paths look like: \(examples))"
+        case let .adapterMismatch(module, reason): return "adapter for '\(module)': \(reason)"
+        case let .invalidInput(reason): return "invalid model input: \(reason)"
+        }
+    }
+}
+
+/// Reads a floating-point tensor into float32 (F16, BF16 and F64 converted exactly or
+/// rounded once), checking its shape.
+func loadFloats(_ reader: TensorReader, name: String, shape: [Int]) throws -> FloatBuffer {
+    guard let info = reader.info(for: name) else { throw ModelError.missingTensor(path: reader.path, name: name) }
+    guard info.shape == shape else { throw ModelError.shapeMismatch(path: reader.path, name: name, expected: shape, found: info.shape) }
+    let data = try reader.data(for: name)
+    defer { reader.release(name) }
+    let buffer = FloatBuffer(tensorShape: shape)
+    let out = buffer.pointer
+    switch info.dtype {
+    case .F32:
+        data.withElements(as: Float.self) { if let base = $0.baseAddress { out.update(from: base, count: $0.count) } }
+    case .F64:
+        data.withElements(as: Double.self) { for i in 0..<$0.count { out[i] = Float($0[i]) } }
+    case .BF16:
+        // bfloat16 is the upper half of a float32.
+        data.withElements(as: UInt16.self) { for i in 0..<$0.count { out[i] = Float(bitPattern: UInt32($0[i]) << 16) } }
+    case .F16:
+        data.withElements(as: UInt16.self) { for i in 0..<$0.count { out[i] = halfToFloat($0[i]) } }
+    default:
+        throw ModelError.unsupportedDType(path: reader.path, name: name, dtype: info.dtype)
+    }
+    return buffer
+}
+
+/// IEEE binary16 to float32, exact (subnormals, infinities and NaN included); written out
+/// so it does not depend on the platform having Float16.
+func halfToFloat(_ bits: UInt16) -> Float {
+    let sign = UInt32(bits & 0x8000) << 16
+    let exponent = Int((bits >> 10) & 0x1F)
+    let mantissa = UInt32(bits & 0x3FF)
+    if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
+    if exponent == 0 {
+        let magnitude = Float(mantissa) * 0x1p-24
+        return sign == 0 ? magnitude : -magnitude
+    }
+    return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
+}

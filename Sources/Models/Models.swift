@@ -1,1 +1,0 @@
-// The Models layer (see docs/architecture in README).

@@ -1,0 +1,88 @@
+// Evaluation loss, defined so that a PyTorch script reproduces it exactly (scripts/peft_eval.py):
+//
+// Language model: the token stream x[0..<n] is cut into consecutive, non-overlapping chunks
+// x[kT ..< min((k+1)T, n)] for k = 0, 1, ...; a last chunk shorter than 2 tokens is dropped.
+// Each chunk is one model input, and inside it position t predicts token t+1 (what
+// `model(input_ids=chunk, labels=chunk)` does in transformers), so a chunk of length L gives
+// L − 1 predictions and no prediction crosses a chunk boundary. The loss is the mean
+// cross-entropy (natural log) over all predictions of all chunks; `tokens` counts them;
+// perplexity = exp(loss). Chunks are run up to B at a time (fewer when their logits would pass
+// 256 MB); the batch size changes nothing but speed.
+//
+// MLP: the mean loss per example over all rows (MSE per entry for regression, cross-entropy
+// for classification), run B rows at a time.
+
+import Foundation
+import Models
+
+public struct EvaluationResult: Sendable, Equatable {
+    /// Mean loss per prediction.
+    public var loss: Double
+    /// Predictions counted (tokens predicted, or rows for an MLP).
+    public var count: Int
+    public var perplexity: Double { exp(loss) }
+
+    public init(loss: Double, count: Int) {
+        self.loss = loss
+        self.count = count
+    }
+}
+
+public enum Evaluation {
+    public static func languageModel(_ model: GPT2Model, tokens: [Int32], batch: Int, sequence: Int) throws -> EvaluationResult {
+        guard batch > 0, sequence >= 2 else {
+            throw TrainingError.invalidOption("evaluation needs --batch ≥ 1 and --seq ≥ 2 (got \(batch), \(sequence))")
+        }
+        var chunks: [Range<Int>] = []
+        var start = 0
+        while start < tokens.count {
+            let end = min(start + sequence, tokens.count)
+            if end - start >= 2 { chunks.append(start..<end) }
+            start = end
+        }
+        guard !chunks.isEmpty else {
+            throw TrainingError.tooShort(path: "evaluation data", count: tokens.count, needed: 2, what: "tokens")
+        }
+        // forward() holds [chunks · T, vocab] logits: cap them near 256 MB (T 1024 of GPT-2's
+        // 50257 ids is 206 MB per chunk, so one chunk at a time there).
+        let logitBytes = sequence * model.config.vocabularySize * 4
+        let perForward = max(1, min(batch, (256 << 20) / max(logitBytes, 1)))
+        var total = 0.0, predictions = 0
+        var index = 0
+        while index < chunks.count {
+            // Equal-length chunks go together; the short last chunk runs alone.
+            let length = chunks[index].count
+            var group: [Range<Int>] = []
+            while index < chunks.count, group.count < perForward, chunks[index].count == length {
+                group.append(chunks[index])
+                index += 1
+            }
+            var inputs: [Int32] = [], targets: [Int32] = []
+            for chunk in group {
+                inputs.append(contentsOf: tokens[chunk])
+                targets.append(contentsOf: tokens[(chunk.lowerBound + 1)..<chunk.upperBound])
+                targets.append(CrossEntropy.ignoreIndex)
+            }
+            let loss = try model.forward(tokens: inputs, targets: targets, batch: group.count, sequence: length)!
+            let counted = group.count * (length - 1)
+            total += Double(loss) * Double(counted)
+            predictions += counted
+        }
+        model.releaseActivations()
+        return EvaluationResult(loss: total / Double(predictions), count: predictions)
+    }
+
+    public static func mlp(_ model: MLPModel, data: MLPData, batch: Int) throws -> EvaluationResult {
+        guard batch > 0 else { throw TrainingError.invalidOption("evaluation needs --batch ≥ 1") }
+        var total = 0.0
+        var start = 0
+        while start < data.rows {
+            let rows = Array(start..<min(start + batch, data.rows))
+            let (inputs, targets) = data.batch(rows: rows)
+            let loss = try model.forward(inputs: inputs, batch: rows.count, targets: targets)!
+            total += Double(loss) * Double(rows.count)
+            start += batch
+        }
+        return EvaluationResult(loss: total / Double(data.rows), count: data.rows)
+    }
+}

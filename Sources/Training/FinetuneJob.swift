@@ -1,0 +1,164 @@
+// `loft finetune` as a library call: load the base (or initialise one), read and check the
+// data, build the task and the trainer (every input error is thrown here, before training),
+// then run and write the outputs. The command only parses flags and shows progress.
+
+import Foundation
+import Models
+import TensorIO
+
+public struct FinetuneRequest: Sendable {
+    /// Model directory or file; nil with `initConfig`.
+    public var base: String?
+    /// A GPT-2 config.json: start from a randomly initialised model (seeded by --seed).
+    public var initConfig: String?
+    public var data: String
+    public var evalData: String?
+    /// The tail of the training stream (tokens, or rows for an MLP) held out for evaluation.
+    public var evalFraction: Double?
+    public var output: String
+    /// A directory whose checkpoint to continue from (usually the same as `output`).
+    public var resume: String?
+    /// Where to find the tokenizer for text data (default: the base model's directory).
+    public var tokenizer: String?
+    public var batch = 8
+    /// Sequence length T (GPT-2); nil = min(128, the model's positions).
+    public var sequence: Int?
+    /// Passes over the training data instead of `options.steps`.
+    public var epochs: Double?
+    /// Warmup steps; nil = 5% of the steps.
+    public var warmup: Int?
+    /// Steps between evaluations and checkpoints; nil = a tenth of the steps.
+    public var evalInterval: Int?
+    public var options = TrainingOptions()
+
+    public init(base: String?, data: String, output: String) {
+        self.base = base
+        self.data = data
+        self.output = output
+    }
+}
+
+public struct FinetuneSummary: Sendable {
+    public var steps: Int
+    public var finalLoss: Float?
+    public var finalEvalLoss: Double?
+    public var outputFiles: [String]
+}
+
+public final class FinetuneJob {
+    public let request: FinetuneRequest
+    public let model: LoadedModel
+    public let task: TrainingTask
+    public let trainer: Trainer
+    public private(set) var options: TrainingOptions
+
+    public init(_ request: FinetuneRequest) throws {
+        self.request = request
+        guard request.base != nil || request.initConfig != nil else {
+            throw TrainingError.invalidOption("give --base MODEL (or --init CONFIG.json to start from a random GPT-2)")
+        }
+        guard request.evalData == nil || request.evalFraction == nil else {
+            throw TrainingError.invalidOption("give --eval-data or --eval-fraction, not both")
+        }
+        if let fraction = request.evalFraction, !(fraction > 0 && fraction < 1) {
+            throw TrainingError.invalidOption("--eval-fraction must be in (0, 1) (got \(fraction))")
+        }
+        if let config = request.initConfig {
+            model = .gpt2(try GPT2Model(randomlyInitialized: try GPT2Config(contentsOf: config), seed: request.options.seed))
+        } else {
+            model = try LoadedModel.load(base: request.base!)
+        }
+        var options = request.options
+        switch model {
+        case let .gpt2(gpt2):
+            let sequence = request.sequence ?? min(128, gpt2.config.positions)
+            let tokenizerPath = request.tokenizer ?? request.base
+            func tokenizer() throws -> TextTokenizer {
+                guard let tokenizerPath else {
+                    throw TrainingError.noTokenizer(path: request.data, reason: "no --base directory to take it from; pass --tokenizer DIR")
+                }
+                return try TokenFile.tokenizer(modelPath: tokenizerPath)
+            }
+            let V = gpt2.config.vocabularySize
+            var train = try TokenFile.tokens(path: request.data, vocabularySize: V, tokenizer: tokenizer)
+            var eval: [Int32]?
+            if let path = request.evalData {
+                eval = try TokenFile.tokens(path: path, vocabularySize: V, tokenizer: tokenizer)
+            } else if let fraction = request.evalFraction {
+                let held = Int((Double(train.count) * fraction).rounded())
+                eval = Array(train.suffix(held))
+                train.removeLast(held)
+            }
+            task = try LanguageModelTask(model: gpt2, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
+                                         seed: options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
+        case let .mlp(mlp):
+            var train = try MLPData(path: request.data)
+            var eval: MLPData?
+            if let path = request.evalData {
+                eval = try MLPData(path: path)
+            } else if let fraction = request.evalFraction {
+                let held = Int((Double(train.rows) * fraction).rounded())
+                guard held >= 1, held < train.rows else {
+                    throw TrainingError.tooShort(path: request.data, count: train.rows, needed: 2, what: "rows to split with --eval-fraction \(fraction)")
+                }
+                eval = train.slice((train.rows - held)..<train.rows)
+                train = train.slice(0..<(train.rows - held))
+            }
+            if request.options.targets == TrainingOptions().targets { options.targets = ["all"] }
+            task = try MLPTask(model: mlp, train: train, eval: eval, batch: request.batch, seed: options.seed)
+        }
+        if let epochs = request.epochs {
+            guard epochs > 0 else { throw TrainingError.invalidOption("--epochs must be positive (got \(epochs))") }
+            options.steps = max(1, Int((epochs * Double(task.trainingItems) / Double(task.itemsPerStep)).rounded(.up)))
+        }
+        options.warmupSteps = request.warmup ?? options.steps / 20
+        options.evalInterval = request.evalInterval ?? max(1, (options.steps + 9) / 10)
+        self.options = options
+        trainer = try Trainer(task: task, options: options)
+        if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
+    }
+
+    /// Trains, then writes the adapter (or full checkpoint), the logs and the checkpoint.
+    @discardableResult
+    public func run(observer: (TrainingEvent) -> Void = { _ in }) throws -> FinetuneSummary {
+        let output = request.output
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try trainer.run(observer: observer, checkpoint: { trainer in
+            try TrainingCheckpoint.save(trainer, outputDirectory: output)
+            try TrainingLog.write(trainer.history, directory: output)
+        })
+        try TrainingLog.write(trainer.history, directory: output)
+        // An interrupted run (stopAfter) writes its adapter too: it is the model as it stands.
+        let files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
+        let last = trainer.history.last
+        return FinetuneSummary(steps: trainer.step, finalLoss: trainer.history.last(where: { $0.loss != nil })?.loss,
+                               finalEvalLoss: last?.evalLoss ?? trainer.history.last(where: { $0.evalLoss != nil })?.evalLoss,
+                               outputFiles: files)
+    }
+
+    func writeModel() throws -> [String] {
+        let output = request.output
+        switch (options.method, model) {
+        case (.adamw, let .gpt2(gpt2)):
+            try FullCheckpoint.write(gpt2, directory: output)
+            if let base = request.tokenizer ?? request.base { FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
+            return ["model.safetensors", "config.json"]
+        case (.adamw, let .mlp(mlp)):
+            try FullCheckpoint.write(mlp, directory: output)
+            return ["model.safetensors", "config.json"]
+        case (_, let .gpt2(gpt2)):
+            try PEFTAdapterFile.write(adapters: gpt2.lowRankAdapters, description: description(fanInFanOut: true, task: "CAUSAL_LM"), directory: output)
+            return ["adapter_model.safetensors", "adapter_config.json"]
+        case (_, let .mlp(mlp)):
+            try PEFTAdapterFile.write(adapters: mlp.lowRankAdapters, description: description(fanInFanOut: false, task: nil), directory: output)
+            return ["adapter_model.safetensors", "adapter_config.json"]
+        }
+    }
+
+    private func description(fanInFanOut: Bool, task: String?) -> PEFTAdapterDescription {
+        // PEFT has no "all": name the adapted modules themselves (their full paths match exactly).
+        let targets = options.targets.contains("all") ? trainer.task.trainableModel.lowRankAdapters.map(\.name) : options.targets
+        return PEFTAdapterDescription(rank: options.rank, alpha: options.alpha, targetModules: targets,
+                               fanInFanOut: fanInFanOut, taskType: task, baseModel: request.base)
+    }
+}

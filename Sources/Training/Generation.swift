@@ -1,0 +1,80 @@
+// Text generation for GPT-2: one token at a time, each step a full forward over the context
+// (the last `positions` tokens). There is no KV cache, so a step costs a forward over the
+// whole context: fine for the short generations `loft generate` is for (quadratic in length).
+//
+// Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
+// logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
+// SplitMix64, so the same seed gives the same text.
+
+import Foundation
+import Models
+
+public struct SamplingOptions: Sendable {
+    public var maxTokens = 64
+    public var temperature: Float = 1
+    public var topK = 0
+    public var seed: UInt64 = 0
+    /// Stop at this token (GPT-2's <|endoftext|>) when it is generated.
+    public var stopToken: Int32?
+
+    public init(maxTokens: Int = 64, temperature: Float = 1, topK: Int = 0, seed: UInt64 = 0, stopToken: Int32? = nil) {
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topK = topK
+        self.seed = seed
+        self.stopToken = stopToken
+    }
+}
+
+public enum Generation {
+    /// The generated ids (without the prompt). `onToken` sees each id as it is chosen.
+    public static func generate(_ model: GPT2Model, prompt: [Int32], options: SamplingOptions,
+                                onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
+        guard !prompt.isEmpty else { throw TrainingError.invalidOption("the prompt encodes to no tokens") }
+        guard options.temperature >= 0, options.temperature.isFinite else {
+            throw TrainingError.invalidOption("--temperature must be ≥ 0 (got \(options.temperature))")
+        }
+        guard options.topK >= 0 else { throw TrainingError.invalidOption("--top-k must be ≥ 0 (got \(options.topK))") }
+        let vocabulary = model.config.vocabularySize
+        if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+            throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)
+        }
+        var random = SeededRandom(seed: options.seed)
+        var context = prompt
+        var generated: [Int32] = []
+        for _ in 0..<options.maxTokens {
+            let window = Array(context.suffix(model.config.positions))
+            try model.forward(tokens: window, batch: 1, sequence: window.count)
+            let logits = Array(model.logits[((window.count - 1) * vocabulary)..<(window.count * vocabulary)])
+            let next = sample(logits: logits, temperature: options.temperature, topK: options.topK, random: &random)
+            generated.append(next)
+            context.append(next)
+            onToken(next)
+            if let stop = options.stopToken, next == stop { break }
+        }
+        model.releaseActivations()
+        return generated
+    }
+
+    public static func sample(logits: [Float], temperature: Float, topK: Int, random: inout SeededRandom) -> Int32 {
+        if temperature == 0 {
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            return Int32(best)
+        }
+        var candidates = Array(logits.indices)
+        if topK > 0 && topK < logits.count {
+            candidates.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            candidates = Array(candidates.prefix(topK))
+        }
+        let maximum = candidates.map { logits[$0] }.max()!
+        let weights = candidates.map { exp(Double(logits[$0] - maximum) / Double(temperature)) }
+        let total = weights.reduce(0, +)
+        var u = Double(random.next() >> 11) * (1.0 / 9007199254740992.0) * total
+        for (index, weight) in zip(candidates, weights) {
+            u -= weight
+            if u < 0 { return Int32(index) }
+        }
+        return Int32(candidates.last!)
+    }
+}

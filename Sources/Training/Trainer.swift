@@ -1,0 +1,115 @@
+// The training loop: per step zero the gradients, forward and backward on the step's batch,
+// one optimizer step (LoFT, LoRA-AdamW or AdamW, clipped) at the schedule's rate; evaluate
+// and checkpoint every `evalInterval` steps and after the last. Everything a step depends on
+// is a function of (seed, step) or stored in the checkpoint, so a resumed run is bit for bit
+// the uninterrupted one.
+
+import Foundation
+import LoFT
+import Models
+
+public struct LogEntry: Sendable, Equatable {
+    /// Steps done (0 = before training, an evaluation-only entry).
+    public var step: Int
+    public var loss: Float?
+    public var evalLoss: Double?
+    public var learningRate: Float?
+    public var tokensPerSecond: Double?
+    public var gradientNorm: Double?
+
+    public init(step: Int, loss: Float? = nil, evalLoss: Double? = nil, learningRate: Float? = nil,
+                tokensPerSecond: Double? = nil, gradientNorm: Double? = nil) {
+        self.step = step
+        self.loss = loss
+        self.evalLoss = evalLoss
+        self.learningRate = learningRate
+        self.tokensPerSecond = tokensPerSecond
+        self.gradientNorm = gradientNorm
+    }
+}
+
+public enum TrainingEvent {
+    case evaluated(LogEntry)
+    case stepped(LogEntry)
+}
+
+public final class Trainer {
+    public let task: TrainingTask
+    public let options: TrainingOptions
+    public private(set) var step = 0
+    public private(set) var history: [LogEntry] = []
+    let binding: OptimizerBinding
+
+    /// Attaches adapters (LoFT, LoRA) or unfreezes the targeted weights (AdamW) and registers
+    /// them with the optimizer. Unknown targets throw here, before any step.
+    public init(task: TrainingTask, options: TrainingOptions) throws {
+        try options.validate()
+        self.task = task
+        self.options = options
+        let model = task.trainableModel
+        model.removeLowRankAdapters()
+        let method: LowRankMethod
+        switch options.method {
+        case .loft, .lora:
+            model.setTrainable(targets: [])
+            try model.addLowRankAdapters(targets: options.targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
+            method = options.method == .loft ? .loft : .loraAdamW
+        case .adamw:
+            try Trainer.checkDenseTargets(options.targets, model: model)
+            model.setTrainable(targets: options.targets)
+            method = .loraAdamW
+        }
+        let optimizer = Optimizer(method: method, hyperparameters: options.hyperparameters, maxGradientNorm: options.clip)
+        binding = try OptimizerBinding(optimizer: optimizer, model: model)
+    }
+
+    /// For full fine-tuning a target may name any module holding parameters (wte, ln_f, ...).
+    static func checkDenseTargets(_ targets: [String], model: TrainableModel) throws {
+        if targets.contains("all") { return }
+        let modules = Array(Set(model.parameters.map(\.modulePath))).sorted()
+        for target in targets where !modules.contains(where: { moduleMatches($0, target: target) }) {
+            throw ModelError.unknownTarget(target: target, modules: model.projections.map(\.name) + modules)
+        }
+    }
+
+    public var optimizer: Optimizer { binding.optimizer }
+    public var isFinished: Bool { step >= options.steps }
+
+    /// Runs until `options.steps` (or `options.stopAfter`) steps are done in total.
+    public func run(observer: (TrainingEvent) -> Void = { _ in }, checkpoint: ((Trainer) throws -> Void)? = nil) throws {
+        let model = task.trainableModel
+        let schedule = options.schedulePlan
+        let end = min(options.steps, options.stopAfter ?? options.steps)
+        if step == 0, let result = try task.evaluate() {
+            let entry = LogEntry(step: 0, evalLoss: result.loss)
+            history.append(entry)
+            observer(.evaluated(entry))
+        }
+        while step < end {
+            let started = DispatchTime.now().uptimeNanoseconds
+            model.zeroGradients()
+            let (loss, items) = try task.accumulateGradients(step: step)
+            guard loss.isFinite else {
+                throw TrainingError.invalidOption("the training loss became \(loss) at step \(step + 1); lower --lr or set --clip")
+            }
+            let rate = schedule.rate(step: step)
+            let report = try binding.step(learningRate: rate)
+            step += 1
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            var entry = LogEntry(step: step, loss: loss, learningRate: rate, tokensPerSecond: Double(items) / max(seconds, 1e-9),
+                                 gradientNorm: report.gradientNorm)
+            if step % options.evalInterval == 0 || step == options.steps, let result = try task.evaluate() {
+                entry.evalLoss = result.loss
+            }
+            history.append(entry)
+            observer(.stepped(entry))
+            if step % options.evalInterval == 0 || step == end { try checkpoint?(self) }
+        }
+    }
+
+    /// Restores a run saved by `TrainingCheckpoint.save` (same options that shape the state).
+    func restore(step: Int, history: [LogEntry]) {
+        self.step = step
+        self.history = history
+    }
+}

@@ -1,1 +1,0 @@
-// The Training layer (see docs/architecture in README).

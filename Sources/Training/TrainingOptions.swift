@@ -1,0 +1,74 @@
+// The knobs of a training run, with the defaults `loft finetune` documents
+// (docs/commands/finetune.md).
+
+import LoFT
+
+public enum TrainingMethod: String, Sendable, CaseIterable {
+    /// LoFT-AdamW on low-rank adapters (the default).
+    case loft
+    /// LoRA: AdamW on each factor, forward scale lora_alpha / r.
+    case lora
+    /// Full fine-tuning of the targeted weights with AdamW; writes a full checkpoint.
+    case adamw
+}
+
+public struct TrainingOptions: Sendable, Equatable {
+    public var method: TrainingMethod = .loft
+    public var rank = 8
+    /// LoRA's lora_alpha; nil means r (scale 1, PEFT's own default of r = alpha = 8).
+    /// LoFT always uses alpha = r: it is invariant to the factors' scale.
+    public var loraAlpha: Float?
+    /// PEFT target_modules rule; "all" = every projection (adapters) or every parameter (adamw).
+    public var targets: [String] = ["c_attn", "c_proj"]
+    public var steps = 1000
+    public var learningRate: Float = 3e-4
+    public var warmupSteps = 0
+    public var schedule: ScheduleShape = .cosine
+    public var weightDecay: Float = 0
+    /// Global gradient-norm clipping (LoFT-aware for LoFT); nil = off.
+    public var clip: Float? = 1
+    public var seed: UInt64 = 0
+    /// Evaluate (and write a checkpoint) every this many steps, and after the last step.
+    public var evalInterval = 100
+    /// Stop after this many steps in total without finishing the schedule (for interrupted
+    /// runs and the resume tests); nil = run to `steps`.
+    public var stopAfter: Int?
+
+    public init() {}
+
+    /// The learning rate `loft finetune` uses when --lr is not given: LoFT moves B A the way
+    /// AdamW moves W, so it takes a full fine-tuning rate; LoRA (scale 1) needs a larger one.
+    public static func defaultLearningRate(_ method: TrainingMethod) -> Float {
+        switch method {
+        case .loft: return 3e-4
+        case .lora: return 1e-3
+        case .adamw: return 1e-4
+        }
+    }
+
+    public var alpha: Float {
+        method == .lora ? (loraAlpha ?? Float(rank)) : Float(rank)
+    }
+
+    public var schedulePlan: LearningRateSchedule {
+        LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, shape: schedule)
+    }
+
+    /// AdamW's hyper-parameters: LoFT uses eps 1e-4 (loft-method.md), the others PyTorch's 1e-8.
+    public var hyperparameters: AdamWHyperparameters {
+        method == .loft ? AdamWHyperparameters(eps: 1e-4, weightDecay: weightDecay)
+            : AdamWHyperparameters(eps: 1e-8, weightDecay: weightDecay)
+    }
+
+    public func validate() throws {
+        guard steps > 0 else { throw TrainingError.invalidOption("--steps must be positive (got \(steps))") }
+        guard rank > 0 else { throw TrainingError.invalidOption("--rank must be positive (got \(rank))") }
+        guard learningRate > 0, learningRate.isFinite else { throw TrainingError.invalidOption("--lr must be positive (got \(learningRate))") }
+        guard warmupSteps >= 0 else { throw TrainingError.invalidOption("--warmup must be ≥ 0 (got \(warmupSteps))") }
+        guard weightDecay >= 0 else { throw TrainingError.invalidOption("--weight-decay must be ≥ 0 (got \(weightDecay))") }
+        if let clip, !(clip > 0) { throw TrainingError.invalidOption("--clip must be positive (got \(clip)); 0 is not 'off', omit it or pass --no-clip") }
+        guard evalInterval > 0 else { throw TrainingError.invalidOption("--eval-interval must be positive (got \(evalInterval))") }
+        guard !targets.isEmpty else { throw TrainingError.invalidOption("--targets names no module") }
+        if let alpha = loraAlpha, !(alpha > 0) { throw TrainingError.invalidOption("--lora-alpha must be positive (got \(alpha))") }
+    }
+}

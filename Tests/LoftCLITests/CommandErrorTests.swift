@@ -1,0 +1,73 @@
+// Errors as a user meets them: one message naming the file and the problem, exit status 1
+// for bad input and 64 for bad usage, and never a crash trace from the real binary.
+
+import Foundation
+import Testing
+
+@Suite struct CommandErrorTests {
+    @Test func missingFileNamesThePath() {
+        let result = loft("inspect", "/nonexistent/model.safetensors")
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("/nonexistent/model.safetensors"))
+    }
+
+    @Test func malformedFileIsBadInput() throws {
+        let scratch = try ScratchDirectory()
+        let path = scratch.file("broken.safetensors")
+        // A header length far past the end of the file.
+        try Data([0xFF, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D]).write(to: URL(fileURLWithPath: path))
+        let result = loft("inspect", path)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(path))
+        let convert = loft("convert", path, scratch.file("out.npz"))
+        #expect(convert.status == 1)
+        #expect(scratch.contents() == ["broken.safetensors"])
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(loft("inspect").status == 64)
+        #expect(loft("inspect", Repo.fixture("small.safetensors"), "--bogus").status == 64)
+        let scratch = try ScratchDirectory()
+        #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--dtype", "f17").status == 64)
+        #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.txt")).status == 64)
+        #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--compress").status == 64)
+        #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.npz"), "--max-shard-size", "1GB").status == 64)
+        #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.npz"), "--rename", "noequals").status == 64)
+        #expect(scratch.contents().isEmpty)
+    }
+
+    @Test func helpShowsExamples() {
+        for command in ["inspect", "convert"] {
+            let result = loft(command, "--help")
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("Examples:"))
+            #expect(result.stdout.contains("loft \(command) "))
+        }
+    }
+
+    @Test func binaryExitsWithStatusAndMessageNotATrace() throws {
+        guard let binary = Repo.binary else {
+            print("skipped: .build/debug/loft is not built")
+            return
+        }
+        let scratch = try ScratchDirectory()
+        let path = scratch.file("garbage.npz")
+        try Data(repeating: 0x50, count: 100).write(to: URL(fileURLWithPath: path))
+        for arguments in [["inspect", path], ["inspect", path, "--stats"], ["convert", path, scratch.file("o.safetensors")], ["inspect"]] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == (arguments.count == 1 ? 64 : 1), "\(arguments): \(text)")
+            #expect(!text.contains("Fatal error") && !text.contains("Stack dump"))
+            if arguments.count > 1 { #expect(text.contains(path)) }
+        }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Training
-
-@Test func TrainingModuleLoads() { #expect(Bool(true)) }
