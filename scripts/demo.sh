@@ -69,7 +69,7 @@ step "4. Merge the adapter into the base, check merged = base + adapter, same na
 mkdir -p "$out/4-merge"
 show loft merge --base "$model" --adapter "$out/3-finetune/adapter" --out "$out/4-merge/merged"
 say "what changed: the adapted tensors differ from the base, the others are untouched (exit status 1 = they differ)"
-show loft diff "$model" "$out/4-merge/merged" | grep -v ' ok ' || true
+show loft diff "$model" "$out/4-merge/merged" | grep -v ' ok$' || true
 
 if have_python && python3 -c "import numpy" 2>/dev/null; then
     # An independent base + adapter: W + (lora_alpha / r) (B A)^T with NumPy, from .npz copies.

@@ -4,8 +4,9 @@
 //     the ArgumentParser definitions: a renamed flag, a removed option or a bad value fails;
 //   - a synopsis (a line with `[--option]`, `A|B` or `...` placeholders) must name only options
 //     the command has;
-//   - a block tagged ```sh runnable is run as a bash script (set -euo pipefail) in a temporary
-//     directory holding a link to the shipped demo/ files, with the built `loft` first on PATH.
+//   - blocks tagged ```sh runnable are run as bash scripts (set -euo pipefail), a page's blocks
+//     in order in one temporary directory holding a link to the shipped demo/ files, with the
+//     built `loft` first on PATH.
 // Commands on placeholder paths (`model.safetensors`, `runs/a`) are parse-only by design.
 
 import ArgumentParser
@@ -78,12 +79,20 @@ enum DocumentedCommands {
     static func commands(in markdown: String, file: String) -> [DocumentedCommand] {
         var found: [DocumentedCommand] = []
         for block in fencedBlocks(markdown) {
+            // Shell blocks hold commands; other blocks (text, json: shown output) only the
+            // lines with a `$ ` prompt.
+            let language = block.info.split(separator: " ").first.map(String.init) ?? ""
+            let isShell = ["", "sh", "bash", "shell", "console", "zsh"].contains(language)
             var index = 0
             while index < block.lines.count {
                 let start = index
                 var text = block.lines[index].trimmingCharacters(in: .whitespaces)
                 index += 1
-                if text.hasPrefix("$ ") { text = String(text.dropFirst(2)) }
+                if text.hasPrefix("$ ") {
+                    text = String(text.dropFirst(2))
+                } else if !isShell {
+                    continue
+                }
                 guard text == "loft" || text.hasPrefix("loft ") else { continue }
                 // Continuations: a trailing backslash, or a synopsis going on with indented
                 // `[--option]` lines.
@@ -207,15 +216,20 @@ enum DocumentedCommands {
                        [--dtype f32|f16] [--json]
             python3 -c 'print(1)'
             ```
+            ```text
+            loft                  6.6e-14
+            $ loft diff a b
+            ```
             """
         let commands = DocumentedCommands.commands(in: markdown, file: "x.md")
         #expect(commands.map(\.words) == [
             ["inspect", "a b.safetensors", "--json"],
             ["convert", "in.npz", "out.safetensors", "--rename", "^x.=y."],
             ["merge", "--base", "MODEL", "--adapter", "DIR", "[--dtype", "f32|f16]", "[--json]"],
+            ["diff", "a", "b"],
         ])
-        #expect(commands.map(\.line) == [3, 5, 7])
-        #expect(commands.map(\.isSynopsis) == [false, false, true])
+        #expect(commands.map(\.line) == [3, 5, 7, 13])
+        #expect(commands.map(\.isSynopsis) == [false, false, true, false])
         #expect(DocumentedCommands.optionNames(in: commands[2].text) == ["--base", "--adapter", "--dtype", "--json"])
     }
 
@@ -243,8 +257,10 @@ enum DocumentedCommands {
         }
     }
 
-    @Test(arguments: DocumentedCommands.runnable)
-    func runnableBlockRuns(_ block: RunnableBlock) throws {
+    /// The runnable blocks of one page run in order in one directory, as a reader following
+    /// the page would run them: a later block may use what an earlier one wrote.
+    @Test(arguments: Dictionary(grouping: DocumentedCommands.runnable, by: \.file).keys.sorted())
+    func runnableBlocksRun(_ file: String) throws {
         let binary = try #require(Self.loftExecutable(), "no built loft executable next to the tests: run `swift build` first")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loft-docs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -253,20 +269,24 @@ enum DocumentedCommands {
             at: directory.appendingPathComponent("demo"),
             withDestinationURL: DocumentedCommands.repositoryRoot.appendingPathComponent("demo"))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", "set -euo pipefail\n" + block.script]
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] = binary.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "exit status \(process.terminationStatus); output:\n\(text.suffix(4000))")
+        for block in DocumentedCommands.runnable where block.file == file {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "set -euo pipefail\n" + block.script]
+            process.currentDirectoryURL = directory
+            var environment = ProcessInfo.processInfo.environment
+            environment["PATH"] = binary.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0,
+                    "\(block.testDescription): exit status \(process.terminationStatus); output:\n\(text.suffix(4000))")
+            if process.terminationStatus != 0 { return }
+        }
     }
 
     /// The `loft` built beside this test bundle (swift build puts products in one directory).
