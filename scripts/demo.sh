@@ -60,8 +60,8 @@ show loft eval --base "$model" --adapter "$out/3-finetune/adapter" --data "$eval
     | tee "$out/3-finetune/eval-after.json"
 show loft generate --base "$model" --adapter "$out/3-finetune/adapter" --prompt "$prompt" --max-tokens 40 \
     --temperature 0.7 --top-k 40 --seed 1 | tee "$out/3-finetune/sample-after.txt"
-before=$(json_field loss < "$out/3-finetune/eval-before.json")
-after=$(json_field loss < "$out/3-finetune/eval-after.json")
+before=$(json_field loss < "$out/3-finetune/eval-before.json" | xargs printf '%.4f')
+after=$(json_field loss < "$out/3-finetune/eval-after.json" | xargs printf '%.4f')
 say "eval loss on held-out Proverbs 28-31: $before before, $after after (loss curve: $out/3-finetune/adapter/loss.svg)"
 awk -v b="$before" -v a="$after" 'BEGIN { exit !(a < b) }' || { echo "error: fine-tuning did not lower the eval loss" >&2; exit 1; }
 
@@ -97,9 +97,10 @@ else
 fi
 
 show loft eval --base "$out/4-merge/merged" --data "$eval_text" --seq 128 --json | tee "$out/4-merge/eval-merged.json"
+after_full=$(json_field loss < "$out/3-finetune/eval-after.json")
 merged=$(json_field loss < "$out/4-merge/eval-merged.json")
-say "eval loss: base + adapter $after, merged model $merged"
-awk -v a="$after" -v m="$merged" 'BEGIN { d = a - m; if (d < 0) d = -d; exit !(d < 1e-5) }' \
+say "eval loss: base + adapter $after_full, merged model $merged"
+awk -v a="$after_full" -v m="$merged" 'BEGIN { d = a - m; if (d < 0) d = -d; exit !(d < 1e-5) }' \
     || { echo "error: merged eval loss differs from base + adapter by more than 1e-5" >&2; exit 1; }
 
 loft inspect "$model" --json > "$out/4-merge/base.json"
