@@ -91,7 +91,11 @@ np.savez(sys.argv[4], **base)
 print(f"numpy: base + {scale:g} (B A)^T for {sum(k.endswith('lora_A.weight') for k in adapter.files)} modules")
 EOF
     show loft diff "$out/4-merge/merged/model.safetensors" "$out/4-merge/expected.npz" --atol 1e-6 --rtol 1e-5 | tail -n 1
-    say "merged weights = base + adapter computed by NumPy, within atol 1e-6"
+    loft diff "$out/4-merge/merged/model.safetensors" "$out/4-merge/expected.npz" --atol 1e-6 --rtol 1e-5 --json \
+        > "$out/4-merge/diff-expected.json"
+    worst=$(python3 -c 'import json, sys; print(max(t["max_abs"] for t in json.load(open(sys.argv[1]))["tensors"]))' \
+        "$out/4-merge/diff-expected.json")
+    say "merged weights vs base + (B A)^T computed by NumPy (float64, rounded once to float32): largest difference $worst"
 else
     say "python3 with numpy not found: skipping the NumPy cross-check of the merged weights"
 fi
