@@ -16,7 +16,7 @@ struct ExperimentCommand: ParsableCommand {
               loft experiment factorization --out runs/factorization
               loft experiment factorization --rank 4 --steps 100 --out f --json
             """,
-        subcommands: [FactorizationCommand.self, OptimizerStepCommand.self]
+        subcommands: [FactorizationCommand.self, OptimizerStepCommand.self, LlamaStepCommand.self]
     )
 }
 

@@ -1,18 +1,30 @@
 // Serialising JSONValue through json-c.
 //
-// `compact` is the form of safetensors headers (serde_json::to_string: no spaces, `/` not
-// escaped); `indented` the form of Hugging Face index and config files (2 spaces).
+// `compact` is serde_json::to_string's form (no spaces, `/` not escaped), through json-c.
+// The indented forms are Python's `json.dumps(value, indent=2[, sort_keys=True])`, the text
+// Hugging Face tools write (config.json, adapter_config.json, index files), through PythonJSON:
+// json-c's pretty printer differs from it (empty containers, non-ASCII).
 
 import CJSONC
 
-public enum JSONStyle: Sendable { case compact, indented }
+public enum JSONStyle: Sendable {
+    case compact
+    /// `json.dumps(value, indent=2)`: members in their order.
+    case indented
+    /// `json.dumps(value, indent=2, sort_keys=True)`: what transformers and PEFT write.
+    case indentedSortedKeys
+}
 
 extension JSON {
     public static func serialize(_ value: JSONValue, style: JSONStyle = .compact) -> String {
+        switch style {
+        case .indented: return PythonJSON.dumps(PythonJSONValue(value), indent: 2, sortKeys: false)
+        case .indentedSortedKeys: return PythonJSON.dumps(PythonJSONValue(value), indent: 2, sortKeys: true)
+        case .compact: break
+        }
         let object = makeObject(value)
         defer { json_object_put(object) }
-        var flags = JSON_C_TO_STRING_NOSLASHESCAPE
-        if style == .indented { flags |= JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED }
+        let flags = JSON_C_TO_STRING_NOSLASHESCAPE
         var length = 0
         let text = json_object_to_json_string_length(object, flags, &length)!
         return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)

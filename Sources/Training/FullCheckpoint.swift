@@ -14,7 +14,7 @@ public enum FullCheckpoint {
         let tensors = model.parameters.map { tensorData($0.name, $0.value, shape: $0.shape) }
         try SafetensorsWriter.write(to: (directory as NSString).appendingPathComponent("model.safetensors"),
                                     tensors: tensors, metadata: [(key: "format", value: "pt")])
-        try TrainingLog.write(JSON.serialize(configJSON(model.config, tied: model.untiedHead == nil), style: .indented) + "\n",
+        try TrainingLog.write(JSON.serialize(configJSON(model.config, tied: model.untiedHead == nil), style: .indentedSortedKeys) + "\n",
                               to: (directory as NSString).appendingPathComponent("config.json"))
     }
 

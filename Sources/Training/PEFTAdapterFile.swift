@@ -63,7 +63,7 @@ public enum PEFTAdapterFile {
             ("use_bdlora", .null), ("use_dora", .bool(false)), ("use_qalora", .bool(false)), ("use_rslora", .bool(false)),
             ("velora_config", .null),
         ]
-        let text = JSON.serialize(.object(members.map { JSONMember($0.0, $0.1) }), style: .indented) + "\n"
+        let text = JSON.serialize(.object(members.map { JSONMember($0.0, $0.1) }), style: .indentedSortedKeys) + "\n"
         try TrainingLog.write(text, to: (directory as NSString).appendingPathComponent("adapter_config.json"))
     }
 

@@ -36,3 +36,19 @@ private func attend(_ qkv: FloatBuffer, _ out: FloatBuffer, _ probabilities: Flo
         #expect(out[i] == before[i])
     } } }
 }
+
+@Test func recomputingAttentionEqualsTheStoredForm() {
+    let qkv = GradientCheck.random(batch * sequence * 3 * channels, seed: 64)
+    let upstream = GradientCheck.random(batch * sequence * channels, seed: 65)
+    let stored = FloatBuffer(count: upstream.count), light = FloatBuffer(count: upstream.count)
+    let probabilities = FloatBuffer(count: batch * heads * sequence * sequence)
+    attend(qkv, stored, probabilities)
+    Attention.forward(output: light.pointer, qkv: qkv.pointer, batch: batch, sequence: sequence, channels: channels, heads: heads)
+    #expect(light.array == stored.array)
+    let dStored = FloatBuffer(count: qkv.count), dLight = FloatBuffer(count: qkv.count), scratch = FloatBuffer(count: probabilities.count)
+    Attention.backward(qkvGradient: dStored.pointer, scratch: scratch.pointer, outputGradient: upstream.pointer,
+                       probabilities: probabilities.pointer, qkv: qkv.pointer, batch: batch, sequence: sequence, channels: channels, heads: heads)
+    Attention.backward(qkvGradient: dLight.pointer, outputGradient: upstream.pointer, qkv: qkv.pointer,
+                       batch: batch, sequence: sequence, channels: channels, heads: heads)
+    #expect(dLight.array == dStored.array, "same operations in the same order")
+}

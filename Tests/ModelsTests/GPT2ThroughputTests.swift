@@ -48,7 +48,7 @@ private func GPT2ThroughputForwardBackward(_ bench: ThroughputCase) throws {
     // Fused: forwardBackward (the head in blocks of rows, no logits buffer), what training
     // uses; split: forward (logits kept) then backward, timed separately.
     let fused = ProcessInfo.processInfo.environment["LOFT_BENCH_MODE"] != "split"
-    let headRows = Int(ProcessInfo.processInfo.environment["LOFT_BENCH_HEAD_ROWS"] ?? "256") ?? 256
+    let headRows = Int(ProcessInfo.processInfo.environment["LOFT_BENCH_HEAD_ROWS"] ?? "512") ?? 512
     func step() throws -> (forward: Double, backward: Double) {
         model.zeroGradients()
         let start = Date()

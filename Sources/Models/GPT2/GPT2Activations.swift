@@ -1,15 +1,15 @@
 // The buffers one forward pass fills and backward reads, allocated for a (batch, sequence)
 // and reused across steps.
 //
-// Kept per layer: the normalised inputs, q|k|v, the attention probabilities, the attention
-// output, both residual sums and the MLP pre-activation. The GELU output is not kept: backward
-// recomputes it from the pre-activation, saving 4·N·C floats per layer for one cheap pass.
+// Kept per layer: the normalised inputs, q|k|v, the attention output, both residual sums and
+// the MLP pre-activation. Recomputed in backward instead of kept: the GELU output (4·N·C
+// floats per layer, one cheap pass) and the attention probabilities (B·H·T² floats per
+// layer, one T x T x hs product per head).
 // Backward's gradient buffers are shared by all layers.
 
 final class GPT2LayerActivations {
     let ln1: FloatBuffer, ln1Mean: FloatBuffer, ln1Rstd: FloatBuffer
     let qkv: FloatBuffer
-    let probabilities: FloatBuffer
     let attentionOut: FloatBuffer
     let residual2: FloatBuffer
     let ln2: FloatBuffer, ln2Mean: FloatBuffer, ln2Rstd: FloatBuffer
@@ -22,7 +22,6 @@ final class GPT2LayerActivations {
         let N = batch * sequence, C = config.channels
         ln1 = FloatBuffer(count: N * C); ln1Mean = FloatBuffer(count: N); ln1Rstd = FloatBuffer(count: N)
         qkv = FloatBuffer(count: N * 3 * C)
-        probabilities = FloatBuffer(count: batch * config.heads * sequence * sequence)
         attentionOut = FloatBuffer(count: N * C)
         residual2 = FloatBuffer(count: N * C)
         ln2 = FloatBuffer(count: N * C); ln2Mean = FloatBuffer(count: N); ln2Rstd = FloatBuffer(count: N)
@@ -49,7 +48,7 @@ final class GPT2Activations {
 
     // Scratch: GELU output (forward and recomputed in backward) and backward's gradients.
     let geluOut: FloatBuffer
-    let dResidual: FloatBuffer, dChannels: FloatBuffer, dQKV: FloatBuffer, dInner: FloatBuffer, dScores: FloatBuffer
+    let dResidual: FloatBuffer, dChannels: FloatBuffer, dQKV: FloatBuffer, dInner: FloatBuffer
     var adapterScratch = FloatBuffer(count: 0)
 
     init(config: GPT2Config, batch: Int, sequence: Int) {
@@ -64,7 +63,6 @@ final class GPT2Activations {
         dChannels = FloatBuffer(count: N * C)
         dQKV = FloatBuffer(count: N * 3 * C)
         dInner = FloatBuffer(count: N * config.innerChannels)
-        dScores = FloatBuffer(count: batch * config.heads * sequence * sequence)
     }
 
     /// Makes sure every adapted projection has its N x rank buffer (adapters can be attached

@@ -8,10 +8,15 @@
 // the full square is still faster than a triangle by hand at these sizes. The (b, h) pairs
 // are spread over the cores with BLAS single-threaded inside: a T x T x hs product is too
 // small for OpenBLAS's own threads to pay off.
+//
+// Two forms: one keeps P ([B, H, T, T]) for backward; the other keeps nothing and backward
+// recomputes P from q and k (one more T x T x hs product per head, about 2% of a GPT-2 step,
+// for 150 MB less at the 124M shape with B 4, T 256). GPT2Model uses the second.
 
 import CBLAS
 import Dispatch
 import Foundation
+import TensorIO
 
 public enum Attention {
     /// out[B, T, C]; probabilities[B, H, T, T] are kept for backward (zero above the diagonal).
@@ -21,21 +26,12 @@ public enum Attention {
     ) {
         let T = sequence, C = channels, hs = channels / heads
         precondition(hs * heads == channels, "Attention: \(channels) channels do not split into \(heads) heads")
-        let scale = 1 / Float(hs).squareRoot()
-        forEachHead(batch * heads) { bh in
+        forEachHead(batch * heads, scratchPerWorker: 0) { bh, _ in
             let b = bh / heads, h = bh % heads
             let q = qkv + b * T * 3 * C + h * hs
-            let scores = p + bh * T * T
-            gemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: scale,
-                 q, lda: 3 * C, q + C, ldb: 3 * C, beta: 0, scores, ldc: T)
-            for i in 0..<T {
-                let row = scores + i * T
-                let inverse = 1 / exponentiateInPlace(row, count: i + 1, shift: maximum(row, count: i + 1))
-                forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
-                if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
-            }
+            probabilities(into: p + bh * T * T, q: q, sequence: T, channels: C, headSize: hs)
             gemm(transposeA: false, transposeB: false, m: T, n: hs, k: T,
-                 scores, lda: T, q + 2 * C, ldb: 3 * C, beta: 0, out + b * T * C + h * hs, ldc: C)
+                 p + bh * T * T, lda: T, q + 2 * C, ldb: 3 * C, beta: 0, out + b * T * C + h * hs, ldc: C)
         }
     }
 
@@ -46,43 +42,99 @@ public enum Attention {
         outputGradient dout: UnsafePointer<Float>, probabilities p: UnsafePointer<Float>,
         qkv: UnsafePointer<Float>, batch: Int, sequence: Int, channels: Int, heads: Int
     ) {
-        let T = sequence, C = channels, hs = channels / heads
-        let scale = 1 / Float(hs).squareRoot()
-        forEachHead(batch * heads) { bh in
-            let b = bh / heads, h = bh % heads
-            let probabilities = p + bh * T * T, dS = scratch + bh * T * T
-            let q = qkv + b * T * 3 * C + h * hs, dq = dqkv + b * T * 3 * C + h * hs
-            let dO = dout + b * T * C + h * hs
-            gemm(transposeA: false, transposeB: true, m: T, n: T, k: hs,
-                 dO, lda: C, q + 2 * C, ldb: 3 * C, beta: 0, dS, ldc: T)
-            gemm(transposeA: true, transposeB: false, m: T, n: hs, k: T,
-                 probabilities, lda: T, dO, ldb: C, beta: 0, dq + 2 * C, ldc: 3 * C)
-            for i in 0..<T {
-                let pRow = probabilities + i * T, gRow = dS + i * T
-                var dot: Float = 0
-                for j in 0...i { dot += pRow[j] * gRow[j] }
-                for j in 0...i { gRow[j] = pRow[j] * (gRow[j] - dot) * scale }
-                if i + 1 < T { (gRow + i + 1).update(repeating: 0, count: T - i - 1) }
-            }
-            gemm(transposeA: false, transposeB: false, m: T, n: hs, k: T,
-                 dS, lda: T, q + C, ldb: 3 * C, beta: 0, dq, ldc: 3 * C)
-            gemm(transposeA: true, transposeB: false, m: T, n: hs, k: T,
-                 dS, lda: T, q, ldb: 3 * C, beta: 0, dq + C, ldc: 3 * C)
+        let T = sequence
+        forEachHead(batch * heads, scratchPerWorker: 0) { bh, _ in
+            headBackward(bh, dqkv: dqkv, dS: scratch + bh * T * T, dout: dout, p: p + bh * T * T, qkv: qkv,
+                         sequence: T, channels: channels, heads: heads)
         }
+    }
+
+    /// out[B, T, C], keeping nothing but the input for backward.
+    public static func forward(
+        output out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, batch: Int, sequence: Int, channels: Int, heads: Int
+    ) {
+        let T = sequence, C = channels, hs = channels / heads
+        precondition(hs * heads == channels, "Attention: \(channels) channels do not split into \(heads) heads")
+        forEachHead(batch * heads, scratchPerWorker: T * T) { bh, p in
+            let b = bh / heads, h = bh % heads
+            let q = qkv + b * T * 3 * C + h * hs
+            probabilities(into: p, q: q, sequence: T, channels: C, headSize: hs)
+            gemm(transposeA: false, transposeB: false, m: T, n: hs, k: T,
+                 p, lda: T, q + 2 * C, ldb: 3 * C, beta: 0, out + b * T * C + h * hs, ldc: C)
+        }
+    }
+
+    /// dqkv[B, T, 3C] (overwritten) from dout[B, T, C], recomputing each head's P.
+    public static func backward(
+        qkvGradient dqkv: UnsafeMutablePointer<Float>, outputGradient dout: UnsafePointer<Float>,
+        qkv: UnsafePointer<Float>, batch: Int, sequence: Int, channels: Int, heads: Int
+    ) {
+        let T = sequence, C = channels, hs = channels / heads
+        forEachHead(batch * heads, scratchPerWorker: 2 * T * T) { bh, scratch in
+            let b = bh / heads, h = bh % heads
+            probabilities(into: scratch, q: qkv + b * T * 3 * C + h * hs, sequence: T, channels: C, headSize: hs)
+            headBackward(bh, dqkv: dqkv, dS: scratch + T * T, dout: dout, p: scratch, qkv: qkv,
+                         sequence: T, channels: channels, heads: heads)
+        }
+    }
+
+    /// P = softmax(mask(Q Kᵀ / sqrt(hs))) of one head into p [T, T], zero above the diagonal.
+    private static func probabilities(into p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
+                                      sequence T: Int, channels C: Int, headSize hs: Int) {
+        gemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: 1 / Float(hs).squareRoot(),
+             q, lda: 3 * C, q + C, ldb: 3 * C, beta: 0, p, ldc: T)
+        for i in 0..<T {
+            let row = p + i * T
+            let inverse = 1 / exponentiateInPlace(row, count: i + 1, shift: maximum(row, count: i + 1))
+            forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
+            if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
+        }
+    }
+
+    /// One head's backward given its P; dS is T x T scratch.
+    private static func headBackward(
+        _ bh: Int, dqkv: UnsafeMutablePointer<Float>, dS: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        p: UnsafePointer<Float>, qkv: UnsafePointer<Float>, sequence T: Int, channels C: Int, heads: Int
+    ) {
+        let hs = C / heads, b = bh / heads, h = bh % heads
+        let scale = 1 / Float(hs).squareRoot()
+        let q = qkv + b * T * 3 * C + h * hs, dq = dqkv + b * T * 3 * C + h * hs
+        let dO = dout + b * T * C + h * hs
+        gemm(transposeA: false, transposeB: true, m: T, n: T, k: hs,
+             dO, lda: C, q + 2 * C, ldb: 3 * C, beta: 0, dS, ldc: T)
+        gemm(transposeA: true, transposeB: false, m: T, n: hs, k: T,
+             p, lda: T, dO, ldb: C, beta: 0, dq + 2 * C, ldc: 3 * C)
+        for i in 0..<T {
+            let pRow = p + i * T, gRow = dS + i * T
+            var dot: Float = 0
+            for j in 0...i { dot += pRow[j] * gRow[j] }
+            for j in 0...i { gRow[j] = pRow[j] * (gRow[j] - dot) * scale }
+            if i + 1 < T { (gRow + i + 1).update(repeating: 0, count: T - i - 1) }
+        }
+        gemm(transposeA: false, transposeB: false, m: T, n: hs, k: T,
+             dS, lda: T, q + C, ldb: 3 * C, beta: 0, dq, ldc: 3 * C)
+        gemm(transposeA: true, transposeB: false, m: T, n: hs, k: T,
+             dS, lda: T, q, ldb: 3 * C, beta: 0, dq + C, ldc: 3 * C)
     }
 
     /// OpenBLAS's thread count at start-up, restored after each attention call (a fixed value,
     /// so two overlapping calls cannot leave BLAS single-threaded).
     private static let blasThreads = openblas_get_num_threads()
 
-    /// body(bh) for every (batch, head) pair, concurrently, with OpenBLAS on one thread
-    /// per call meanwhile.
-    private static func forEachHead(_ count: Int, _ body: (Int) -> Void) {
+    /// body(bh, scratch) for every (batch, head) pair, one worker per core taking every
+    /// workers-th pair with its own `scratchPerWorker` floats, OpenBLAS on one thread meanwhile.
+    private static func forEachHead(_ count: Int, scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let workers = max(1, min(Parallel.coreCount, count))
+        let scratch = FloatBuffer(count: workers * scratchPerWorker)
         let threads = blasThreads
         openblas_set_num_threads(1)
         defer { openblas_set_num_threads(threads) }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var bh = worker
+                while bh < count { body(bh, scratch.pointer + worker * scratchPerWorker); bh += workers }
+            }
         }
+        withExtendedLifetime(scratch) {}
     }
 }

@@ -1,0 +1,58 @@
+// `loft experiment llama-step` (hidden): time and peak memory of LLaMA fine-tuning steps on
+// random weights, for scripts/bench-llama.sh. The work is Models.LlamaStepBenchmark.
+
+import ArgumentParser
+import Foundation
+import Models
+import TensorIO
+
+struct LlamaStepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llama-step",
+        abstract: "Time LLaMA fine-tuning steps (forward, backward, optimizer) on random weights of the SmolLM-135M shape.",
+        discussion: """
+            Examples:
+              loft experiment llama-step --steps 3 --json
+              loft experiment llama-step --optimizer none --batch 1 --seq 128
+            """,
+        shouldDisplay: false
+    )
+
+    @Option(help: "Sequences per step.") var batch = 4
+    @Option(help: "Tokens per sequence.") var seq = 256
+    @Option(help: "Rank of the LoRA factors (on all seven projections).") var rank = 16
+    @Option(help: "loft, lora (LoRA-AdamW) or none (forward + backward only).") var optimizer = "loft"
+    @Option(help: "Timed steps (after one warm-up step).") var steps = 3
+    @Option(help: "Layers (the SmolLM-135M shape has 30).") var layers = 30
+    @Flag(help: "Print the result as JSON.") var json = false
+
+    func validate() throws {
+        guard ["loft", "lora", "none"].contains(optimizer) else { throw ValidationError("--optimizer must be loft, lora or none") }
+        guard batch > 0, seq > 0, rank > 0, steps > 0, layers > 0 else { throw ValidationError("sizes and --steps must be positive") }
+    }
+
+    func run() throws {
+        var benchmark = LlamaStepBenchmark()
+        benchmark.config.layers = layers
+        (benchmark.batch, benchmark.sequence, benchmark.rank, benchmark.steps, benchmark.optimizer) = (batch, seq, rank, steps, optimizer)
+        let r = try benchmark.run()
+        let mib = Double(r.peakResidentBytes) / 1_048_576
+        if json {
+            print(JSON.serialize(.object([
+                JSONMember("optimizer", .string(optimizer)), JSONMember("batch", .integer(Int64(batch))),
+                JSONMember("seq", .integer(Int64(seq))), JSONMember("rank", .integer(Int64(rank))),
+                JSONMember("steps", .integer(Int64(steps))), JSONMember("tokens_per_second", .double(r.tokensPerSecond)),
+                JSONMember("seconds_per_step", .double(r.secondsPerStep)),
+                JSONMember("cpu_seconds_per_step", .double(r.cpuSecondsPerStep)),
+                JSONMember("forward_backward_seconds", .double(r.forwardBackwardSecondsPerStep)),
+                JSONMember("optimizer_seconds", .double(r.optimizerSecondsPerStep)),
+                JSONMember("peak_rss_mib", .double(mib)), JSONMember("trainable_parameters", .integer(Int64(r.trainableParameters))),
+                JSONMember("loss", .double(Double(r.lastLoss))),
+            ])))
+        } else {
+            print(String(format: "%.1f tokens/s, %.2f s/step (CPU %.2f s; forward + backward %.2f, optimizer %.2f), peak RSS %.0f MiB, loss %.4f",
+                         r.tokensPerSecond, r.secondsPerStep, r.cpuSecondsPerStep, r.forwardBackwardSecondsPerStep,
+                         r.optimizerSecondsPerStep, mib, r.lastLoss))
+        }
+    }
+}

@@ -1,0 +1,152 @@
+// LLaMA-family hyper-parameters from a Hugging Face config.json (LlamaConfig's names).
+//
+// RoPE settings come in three spellings across transformers versions and checkpoints: a
+// top-level `rope_theta` with an optional `rope_scaling` dict (Llama 3.x, SmolLM files), or
+// transformers 5's `rope_parameters` dict holding `rope_theta` and the scaling keys. The
+// scaling type is `rope_type` (or the older `type`); "default" and "llama3" are supported.
+
+import TensorIO
+
+public struct LlamaConfig: Equatable, Sendable {
+    public var vocabularySize: Int
+    public var positions: Int
+    public var hidden: Int
+    public var intermediate: Int
+    public var layers: Int
+    public var heads: Int
+    public var keyValueHeads: Int
+    public var headDimension: Int
+    public var rmsNormEpsilon: Float
+    public var tiedEmbeddings: Bool
+    public var attentionBias: Bool
+    public var mlpBias: Bool
+    public var rope: RopeScaling
+
+    public init(vocabularySize: Int, positions: Int, hidden: Int, intermediate: Int, layers: Int, heads: Int,
+                keyValueHeads: Int? = nil, headDimension: Int? = nil, rmsNormEpsilon: Float = 1e-5,
+                tiedEmbeddings: Bool = false, attentionBias: Bool = false, mlpBias: Bool = false,
+                rope: RopeScaling = .default(theta: 10000)) {
+        self.vocabularySize = vocabularySize
+        self.positions = positions
+        self.hidden = hidden
+        self.intermediate = intermediate
+        self.layers = layers
+        self.heads = heads
+        self.keyValueHeads = keyValueHeads ?? heads
+        self.headDimension = headDimension ?? (heads > 0 ? hidden / heads : 0)
+        self.rmsNormEpsilon = rmsNormEpsilon
+        self.tiedEmbeddings = tiedEmbeddings
+        self.attentionBias = attentionBias
+        self.mlpBias = mlpBias
+        self.rope = rope
+    }
+
+    /// SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M): 30 layers, 576 wide, 9 heads sharing
+    /// 3 key/value heads, SwiGLU 1536, vocab 49152, tied embeddings, rope_theta 10000.
+    public static let smolLM135M = LlamaConfig(vocabularySize: 49152, positions: 2048, hidden: 576, intermediate: 1536,
+                                               layers: 30, heads: 9, keyValueHeads: 3, tiedEmbeddings: true)
+
+    public init(json: JSONValue, path: String) throws {
+        func integer(_ key: String, _ fallback: Int? = nil) throws -> Int {
+            if let value = json[key]?.intValue { return value }
+            if let fallback, json[key] == nil || json[key] == .null { return fallback }
+            throw ModelError.invalidConfig(path: path, reason: "'\(key)' must be an integer")
+        }
+        func flag(_ key: String, _ fallback: Bool) throws -> Bool {
+            guard let value = json[key], value != .null else { return fallback }
+            guard let bool = value.boolValue else { throw ModelError.invalidConfig(path: path, reason: "'\(key)' must be true or false") }
+            return bool
+        }
+        if let activation = json["hidden_act"]?.stringValue, activation != "silu" {
+            throw ModelError.invalidConfig(path: path, reason: "hidden_act '\(activation)' is not supported (LLaMA uses silu)")
+        }
+        if let tp = json["pretraining_tp"]?.intValue, tp != 1 {
+            throw ModelError.invalidConfig(path: path, reason: "pretraining_tp \(tp) is not supported (only 1)")
+        }
+        let heads = try integer("num_attention_heads"), hidden = try integer("hidden_size")
+        let positions = try integer("max_position_embeddings", 2048)
+        self.init(vocabularySize: try integer("vocab_size"), positions: positions, hidden: hidden,
+                  intermediate: try integer("intermediate_size"), layers: try integer("num_hidden_layers"), heads: heads,
+                  keyValueHeads: try integer("num_key_value_heads", heads),
+                  headDimension: try integer("head_dim", heads > 0 ? hidden / heads : 0),
+                  rmsNormEpsilon: Float(json["rms_norm_eps"]?.doubleValue ?? 1e-6),
+                  tiedEmbeddings: try flag("tie_word_embeddings", false),
+                  attentionBias: try flag("attention_bias", false), mlpBias: try flag("mlp_bias", false),
+                  rope: try RopeScaling(json: json, positions: positions, path: path))
+        try validate(path: path)
+    }
+
+    public init(contentsOf path: String) throws {
+        let file = try MappedFile(path: path)
+        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
+        try self.init(json: json, path: path)
+    }
+
+    public func validate(path: String) throws {
+        for (name, value) in [("vocab_size", vocabularySize), ("max_position_embeddings", positions), ("hidden_size", hidden),
+                              ("intermediate_size", intermediate), ("num_hidden_layers", layers),
+                              ("num_attention_heads", heads), ("num_key_value_heads", keyValueHeads),
+                              ("head_dim", headDimension)] where value <= 0 {
+            throw ModelError.invalidConfig(path: path, reason: "\(name) must be positive, is \(value)")
+        }
+        guard heads % keyValueHeads == 0 else {
+            throw ModelError.invalidConfig(path: path, reason: "num_attention_heads \(heads) is not a multiple of num_key_value_heads \(keyValueHeads)")
+        }
+        guard headDimension % 2 == 0 else {
+            throw ModelError.invalidConfig(path: path, reason: "head_dim \(headDimension) must be even for rotary embeddings")
+        }
+    }
+
+    /// Width of q (heads · head_dim) and of k and v (kv heads · head_dim).
+    public var queryWidth: Int { heads * headDimension }
+    public var keyValueWidth: Int { keyValueHeads * headDimension }
+
+    /// Parameter count (a tied head counted once).
+    public var parameterCount: Int {
+        let attention = hidden * queryWidth * 2 + hidden * keyValueWidth * 2
+            + (attentionBias ? queryWidth + 2 * keyValueWidth + hidden : 0)
+        let mlp = 3 * hidden * intermediate + (mlpBias ? 2 * intermediate + hidden : 0)
+        let block = attention + mlp + 2 * hidden
+        return vocabularySize * hidden * (tiedEmbeddings ? 1 : 2) + layers * block + hidden
+    }
+}
+
+/// How rotary frequencies are derived from rope_theta.
+public enum RopeScaling: Equatable, Sendable {
+    case `default`(theta: Double)
+    /// Llama 3.1's frequency-dependent scaling (transformers' `_compute_llama3_parameters`).
+    case llama3(theta: Double, factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalPositions: Int)
+
+    public var theta: Double {
+        switch self {
+        case let .default(theta), let .llama3(theta, _, _, _, _): return theta
+        }
+    }
+
+    init(json: JSONValue, positions: Int, path: String) throws {
+        let parameters = json["rope_parameters"].flatMap { $0 == .null ? nil : $0 }
+        let scaling = json["rope_scaling"].flatMap { $0 == .null ? nil : $0 } ?? parameters
+        let theta = json["rope_theta"]?.doubleValue ?? parameters?["rope_theta"]?.doubleValue ?? 10000
+        let type = scaling?["rope_type"]?.stringValue ?? scaling?["type"]?.stringValue ?? "default"
+        switch type {
+        case "default":
+            self = .default(theta: theta)
+        case "llama3":
+            func number(_ key: String) throws -> Double {
+                guard let value = scaling?[key]?.doubleValue else {
+                    throw ModelError.invalidConfig(path: path, reason: "llama3 rope scaling needs a number '\(key)'")
+                }
+                return value
+            }
+            let original = scaling?["original_max_position_embeddings"]?.intValue
+                ?? json["original_max_position_embeddings"]?.intValue ?? positions
+            self = .llama3(theta: theta, factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor"),
+                           highFrequencyFactor: try number("high_freq_factor"), originalPositions: original)
+        default:
+            throw ModelError.invalidConfig(path: path, reason: "rope scaling type '\(type)' is not supported (default and llama3 are)")
+        }
+        if let partial = (parameters?["partial_rotary_factor"] ?? json["partial_rotary_factor"])?.doubleValue, partial != 1 {
+            throw ModelError.invalidConfig(path: path, reason: "partial_rotary_factor \(partial) is not supported (only 1)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// One LLaMA fine-tuning step, timed and weighed (scripts/bench-llama.sh through
+// `loft experiment llama-step`): a randomly initialised model of a given shape (SmolLM-135M
+// by default), LoRA factors on the chosen projections, random tokens, then per step
+// forward + backward + an optimizer step (LoFT-AdamW by default; "none" for forward +
+// backward alone), the step as a training loop runs it: zeroGradients, forwardBackward
+// (the head in blocks, no full logits), optimizer.step on the model's own matrices.
+// Memory: the process's peak resident set (VmHWM), which includes the weights, activations,
+// logits, gradients and optimizer state: what a user sees.
+
+import Foundation
+import LinearAlgebra
+import LoFT
+
+public struct LlamaStepBenchmark {
+    public var config = LlamaConfig.smolLM135M
+    public var batch = 4, sequence = 256
+    public var rank = 16
+    public var targets = LlamaModel.projectionNames
+    /// "loft", "lora" (LoRA-AdamW) or "none" (forward + backward only).
+    public var optimizer = "loft"
+    public var steps = 3
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public struct Result: Sendable {
+        public var tokensPerSecond: Double
+        public var secondsPerStep: Double
+        public var forwardBackwardSecondsPerStep: Double, optimizerSecondsPerStep: Double
+        /// Process CPU time (all threads) per step: steadier than wall time on a shared machine.
+        public var cpuSecondsPerStep: Double
+        public var peakResidentBytes: Int
+        public var trainableParameters: Int
+        public var lastLoss: Float
+    }
+
+    public func run() throws -> Result {
+        let model = try LlamaModel(randomlyInitialized: config, seed: seed)
+        let adapters = try model.addLowRankAdapters(targets: targets, rank: rank, alpha: Float(rank), seed: seed &+ 1)
+        // PEFT starts B at zero; a step of random B makes the LoFT solves non-degenerate from step 1,
+        // as they are after the first update of a real run.
+        var random = SeededRandom(seed: seed &+ 2)
+        for adapter in adapters { for i in 0..<adapter.b.count { adapter.b[i] = 0.01 * random.normal() } }
+        let tokens = (0..<(batch * sequence)).map { _ in Int32(random.next() % UInt64(config.vocabularySize)) }
+        let targetIds = (0..<(batch * sequence)).map { _ in Int32(random.next() % UInt64(config.vocabularySize)) }
+
+        var optimizerObject: Optimizer?
+        if optimizer != "none" {
+            let object = Optimizer(method: optimizer == "lora" ? .loraAdamW : .loft, hyperparameters: .loftDefaults, maxGradientNorm: 1.0)
+            try model.register(with: object)
+            optimizerObject = object
+        }
+
+        var forwardBackward = 0.0, update = 0.0, cpu = 0.0, loss: Float = 0
+        for step in 0...steps {  // step 0 is a warm-up (allocations, first-touch of pages)
+            let c0 = Self.processCPUSeconds()
+            let t0 = Date()
+            model.zeroGradients()
+            loss = try model.forwardBackward(tokens: tokens, targets: targetIds, batch: batch, sequence: sequence)
+            let t1 = Date()
+            if let optimizerObject { _ = try optimizerObject.step(gradients: model.gradients, learningRate: 1e-4) }
+            let t2 = Date()
+            if step > 0 {
+                cpu += Self.processCPUSeconds() - c0
+                forwardBackward += t1.timeIntervalSince(t0)
+                update += t2.timeIntervalSince(t1)
+            }
+        }
+        let perStep = (forwardBackward + update) / Double(steps)
+        return Result(tokensPerSecond: Double(batch * sequence) / perStep, secondsPerStep: perStep,
+                      forwardBackwardSecondsPerStep: forwardBackward / Double(steps),
+                      optimizerSecondsPerStep: update / Double(steps), cpuSecondsPerStep: cpu / Double(steps),
+                      peakResidentBytes: Self.peakResidentBytes(),
+                      trainableParameters: adapters.reduce(0) { $0 + $1.a.count + $1.b.count }, lastLoss: loss)
+    }
+
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+
+    /// VmHWM of /proc/self/status (0 where there is no /proc).
+    public static func peakResidentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let digits = line.split(separator: " ").compactMap { Int($0) }
+            return (digits.first ?? 0) * 1024
+        }
+        return 0
+    }
+}

@@ -1,0 +1,97 @@
+// Rotary position embeddings as transformers' LlamaRotaryEmbedding applies them: for head
+// width d and i < d/2, the pair (x[i], x[i + d/2]) at position t is rotated by the angle
+// t · inv_freq[i] ("rotate_half" layout, not interleaved pairs):
+//   y[i] = x[i] cos - x[i + d/2] sin,   y[i + d/2] = x[i + d/2] cos + x[i] sin.
+// Backward is the rotation by -angle (a rotation's transpose is its inverse).
+//
+// The frequencies and angles are computed in float32 in the same order as transformers does
+// (inv_freq = 1 / theta^(2i/d); angle = float(t) · inv_freq), so the tables match its own.
+
+import Foundation
+import TensorIO
+
+public final class RotaryEmbedding {
+    public let headDimension: Int
+    public let inverseFrequencies: [Float]
+    /// The longest sequence accepted (max_position_embeddings).
+    public let positions: Int
+    /// cos and sin of t · inv_freq[i], [tabulated, d/2], grown to the longest sequence seen:
+    /// a Llama 3.x config allows 131072 positions, 33 MB of tables no step of 256 needs.
+    private var cosines: [Float] = [], sines: [Float] = []
+    private var tabulated = 0
+
+    public init(headDimension: Int, scaling: RopeScaling, positions: Int) {
+        self.headDimension = headDimension
+        self.positions = positions
+        inverseFrequencies = RotaryEmbedding.inverseFrequencies(headDimension: headDimension, scaling: scaling)
+    }
+
+    private func tabulate(upTo sequence: Int) {
+        guard sequence > tabulated else { return }
+        let half = headDimension / 2
+        for t in tabulated..<sequence {
+            for i in 0..<half {
+                let angle = Double(Float(t) * inverseFrequencies[i])
+                cosines.append(Float(Foundation.cos(angle)))
+                sines.append(Float(Foundation.sin(angle)))
+            }
+        }
+        tabulated = sequence
+    }
+
+    /// inv_freq for `headDimension`, with the llama3 adjustment when asked
+    /// (transformers' `_compute_default_rope_parameters` / `_compute_llama3_parameters`).
+    public static func inverseFrequencies(headDimension d: Int, scaling: RopeScaling) -> [Float] {
+        let base = Float(scaling.theta)
+        let inverse = stride(from: 0, to: d, by: 2).map { i -> Float in 1 / Foundation.powf(base, Float(i) / Float(d)) }
+        guard case let .llama3(_, factor64, low64, high64, original) = scaling else { return inverse }
+        let factor = Float(factor64), lowFactor = Float(low64), highFactor = Float(high64), oldContext = Float(original)
+        let lowFrequencyWavelength = oldContext / lowFactor
+        let highFrequencyWavelength = oldContext / highFactor
+        return inverse.map { frequency in
+            let wavelength = Float(2 * Double.pi) / frequency
+            // Long wavelengths (low frequencies) are slowed by `factor`, short ones kept, the
+            // band between interpolated smoothly.
+            if wavelength < highFrequencyWavelength { return frequency }
+            if wavelength > lowFrequencyWavelength { return frequency / factor }
+            let smooth = (oldContext / wavelength - lowFactor) / (highFactor - lowFactor)
+            return (1 - smooth) * frequency / factor + smooth * frequency
+        }
+    }
+
+    /// Rotates, in place, every head of x [batch, sequence, heads · d] at its position.
+    public func forward(_ x: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int) {
+        apply(x, batch: batch, sequence: sequence, heads: heads, sineSign: 1)
+    }
+
+    /// dx from dy in place: the rotation by -angle.
+    public func backward(_ dx: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int) {
+        apply(dx, batch: batch, sequence: sequence, heads: heads, sineSign: -1)
+    }
+
+    private func apply(_ x: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int, sineSign: Float) {
+        precondition(sequence <= positions, "RotaryEmbedding: sequence \(sequence) beyond \(positions) positions")
+        tabulate(upTo: sequence)
+        let d = headDimension, half = d / 2, width = heads * d
+        cosines.withUnsafeBufferPointer { cosBuffer in
+            sines.withUnsafeBufferPointer { sinBuffer in
+                let cosTable = cosBuffer.baseAddress!, sinTable = sinBuffer.baseAddress!
+                Parallel.forEachRange(count: batch * sequence, minimumChunk: max(1, 8192 / max(width, 1))) { range in
+                    for row in range {
+                        let t = row % sequence
+                        let c = cosTable + t * half, s = sinTable + t * half
+                        for h in 0..<heads {
+                            let first = x + row * width + h * d, second = first + half
+                            forEachVector(0..<half) { i, lanes in
+                                let a = loadPartial(first + i, lanes), b = loadPartial(second + i, lanes)
+                                let cv = loadPartial(c + i, lanes), sv = loadPartial(s + i, lanes) * sineSign
+                                storePartial(a * cv - b * sv, first + i, lanes)
+                                storePartial(b * cv + a * sv, second + i, lanes)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

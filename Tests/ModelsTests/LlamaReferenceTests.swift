@@ -1,0 +1,93 @@
+// LLaMA logits, loss and gradients against transformers 5.24 + peft 0.21 in float32, on the
+// three tiny random models of fixtures/llama (grouped-query attention with an untied head,
+// multi-head attention with tied embeddings, llama3 rope scaling), 2 x 16 tokens, a LoRA
+// (r 4, alpha 8) on all seven projections with nonzero random B.
+//
+// Tolerance: max |ours - torch| / max |torch| per tensor < 1e-5 for logits, loss, every LoRA
+// factor gradient and every base parameter gradient (both sides float32, different
+// summation orders; see docs/models.md for the measured errors).
+
+import Testing
+import TensorIO
+@testable import Models
+
+private let tolerance: Float = 1e-5
+
+@Test(arguments: LlamaFixtures.models)
+func llamaBaseLogitsAndLossEqualTransformers(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    let loss = try #require(try model.forward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence))
+    let expected = try LlamaFixtures.reader("\(fixture)/expected-base.safetensors")
+    #expect(Fixtures.relativeError(Array(model.logits), try Fixtures.floats(expected, "logits")) < tolerance)
+    #expect(Fixtures.relativeError([loss], try Fixtures.floats(expected, "loss")) < tolerance)
+}
+
+@Test(arguments: LlamaFixtures.models)
+func llamaAdaptedLogitsAndLossEqualPeft(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    let modules = try LlamaFixtures.attachAdapter(model, fixture: fixture)
+    #expect(modules.count == 7 * model.config.layers)
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    let loss = try #require(try model.forward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence))
+    let expected = try LlamaFixtures.reader("\(fixture)/expected.safetensors")
+    #expect(Fixtures.relativeError(Array(model.logits), try Fixtures.floats(expected, "logits")) < tolerance)
+    #expect(Fixtures.relativeError([loss], try Fixtures.floats(expected, "loss")) < tolerance)
+}
+
+@Test(arguments: LlamaFixtures.models)
+func llamaLoraFactorGradientsEqualPeft(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    try LlamaFixtures.attachAdapter(model, fixture: fixture)
+    #expect(model.trainableParameters.isEmpty, "base weights are frozen by default")
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    try model.forward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence)
+    model.zeroGradients()
+    model.backward()
+    let expected = try LlamaFixtures.reader("\(fixture)/expected.safetensors")
+    for pair in model.lowRankAdapters {
+        let errorA = Fixtures.relativeError(pair.gradientA.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_A"))
+        let errorB = Fixtures.relativeError(pair.gradientB.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_B"))
+        #expect(errorA < tolerance, "\(pair.name).lora_A")
+        #expect(errorB < tolerance, "\(pair.name).lora_B")
+    }
+}
+
+@Test(arguments: LlamaFixtures.models)
+func llamaAllParameterGradientsEqualTorch(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    try LlamaFixtures.attachAdapter(model, fixture: fixture)
+    #expect(model.setTrainable(targets: ["all"]) == model.parameters.count)
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    try model.forward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence)
+    model.zeroGradients()
+    model.backward()
+    let expected = try LlamaFixtures.reader("\(fixture)/expected.safetensors")
+    for parameter in model.parameters {
+        let gradient = try #require(parameter.gradient)
+        let error = Fixtures.relativeError(gradient.array, try Fixtures.floats(expected, "grad." + parameter.name))
+        #expect(error < tolerance, "\(parameter.name)")
+    }
+}
+
+/// The training step without held logits gives the same loss and gradients as forward + backward.
+@Test(arguments: LlamaFixtures.models)
+func llamaForwardBackwardEqualsForwardThenBackward(fixture: String) throws {
+    let model = try LlamaFixtures.load(fixture)
+    try LlamaFixtures.attachAdapter(model, fixture: fixture)
+    model.setTrainable(targets: ["all"])
+    let (ids, targets) = try LlamaFixtures.tokensAndTargets(fixture)
+    model.zeroGradients()
+    // Head blocks of 5 rows: 32 rows split unevenly, so block edges are exercised.
+    let loss = try model.forwardBackward(tokens: ids, targets: targets, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence, headRows: 5)
+    #expect(model.logits.isEmpty, "no logits are held")
+    let expected = try LlamaFixtures.reader("\(fixture)/expected.safetensors")
+    #expect(Fixtures.relativeError([loss], try Fixtures.floats(expected, "loss")) < tolerance)
+    for pair in model.lowRankAdapters {
+        #expect(Fixtures.relativeError(pair.gradientA.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_A")) < tolerance)
+        #expect(Fixtures.relativeError(pair.gradientB.array, try Fixtures.floats(expected, "grad.\(pair.name).lora_B")) < tolerance)
+    }
+    for parameter in model.parameters {
+        #expect(Fixtures.relativeError(parameter.gradient!.array, try Fixtures.floats(expected, "grad." + parameter.name)) < tolerance, "\(parameter.name)")
+    }
+}
