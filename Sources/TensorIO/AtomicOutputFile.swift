@@ -47,6 +47,60 @@ public final class AtomicOutputFile {
         offset += bytes.count
     }
 
+    /// Off only in tests, to check that the kernel copy and write() produce the same file.
+    nonisolated(unsafe) static var kernelCopyEnabled = true
+
+    /// Appends `bytes`, which `owner` keeps alive. When they are a view of a file mapping (a
+    /// tensor passed through unchanged), the kernel copies them from that file instead of
+    /// write() from the mapping: no page faults on the mapping, no copy through user space,
+    /// and the mapping's pages never become part of this process's resident set. This is the
+    /// one place that decides; every writer sends tensor data through it.
+    public func write(_ bytes: UnsafeRawBufferPointer, from owner: AnyObject?) throws {
+        var rest = bytes
+        if AtomicOutputFile.kernelCopyEnabled, let file = owner as? MappedFile, let start = file.offset(of: bytes), bytes.count > 0 {
+            let copied = try copy(from: file.descriptor, offset: start, count: bytes.count)
+            rest = UnsafeRawBufferPointer(rebasing: bytes[copied...])
+        }
+        if rest.count > 0 { try write(rest) }
+    }
+
+    /// Appends `count` bytes of the file `fd` from `offset` with copy_file_range(2) (fd's own
+    /// position is not used or moved). Returns how many bytes were copied: fewer than `count`
+    /// when the kernel cannot copy between these files (EXDEV, ENOSYS, EINVAL, EOPNOTSUPP) or
+    /// the source ends early; the caller writes the rest itself. Other errors throw.
+    public func copy(from fd: Int32, offset: Int, count: Int) throws -> Int {
+        var done = 0
+        var position = off_t(offset)
+        while done < count {
+            guard let copyFileRange = AtomicOutputFile.copyFileRange else { break }
+            let n = copyFileRange(fd, &position, self.fd, nil, count - done, 0)
+            if n < 0 {
+                switch errno {
+                case EINTR: continue
+                case EXDEV, ENOSYS, EINVAL, EOPNOTSUPP: break
+                default: throw FileError.writeFailed(path: path, reason: "copy_file_range: \(systemErrorMessage())")
+                }
+                break
+            }
+            if n == 0 { break }
+            done += n
+        }
+        self.offset += done
+        return done
+    }
+
+    /// glibc declares copy_file_range only under _GNU_SOURCE, which Swift's Glibc module does
+    /// not set: looked up by name (glibc 2.27 and later have it; nil means write() always).
+    private typealias CopyFileRange = @convention(c) (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
+    private static let copyFileRange: CopyFileRange? = {
+        #if os(Linux)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "copy_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: CopyFileRange.self)
+        #else
+        return nil
+        #endif
+    }()
+
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }

@@ -28,9 +28,25 @@ public struct TensorData: @unchecked Sendable {
 
     /// Runs `body` with the bytes typed as T: one T per element, or several for a complex
     /// dtype read as its real parts (C64 as Float pairs). T's size must divide the byte count.
+    /// Views into files can start at any byte (safetensors packs tensors back to back, np.savez
+    /// does not align members): those are copied to an aligned buffer for the call.
     public func withElements<T, R>(as type: T.Type, _ body: (UnsafeBufferPointer<T>) throws -> R) rethrows -> R {
         precondition(bytes.count % MemoryLayout<T>.stride == 0 && MemoryLayout<T>.stride * 8 <= info.dtype.bitWidth)
-        return try body(bytes.bindMemory(to: T.self))
+        let source = isAligned(to: MemoryLayout<T>.alignment) ? self : aligned()
+        return try withExtendedLifetime(source.owner) { try body(source.bytes.bindMemory(to: T.self)) }
+    }
+
+    /// Whether the bytes start at a multiple of `alignment`.
+    public func isAligned(to alignment: Int) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        return Int(bitPattern: base) % alignment == 0
+    }
+
+    /// This tensor, or an aligned copy of it when its bytes do not start at a multiple of the
+    /// element size (8 for the 16-byte complex types): for code that reads them typed.
+    public func aligned() -> TensorData {
+        if isAligned(to: min(8, max(1, info.dtype.byteWidth ?? 1))) { return self }
+        return TensorData(info: info, buffer: ByteBuffer(copying: bytes))
     }
 }
 

@@ -6,13 +6,12 @@
 // sits at i0 + d0*(i1 + d1*(i2 + ...)).
 
 enum NpyLayout {
-    /// A view when nothing needs rearranging and the bytes are aligned for their element
-    /// type (an .npz stored member can start at any offset); otherwise a rearranged copy.
+    /// A view when nothing needs rearranging, aligned or not (np.savez leaves stored members
+    /// at any offset; readers of typed elements go through TensorData.withElements or
+    /// aligned(), which copy only then); otherwise a rearranged copy.
     static func tensorData(info: TensorInfo, header: NpyHeader, source: UnsafeRawBufferPointer, owner: AnyObject?) -> TensorData {
         precondition(source.count == info.byteCount)
-        let alignment = min(8, max(1, info.dtype.bitWidth / 8))
-        let aligned = source.baseAddress.map { Int(bitPattern: $0) % alignment == 0 } ?? true
-        if !header.bigEndian && !needsTranspose(header) && aligned {
+        if !header.bigEndian && !needsTranspose(header) {
             return TensorData(info: info, bytes: source, owner: owner)
         }
         let buffer = ByteBuffer(count: source.count)

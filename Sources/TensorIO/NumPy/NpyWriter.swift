@@ -22,7 +22,7 @@ public enum NpyWriter {
         let header = try header(for: tensor.info, path: path)
         let file = try AtomicOutputFile(path: path)
         try file.write(header)
-        try file.write(tensor.bytes)
+        try file.write(tensor.bytes, from: tensor.owner)
         try file.commit()
     }
 }

@@ -24,7 +24,7 @@ public enum NpzWriter {
                 throw FileError.writeFailed(path: path, reason: "tensor '\(info.name)': data is \(tensor.info.dtype.rawValue) \(tensor.info.shape), expected \(info.dtype.rawValue) \(info.shape)")
             }
             try header.withUnsafeBytes { header in
-                try archive.addMember(name: name, parts: [header, tensor.bytes], deflate: compress, level: level)
+                try archive.addMember(name: name, parts: [header, tensor.bytes], owner: tensor.owner, deflate: compress, level: level)
             }
             withExtendedLifetime(tensor) {}
         }

@@ -100,7 +100,7 @@ public enum SafetensorsWriter {
                     path: path, tensor: tensor.name,
                     reason: "expected \(tensor.dtype) \(tensor.shape) (\(tensor.byteCount) bytes), got \(tensorData.info.dtype) \(tensorData.info.shape) (\(tensorData.bytes.count) bytes)")
             }
-            if tensorData.bytes.count > 0 { try output.write(tensorData.bytes) }
+            if tensorData.bytes.count > 0 { try output.write(tensorData.bytes, from: tensorData.owner) }
             releaseIfMapped(tensorData)
         }
     }
@@ -108,11 +108,9 @@ public enum SafetensorsWriter {
     /// A tensor read from a mapped file has just been copied out: drop its pages, or a
     /// streaming copy of a whole checkpoint would end with all of it resident. (Releasing in
     /// the `data` callback is too early: the pages are touched by the write after it returns.)
+    /// (With the kernel copy the pages were never touched and this costs one madvise.)
     private static func releaseIfMapped(_ tensor: TensorData) {
-        guard let mapped = tensor.owner as? MappedFile, let start = tensor.bytes.baseAddress,
-              let base = mapped.bytes.baseAddress, start >= base else { return }
-        let offset = start - base
-        guard offset + tensor.bytes.count <= mapped.count else { return }
+        guard let mapped = tensor.owner as? MappedFile, let offset = mapped.offset(of: tensor.bytes) else { return }
         mapped.release(offset: offset, count: tensor.bytes.count)
     }
 }

@@ -26,8 +26,10 @@ final class ZipWriter {
 
     var path: String { file.path }
 
-    /// Writes one member whose uncompressed bytes are the concatenation of `parts`.
-    func addMember(name: String, parts: [UnsafeRawBufferPointer], deflate: Bool, level: Int32) throws {
+    /// Writes one member whose uncompressed bytes are the concatenation of `parts`; `owner`
+    /// keeps them alive (a part that is a view of its file mapping is copied by the kernel
+    /// when stored, and its pages, read for the CRC, are released once written).
+    func addMember(name: String, parts: [UnsafeRawBufferPointer], owner: AnyObject? = nil, deflate: Bool, level: Int32) throws {
         guard names.insert(name).inserted else { throw ZipError.duplicateName(path: path, member: name) }
         let nameBytes = Array(name.utf8)
         guard nameBytes.count <= 0xFFFF else { throw ZipError.badName(path: path, member: name, reason: "longer than 65535 bytes") }
@@ -83,10 +85,13 @@ final class ZipWriter {
                 if part.count <= 4096 { pending += part; continue }
                 try file.write(pending)
                 pending = []
-                try file.write(part)
+                try file.write(part, from: owner)
             }
             try file.write(pending)
             compressedSize = uncompressedSize
+        }
+        if let mapped = owner as? MappedFile {
+            for part in parts { if let start = mapped.offset(of: part) { mapped.release(offset: start, count: part.count) } }
         }
         let sink = (crc: crc, uncompressedSize: uncompressedSize, compressedSize: compressedSize)
 
