@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "LoFTTests", dependencies: ["LoFT", "LinearAlgebra", "TensorIO"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "LinearAlgebra", "TensorIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO"]),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "LinearAlgebra"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "LinearAlgebra", "Models", "Training"]),
         .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO"]),
     ],
     // Swift 5 mode: the hot loops hand unsafe buffers to worker threads, which the Swift 6

@@ -53,12 +53,10 @@ public struct MergeReport: Sendable {
 }
 
 public enum AdapterMerge {
-    /// Opens a checkpoint: a .safetensors file, an .npz, a sharded index .json or a directory.
+    /// Opens a checkpoint: a .safetensors file, an .npz or .npy, a sharded index .json or a
+    /// directory, as every other command does (TensorFile.open).
     public static func openCheckpoint(_ path: String) throws -> TensorReader {
-        if directoryExists(path) { return try ShardedSafetensorsReader.open(directory: path) }
-        if path.hasSuffix(".npz") { return try NpzReader(path: path) }
-        if path.hasSuffix(".json") { return try ShardedSafetensorsReader(path: path) }
-        return try SafetensorsReader(path: path)
+        try TensorFile.open(path)
     }
 
     /// Merges, writes OUT, and says what it did. `progress(done, total)` counts output bytes.

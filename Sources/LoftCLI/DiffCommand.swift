@@ -5,10 +5,6 @@ import Adapters
 import ArgumentParser
 import TensorIO
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
@@ -46,10 +42,10 @@ struct DiffCommand: ParsableCommand {
         do {
             report = try TensorDiff.compare(a, b, atol: atol, rtol: rtol)
         } catch {
-            fputs("loft diff: \(error)\n", stderr)
+            Console.current.err("loft diff: \(error)")
             throw ExitCode(2)
         }
-        print(json ? Self.json(report) : Self.text(report))
+        Console.current.out(json ? Self.json(report) : Self.text(report))
         if !report.agrees { throw ExitCode(1) }
     }
 

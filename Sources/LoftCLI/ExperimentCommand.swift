@@ -72,6 +72,8 @@ struct FactorizationCommand: ParsableCommand {
         experiment.hyperparameters = AdamWHyperparameters(beta1: beta1, beta2: beta2, eps: eps)
         experiment.seed = seed
 
+        // Before the runs: a bad --out is reported at once, not after minutes of work.
+        try OutputDirectory.create(out)
         let methods = FactorizationExperiment.Method.allCases
         var losses: [[Double]] = []
         for method in methods {
@@ -81,7 +83,6 @@ struct FactorizationCommand: ParsableCommand {
             if !json { print(String(format: "%.1f s", Date().timeIntervalSince(start))) }
         }
 
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var csv = "step," + methods.map(\.rawValue).joined(separator: ",") + "\n"
         for step in 0...steps {
             csv += "\(step)," + losses.map { "\($0[step])" }.joined(separator: ",") + "\n"

@@ -21,9 +21,12 @@ struct FinetuneCommand: ParsableCommand {
 
             Examples:
               loft finetune --base gpt2 --data train.txt --eval-fraction 0.05 --out runs/a
-              loft finetune --base gpt2 --data tokens.npy --eval-data val.npy --steps 2000 --rank 16 --out runs/b
-              loft finetune --base gpt2 --data train.txt --optimizer lora --lr 1e-3 --out runs/lora
-              loft finetune --init config.json --tokenizer gpt2 --data text.txt --optimizer adamw --targets all --lr 1e-3 --out runs/scratch
+              loft finetune --base gpt2 --data tokens.npy --eval-data val.npy \\
+                  --steps 2000 --rank 16 --out runs/b
+              loft finetune --base gpt2 --data train.txt --optimizer lora --lr 1e-3 \\
+                  --out runs/lora
+              loft finetune --init config.json --tokenizer gpt2 --data text.txt \\
+                  --optimizer adamw --targets all --lr 1e-3 --out runs/scratch
               loft finetune --base mlp/ --data train.npz --eval-fraction 0.1 --out runs/mlp
             """
     )
@@ -42,7 +45,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Adapter rank r.") var rank = 8
     @Option(help: "LoRA's lora_alpha (scale alpha / r); default r. LoFT always writes alpha = r.") var loraAlpha: Float?
     @Option(help: "Comma-separated module names, PEFT rule (path equals it or ends with .name); 'all' = every projection (adamw: every parameter). Default c_attn,c_proj (GPT-2), all (MLP).")
-    var targets: String = "c_attn,c_proj"
+    var targets: String?
     @Option(help: "Optimizer steps (default 1000).") var steps: Int?
     @Option(help: "Passes over the training data instead of --steps (steps = ceil(E · tokens / (B · T))).") var epochs: Double?
     @Option(help: "Windows (GPT-2) or rows (MLP) per step.") var batch = 8
@@ -83,7 +86,7 @@ struct FinetuneCommand: ParsableCommand {
         options.method = TrainingMethod(rawValue: optimizer)!
         options.rank = rank
         options.loraAlpha = loraAlpha
-        options.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let targets { options.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         options.steps = steps ?? 1000
         options.learningRate = lr ?? TrainingOptions.defaultLearningRate(options.method)
         options.schedule = ScheduleShape(rawValue: schedule)!

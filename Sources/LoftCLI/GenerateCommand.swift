@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Models
 import Training
 
 struct GenerateCommand: ParsableCommand {
@@ -16,7 +17,8 @@ struct GenerateCommand: ParsableCommand {
 
             Examples:
               loft generate --base gpt2 --prompt "Once upon a time" --max-tokens 40
-              loft generate --base gpt2 --adapter runs/a --prompt "ROMEO:" --temperature 0.8 --top-k 40 --seed 1
+              loft generate --base gpt2 --adapter runs/a --prompt "ROMEO:" \\
+                  --temperature 0.8 --top-k 40 --seed 1
             """
     )
 
@@ -39,7 +41,13 @@ struct GenerateCommand: ParsableCommand {
         guard case let .gpt2(model) = try LoadedModel.load(base: base, adapter: adapter) else {
             throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 model")
         }
-        let encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? base)
+        let encoder: TextTokenizer
+        do {
+            encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? base)
+        } catch let TrainingError.noTokenizer(path, reason) {
+            // The error's own wording is about a text data file; here it is the prompt.
+            throw TrainingError.invalidOption("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")
+        }
         let ids = encoder.encode(prompt)
         let options = SamplingOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopToken: encoder.endOfTextId)
         print(prompt, terminator: "")
@@ -59,4 +67,8 @@ struct GenerateCommand: ParsableCommand {
         if text.count > printed { print(String(text.dropFirst(printed)), terminator: "") }
         print()
     }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
 }

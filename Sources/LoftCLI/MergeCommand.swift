@@ -4,10 +4,6 @@ import Adapters
 import ArgumentParser
 import TensorIO
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
@@ -58,57 +54,22 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try CommandFailure.reporting("merge") {
             var options = MergeOptions(base: base, adapters: try adapters.map(AdapterSource.init(argument:)), output: out)
             options.dtype = dtype.flatMap(parsedDType)
             options.maxShardSize = try maxShardSize.map(ShardSize.parse)
             options.subtract = subtract
             options.allowNonFinite = allowNonFinite
-            let start = monotonicSeconds()
-            let bar = MergeProgress(enabled: !json && isatty(2) != 0)
-            let report = try AdapterMerge.run(options, progress: bar.update)
-            bar.finish()
-            let seconds = monotonicSeconds() - start
-            print(json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            fputs("loft merge: \(error)\n", stderr)
-            throw ExitCode(1)
+            let start = ProgressBar.now()
+            let progress = ProgressBar(label: "merge")
+            let report = try AdapterMerge.run(options) { progress.update(done: $0, total: $1, item: nil) }
+            progress.finish()
+            let seconds = ProgressBar.now() - start
+            Console.current.out(json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))
         }
     }
 }
 
-/// A one-line bar on stderr, redrawn at most ten times a second, only on a terminal.
-private final class MergeProgress {
-    let enabled: Bool
-    private var lastDraw = 0.0
-    private var drawn = false
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func update(_ done: Int, _ total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = monotonicSeconds()
-        guard now - lastDraw >= 0.1 || done == total else { return }
-        lastDraw = now
-        drawn = true
-        let width = 30
-        let filled = width * done / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        fputs("\r[\(bar)] \(100 * done / total)% \(MergeReportText.bytes(done)) / \(MergeReportText.bytes(total))", stderr)
-    }
-
-    func finish() {
-        if drawn { fputs("\r\u{1B}[K", stderr) }
-    }
-}
-
-private func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
 import TensorIO
 
 private enum MergeReportText {
@@ -170,13 +131,7 @@ private enum MergeReportText {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
-    static func bytes(_ count: Int) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func bytes(_ count: Int) -> String { ByteSize.format(count) }
 }
 
 extension String {

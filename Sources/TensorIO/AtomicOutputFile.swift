@@ -16,6 +16,8 @@ public final class AtomicOutputFile {
     public let temporaryPath: String
     private var fd: Int32
     private var committed = false
+    /// Where the temporary path is registered for removal by a signal handler.
+    private var registration: Int?
     /// Bytes written so far (the offset of the next write).
     public private(set) var offset: Int = 0
 
@@ -31,6 +33,7 @@ public final class AtomicOutputFile {
         }
         fd = descriptor
         temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        registration = TemporaryFiles.register(temporaryPath)
         fchmod(fd, 0o644)
     }
 
@@ -133,10 +136,13 @@ public final class AtomicOutputFile {
             throw FileError.writeFailed(path: path, reason: "rename failed: \(systemErrorMessage())")
         }
         committed = true
+        TemporaryFiles.unregister(registration)
+        registration = nil
     }
 
     deinit {
         if fd >= 0 { close(fd) }
         if !committed { unlink(temporaryPath) }
+        TemporaryFiles.unregister(registration)
     }
 }

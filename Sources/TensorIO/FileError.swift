@@ -6,6 +6,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     case writeFailed(path: String, reason: String)
     case unknownFormat(path: String)
     case wouldOverwriteInput(path: String)
+    /// The extension names one format but the first bytes are another's (a renamed file).
+    case misnamed(path: String, contents: String, reason: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
         case let .unknownFormat(path):
             return "\(path): unknown format (expected .safetensors, .npy, .npz, a sharded index .json or a checkpoint directory)"
         case let .wouldOverwriteInput(path): return "\(path): refusing to overwrite the input"
+        case let .misnamed(path, contents, reason):
+            return "\(path): \(reason); its first bytes are those of \(contents), not of what its extension says (rename it)"
         }
     }
 }

@@ -22,15 +22,13 @@ public enum TensorFile {
             throw FileError.cannotOpen(path: path, reason: systemErrorMessage())
         }
         if (status.st_mode & S_IFMT) == S_IFDIR {
-            if FileIdentity(path: joinPath(path, indexName)) != nil { return try ShardedSafetensorsReader(path: path) }
-            let single = joinPath(path, singleName)
-            if FileIdentity(path: single) != nil { return try SafetensorsReader(path: single) }
-            throw FileError.unknownFormat(path: path)
+            // Its error names both file names it looked for.
+            return try ShardedSafetensorsReader.open(directory: path)
         }
         let lower = path.lowercased()
-        if lower.hasSuffix(".safetensors") { return try SafetensorsReader(path: path) }
-        if lower.hasSuffix(".npy") { return try NpyReader(path: path) }
-        if lower.hasSuffix(".npz") { return try NpzReader(path: path) }
+        if lower.hasSuffix(".safetensors") { return try checkingMagic(path, .safetensors) { try SafetensorsReader(path: path) } }
+        if lower.hasSuffix(".npy") { return try checkingMagic(path, .npy) { try NpyReader(path: path) } }
+        if lower.hasSuffix(".npz") { return try checkingMagic(path, .npz) { try NpzReader(path: path) } }
         if lower.hasSuffix(".json") { return try ShardedSafetensorsReader(path: path) }
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw FileError.notARegularFile(path: path) }
         switch try sniff(path) {
@@ -42,7 +40,20 @@ public enum TensorFile {
         }
     }
 
-    private enum Magic { case safetensors, npy, npz, index }
+    private enum Magic: String { case safetensors = "a safetensors file", npy = "a .npy file", npz = "a .npz (zip) archive", index = "a JSON file" }
+
+    /// A reader picked by extension failed: if the first bytes belong to another format, say
+    /// so (a .npy renamed to .safetensors otherwise reports an absurd header length).
+    private static func checkingMagic(_ path: String, _ expected: Magic, _ open: () throws -> TensorReader) throws -> TensorReader {
+        do {
+            return try open()
+        } catch {
+            if let found = try? sniff(path), found != expected {
+                throw FileError.misnamed(path: path, contents: found.rawValue, reason: "\(error)".replacingPrefix(path + ": "))
+            }
+            throw error
+        }
+    }
 
     private static func sniff(_ path: String) throws -> Magic? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
@@ -60,4 +71,8 @@ public enum TensorFile {
         if count >= 9, head[8] == UInt8(ascii: "{") { return .safetensors }
         return nil
     }
+}
+
+extension String {
+    fileprivate func replacingPrefix(_ prefix: String) -> String { hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self }
 }

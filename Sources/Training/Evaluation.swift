@@ -6,8 +6,8 @@
 // `model(input_ids=chunk, labels=chunk)` does in transformers), so a chunk of length L gives
 // L − 1 predictions and no prediction crosses a chunk boundary. The loss is the mean
 // cross-entropy (natural log) over all predictions of all chunks; `tokens` counts them;
-// perplexity = exp(loss). Chunks are run up to B at a time (fewer when their logits would pass
-// 256 MB); the batch size changes nothing but speed.
+// perplexity = exp(loss). Chunks are run up to B at a time; the batch size changes nothing
+// but speed (and memory: the output head runs in row blocks, never over all logits).
 //
 // MLP: the mean loss per example over all rows (MSE per entry for regression, cross-entropy
 // for classification), run B rows at a time.
@@ -43,10 +43,9 @@ public enum Evaluation {
         guard !chunks.isEmpty else {
             throw TrainingError.tooShort(path: "evaluation data", count: tokens.count, needed: 2, what: "tokens")
         }
-        // forward() holds [chunks · T, vocab] logits: cap them near 256 MB (T 1024 of GPT-2's
-        // 50257 ids is 206 MB per chunk, so one chunk at a time there).
-        let logitBytes = sequence * model.config.vocabularySize * 4
-        let perForward = max(1, min(batch, (256 << 20) / max(logitBytes, 1)))
+        // model.loss runs the head in row blocks: memory grows with batch x T x channels,
+        // not with vocab x tokens.
+        let perForward = batch
         var total = 0.0, predictions = 0
         var index = 0
         while index < chunks.count {
@@ -63,9 +62,8 @@ public enum Evaluation {
                 targets.append(contentsOf: tokens[(chunk.lowerBound + 1)..<chunk.upperBound])
                 targets.append(CrossEntropy.ignoreIndex)
             }
-            let loss = try model.forward(tokens: inputs, targets: targets, batch: group.count, sequence: length)!
-            let counted = group.count * (length - 1)
-            total += Double(loss) * Double(counted)
+            let (sum, counted) = try model.loss(tokens: inputs, targets: targets, batch: group.count, sequence: length)
+            total += sum
             predictions += counted
         }
         model.releaseActivations()

@@ -63,6 +63,7 @@ public final class FinetuneJob {
         if let fraction = request.evalFraction, !(fraction > 0 && fraction < 1) {
             throw TrainingError.invalidOption("--eval-fraction must be in (0, 1) (got \(fraction))")
         }
+        try FinetuneJob.checkOutputIsNotBase(request)
         if let config = request.initConfig {
             model = .gpt2(try GPT2Model(randomlyInitialized: try GPT2Config(contentsOf: config), seed: request.options.seed))
         } else {
@@ -115,14 +116,33 @@ public final class FinetuneJob {
         options.evalInterval = request.evalInterval ?? max(1, (options.steps + 9) / 10)
         self.options = options
         trainer = try Trainer(task: task, options: options)
+        // A rank above min(in, out) adds nothing a full-rank update lacks, and LoFT's r x r
+        // solves on B^T B and A A^T are then singular (and r^3 per step: --rank 1000 on a
+        // 32-wide model ran for minutes instead of failing).
+        if options.method != .adamw, let module = trainer.task.trainableModel.lowRankAdapters.first(where: { options.rank > min($0.inFeatures, $0.outFeatures) }) {
+            throw TrainingError.invalidOption("--rank \(options.rank) is larger than module \(module.name) (\(module.inFeatures) in, \(module.outFeatures) out): "
+                + "give at most \(min(module.inFeatures, module.outFeatures))")
+        }
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
+    }
+
+    /// Full fine-tuning writes model.safetensors and config.json into --out: refused when that
+    /// would replace the base model's own files (the same directory, or the base file itself).
+    static func checkOutputIsNotBase(_ request: FinetuneRequest) throws {
+        guard request.options.method == .adamw, let base = request.base else { return }
+        let outputDirectory = FileIdentity(path: request.output)
+        let replaced = FileIdentity(path: (request.output as NSString).appendingPathComponent("model.safetensors"))
+        let baseIdentity = FileIdentity(path: base)
+        if let baseIdentity, baseIdentity == outputDirectory || baseIdentity == replaced {
+            throw TrainingError.invalidOption("--out \(request.output) holds the --base model \(base): --optimizer adamw would overwrite its model.safetensors and config.json; choose another --out")
+        }
     }
 
     /// Trains, then writes the adapter (or full checkpoint), the logs and the checkpoint.
     @discardableResult
     public func run(observer: (TrainingEvent) -> Void = { _ in }) throws -> FinetuneSummary {
         let output = request.output
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try OutputDirectory.create(output)
         try trainer.run(observer: observer, checkpoint: { trainer in
             try TrainingCheckpoint.save(trainer, outputDirectory: output)
             try TrainingLog.write(trainer.history, directory: output)

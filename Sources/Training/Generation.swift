@@ -1,6 +1,8 @@
-// Text generation for GPT-2: one token at a time, each step a full forward over the context
-// (the last `positions` tokens). There is no KV cache, so a step costs a forward over the
-// whole context: fine for the short generations `loft generate` is for (quadratic in length).
+// Text generation for GPT-2: one token at a time. With the KV cache (the default) the prompt
+// runs once and each new token costs one row through the model; once the context passes the
+// model's positions, every step is a full forward over the last `positions` tokens (the
+// window slides, so cached keys would sit at the wrong positions). `cached: false` always
+// runs the full forward: the reference the cached path is tested against.
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
 // logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
@@ -28,7 +30,7 @@ public struct SamplingOptions: Sendable {
 
 public enum Generation {
     /// The generated ids (without the prompt). `onToken` sees each id as it is chosen.
-    public static func generate(_ model: GPT2Model, prompt: [Int32], options: SamplingOptions,
+    public static func generate(_ model: GPT2Model, prompt: [Int32], options: SamplingOptions, cached: Bool = true,
                                 onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
         guard !prompt.isEmpty else { throw TrainingError.invalidOption("the prompt encodes to no tokens") }
         guard options.temperature >= 0, options.temperature.isFinite else {
@@ -42,10 +44,16 @@ public enum Generation {
         var random = SeededRandom(seed: options.seed)
         var context = prompt
         var generated: [Int32] = []
+        let cache = cached ? model.makeKVCache() : nil
         for _ in 0..<options.maxTokens {
-            let window = Array(context.suffix(model.config.positions))
-            try model.forward(tokens: window, batch: 1, sequence: window.count)
-            let logits = Array(model.logits[((window.count - 1) * vocabulary)..<(window.count * vocabulary)])
+            let logits: [Float]
+            if let cache, context.count <= cache.capacity {
+                logits = try model.forward(appending: Array(context[cache.count...]), cache: cache)
+            } else {
+                let window = Array(context.suffix(model.config.positions))
+                try model.forward(tokens: window, batch: 1, sequence: window.count)
+                logits = Array(model.logits[((window.count - 1) * vocabulary)..<(window.count * vocabulary)])
+            }
             let next = sample(logits: logits, temperature: options.temperature, topK: options.topK, random: &random)
             generated.append(next)
             context.append(next)

@@ -1,3 +1,4 @@
 import LoftCLI
 
+SignalCleanup.install()
 Loft.main()

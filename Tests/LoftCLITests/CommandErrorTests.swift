@@ -38,11 +38,17 @@ import Testing
     }
 
     @Test func helpShowsExamples() {
-        for command in ["inspect", "convert"] {
-            let result = loft(command, "--help")
+        for command in ["inspect", "convert", "finetune", "eval", "generate", "merge", "diff", "experiment factorization"] {
+            let result = loft(command.split(separator: " ").map(String.init) + ["--help"])
             #expect(result.status == 0)
-            #expect(result.stdout.contains("Examples:"))
-            #expect(result.stdout.contains("loft \(command) "))
+            #expect(result.stdout.contains("Examples:"), "\(command)")
+            #expect(result.stdout.contains("loft \(command) "), "\(command)")
+            // An example wider than the help's 80 columns is wrapped without indentation and
+            // no longer reads as one command line.
+            let examples = result.stdout.components(separatedBy: "Examples:").dropFirst().first ?? ""
+            for line in examples.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().prefix(while: { !$0.isEmpty }) {
+                #expect(line.hasPrefix("  "), "\(command): example wrapped: \(line)")
+            }
         }
     }
 

@@ -32,6 +32,14 @@ import TensorIO
         #expect(!FileManager.default.fileExists(atPath: directory + "/out"))
     }
 
+    @Test func rankAboveTheModuleWidthIsRefused() throws {
+        // The fixture GPT-2 is 32 channels wide: c_attn is 32 in, 96 out.
+        try expectRefused({ r, _ in r.options.rank = 33 }) { error in
+            guard case let TrainingError.invalidOption(message) = error else { return false }
+            return message.contains("--rank 33") && message.contains("at most 32")
+        }
+    }
+
     @Test func unknownTargetListsModules() throws {
         try expectRefused({ r, _ in r.options.targets = ["q_proj"] }) { error in
             guard case let ModelError.unknownTarget(target, modules) = error else { return false }

@@ -64,6 +64,30 @@ extension GPT2Model {
         return count == 0 ? 0 : Float(lossSum / Double(count))
     }
 
+    /// Forward only, for evaluation: the summed cross-entropy over targets != -100 and their
+    /// number, the head run over blocks of `headRows` rows as in forwardBackward, so memory
+    /// does not grow with vocab x tokens. Prepares no backward.
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int = 512) throws -> (sum: Double, count: Int) {
+        let act = try runBlocks(tokens: tokens, targets: targets, batch: batch, sequence: sequence)
+        let N = batch * sequence, C = config.channels, V = config.vocabularySize
+        let rowsPerChunk = max(1, min(headRows, N))
+        if act.headChunk.count < rowsPerChunk * V { act.headChunk = FloatBuffer(count: rowsPerChunk * V) }
+        var total = 0.0, count = 0
+        targets.withUnsafeBufferPointer { allTargets in
+            var start = 0
+            while start < N {
+                let rows = min(rowsPerChunk, N - start)
+                Linear.forward(output: act.headChunk.pointer, input: act.lnf.pointer + start * C, weight: head.value.pointer, bias: nil,
+                               rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
+                let (sum, counted) = CrossEntropy.sum(logits: act.headChunk.pointer, targets: allTargets.baseAddress! + start, rows: rows, classes: V)
+                total += sum
+                count += counted
+                start += rows
+            }
+        }
+        return (total, count)
+    }
+
     /// Embeddings, blocks and the final LayerNorm; returns the filled activations.
     private func runBlocks(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> GPT2Activations {
         try validate(tokens: tokens, targets: targets, batch: batch, sequence: sequence)

@@ -12,6 +12,13 @@ public enum CrossEntropy {
     /// returns (loss, counted rows). Accumulated in Double: 50k-class rows in float32 lose
     /// digits the finite-difference checks can see.
     public static func forward(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, classes: Int) -> (loss: Float, count: Int) {
+        let (total, count) = sum(logits: logits, targets: targets, rows: rows, classes: classes)
+        return (count == 0 ? 0 : Float(total / Double(count)), count)
+    }
+
+    /// The sum (not the mean) of the counted rows' losses, in Double, and their number: what
+    /// a caller adding up row blocks needs to form the mean of the whole.
+    public static func sum(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, classes: Int) -> (sum: Double, count: Int) {
         let losses = FloatBuffer(count: rows)
         let lossPointer = losses.pointer
         Parallel.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(classes, 1))) { range in
@@ -28,7 +35,7 @@ public enum CrossEntropy {
         var total: Double = 0
         var count = 0
         for row in 0..<rows where targets[row] != ignoreIndex { total += Double(lossPointer[row]); count += 1 }
-        return (count == 0 ? 0 : Float(total / Double(count)), count)
+        return (total, count)
     }
 
     /// Overwrites the logits with d(mean loss)/d(logits) = (softmax - onehot) / count, zero on

@@ -8,12 +8,12 @@ import Glibc
 import Darwin
 #endif
 
-struct FileIdentity: Hashable {
-    let device: UInt64
-    let inode: UInt64
+public struct FileIdentity: Hashable {
+    public let device: UInt64
+    public let inode: UInt64
 
     /// nil if nothing exists at the path (or it cannot be stat'ed).
-    init?(path: String) {
+    public init?(path: String) {
         var status = stat()
         guard stat(path, &status) == 0 else { return nil }
         device = UInt64(status.st_dev)
