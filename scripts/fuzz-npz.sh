@@ -13,7 +13,7 @@ find fixtures/numpy -name '*.npz' -exec cp {} "$OUT/corpus/" \; 2>/dev/null || t
 
 swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name NpzFuzz \
     -I Sources/CJSONC -I Sources/CZlib \
-    Sources/TensorIO/*.swift Sources/TensorIO/NumPy/*.swift Sources/TensorIO/Zip/*.swift Fuzz/NpzFuzz.swift \
+    $(find Sources/TensorIO -name "*.swift") Fuzz/NpzFuzz.swift \
     -ljson-c -lz -o "$OUT/bin/npz-fuzz"
 
 "$OUT/bin/npz-fuzz" "$OUT/corpus" -max_total_time="$SECONDS_TO_RUN" -max_len=16384 \

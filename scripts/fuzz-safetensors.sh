@@ -14,7 +14,7 @@ find fixtures/safetensors -name '*.safetensors' -exec cp {} "$OUT/corpus/" \; 2>
 # reader's in-memory initialiser without going through the disk.
 if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name SafetensorsFuzz \
     -I Sources/CJSONC -I Sources/CZlib \
-    Sources/TensorIO/*.swift Sources/TensorIO/Safetensors/*.swift Fuzz/SafetensorsFuzz.swift \
+    $(find Sources/TensorIO -name "*.swift") Fuzz/SafetensorsFuzz.swift \
     -ljson-c -lz -o "$OUT/bin/safetensors-fuzz" > "$OUT/build.log" 2>&1; then
     grep -v "Cannot export local symbol" "$OUT/build.log" >&2
     exit 1
