@@ -1,12 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers, bottom to top; each target imports only those listed before it.
-//   system libraries -> TensorIO, LinearAlgebra -> LoFT -> Models -> Training
-//   TensorIO, LinearAlgebra -> Adapters;  everything -> LoftCLI -> loft
+// Layers, bottom to top; a target imports only targets from the lines above it:
+//
+//   CZlib CJSONC CBLAS    system libraries (module map + one-line shim each)
+//   Compute               parallel loops, BLAS, Matrix, Cholesky, seeded RNG, low-rank pair
+//   TensorIO              dtypes, safetensors, npy/npz/zip, conversion, diff, output policy
+//   Plots                 SVG line plots
+//   LoFT                  AdamW, LoRA-AdamW, LoFT-AdamW, clipping, optimizer-state files
+//   Models                layers (forward + backward), model families, tokenizers
+//   Adapters              PEFT / MLX / loft adapters: reading, merging
+//   Training              data, schedules, the training loop, evaluation, generation
+//   Experiments           the factorization experiment, step benchmarks
+//   LoftCLI -> loft       one file per command; `loft` is main only
 let package = Package(
     name: "loft",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "loft", targets: ["loft"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
@@ -20,34 +28,32 @@ let package = Package(
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "TensorIO", dependencies: ["CZlib", "CJSONC"], swiftSettings: optimized),
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS"], swiftSettings: optimized),
-        .target(name: "LoFT", dependencies: ["LinearAlgebra", "TensorIO"], swiftSettings: optimized),
-        .target(name: "Models", dependencies: ["CBLAS", "LinearAlgebra", "TensorIO", "LoFT"], swiftSettings: optimized),
-        .target(name: "Training", dependencies: ["Models", "LoFT", "LinearAlgebra", "TensorIO"], swiftSettings: optimized),
-        .target(name: "Adapters", dependencies: ["CBLAS", "TensorIO", "LinearAlgebra"], swiftSettings: optimized),
+        .target(name: "Compute", dependencies: ["CBLAS"]),
+        .target(name: "TensorIO", dependencies: ["Compute", "CZlib", "CJSONC"]),
+        .target(name: "Plots"),
+        .target(name: "LoFT", dependencies: ["Compute", "TensorIO"]),
+        .target(name: "Models", dependencies: ["Compute", "TensorIO"]),
+        .target(name: "Adapters", dependencies: ["Compute", "TensorIO"]),
+        .target(name: "Training", dependencies: ["Compute", "TensorIO", "Plots", "LoFT", "Models", "Adapters"]),
+        .target(name: "Experiments", dependencies: ["Compute", "TensorIO", "Plots", "LoFT", "Models", "Training"]),
         .target(
             name: "LoftCLI",
             dependencies: [
-                "TensorIO", "LinearAlgebra", "LoFT", "Models", "Training", "Adapters",
+                "Compute", "TensorIO", "Plots", "LoFT", "Models", "Adapters", "Training", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimized),
+            ]),
         .executableTarget(name: "loft", dependencies: ["LoftCLI"]),
 
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], resources: []),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "LoFTTests", dependencies: ["LoFT", "LinearAlgebra", "TensorIO"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "LinearAlgebra", "TensorIO"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO"]),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "LinearAlgebra", "Models", "Training"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "Compute"]),
+        .testTarget(name: "LoFTTests", dependencies: ["LoFT", "Compute", "TensorIO"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Compute", "TensorIO"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO", "Compute"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "Compute", "Models", "Training"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Plots", "LoFT", "Compute", "TensorIO"]),
         .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO"]),
     ],
     // Swift 5 mode: the hot loops hand unsafe buffers to worker threads, which the Swift 6
     // checker cannot see are disjoint.
     swiftLanguageModes: [.v5]
 )
-
-// Bounds checks stay on (a reader must never trust a file), but whole-module optimisation
-// and no exclusivity checking in the hot loops.
-var optimized: [SwiftSetting] { [.unsafeFlags(["-enforce-exclusivity=unchecked"])] }

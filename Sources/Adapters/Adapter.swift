@@ -9,6 +9,7 @@
 // Factors are kept in float64 and in PEFT's orientation (A: r x k, B: n x r), so the merge
 // has one formula: delta = scale * B @ A, used as is or transposed.
 
+import Compute
 import TensorIO
 
 public enum AdapterFormat: String, Sendable {

@@ -13,6 +13,7 @@
 // one block, whatever the size of the tensor; DoRA needs whole rows and whole columns, so a
 // DoRA tensor is one block.
 
+import Compute
 import CBLAS
 import TensorIO
 
@@ -52,7 +53,7 @@ enum MergeKernel {
             let acc = UnsafeMutableBufferPointer(rebasing: accumulator[0..<elements])
             let sourceBytes = UnsafeRawBufferPointer(rebasing: source.bytes[row * columns * sourceWidth ..< (row + n) * columns * sourceWidth])
             try HalfWidening.widen(sourceType, from: sourceBytes, into: acc)
-            releaseMappedPages(of: source, bytes: sourceBytes)
+            source.releaseMappedPages(sourceBytes)
 
             // Each core takes a band of rows: OpenBLAS's own threads spin-wait between the
             // many small products of a merge (k = rank), costing more than they save.
@@ -77,14 +78,6 @@ enum MergeKernel {
             throw AdapterError.nonFinite(tensor: output.name, count: nonFinite)
         }
         return TensorData(info: output, buffer: result)
-    }
-
-    /// Drops the pages of a block already widened, so a merge holds the output tensor and one
-    /// block of the input, not both whole tensors. Only for views into a file mapping: heap
-    /// memory must not be discarded (MADV_DONTNEED would zero it).
-    static func releaseMappedPages(of source: TensorData, bytes: UnsafeRawBufferPointer) {
-        guard let file = source.owner as? MappedFile, let start = bytes.baseAddress, let base = file.bytes.baseAddress else { return }
-        file.release(offset: start - base, count: bytes.count)
     }
 
     /// acc (rows firstRow..<firstRow+rows of the stored tensor) += c * (B @ A) or its transpose.

@@ -1,6 +1,6 @@
 // AdamW on one dense tensor: the elementwise kernel, split over both cores.
 
-import LinearAlgebra
+import Compute
 import TensorIO
 
 #if canImport(Glibc)

@@ -5,7 +5,7 @@
 // Spec: shared/docs/loft-method.md. Every projection in a step uses the factors A_t, B_t as
 // they were when the gradients were taken, also for the factor processed second.
 
-import LinearAlgebra
+import Compute
 import TensorIO
 
 /// The state of one factor (A or B) of a pair.
@@ -176,9 +176,9 @@ extension LoFTPairState {
         var start = 0
         while start < n {
             let w = min(width, n - start)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: t, n: w, k: t, alpha: 1,
-                       a: k.baseAddress, lda: t, b: packed.baseAddress + start, ldb: n,
-                       beta: 0, c: tile.baseAddress, ldc: width)
+            gemm(transposeA: false, transposeB: false, m: t, n: w, k: t, alpha: 1,
+                       k.baseAddress, lda: t, packed.baseAddress + start, ldb: n,
+                       beta: 0, tile.baseAddress, ldc: width)
             for row in 0..<t {
                 (packed.baseAddress + row * n + start).update(from: tile.baseAddress + row * width, count: w)
             }
@@ -201,9 +201,9 @@ extension LoFTPairState {
         var start = 0
         while start < m {
             let h = min(height, m - start)
-            BLAS.sgemm(transposeA: false, transposeB: true, m: h, n: t, k: t, alpha: 1,
-                       a: packed.baseAddress + start * t, lda: t, b: k.baseAddress, ldb: t,
-                       beta: 0, c: tile.baseAddress, ldc: t)
+            gemm(transposeA: false, transposeB: true, m: h, n: t, k: t, alpha: 1,
+                       packed.baseAddress + start * t, lda: t, k.baseAddress, ldb: t,
+                       beta: 0, tile.baseAddress, ldc: t)
             (packed.baseAddress + start * t).update(from: tile.baseAddress, count: h * t)
             start += h
         }

@@ -7,7 +7,7 @@
 // tile's columns of the r x n result. Transient memory: two m x w tiles (about 8 MB).
 // For B the same runs over tiles of rows: V_tile = PB[tile] (h x T) · packed(a_j a_jᵀ) (T x n).
 
-import LinearAlgebra
+import Compute
 import TensorIO
 
 #if canImport(Glibc)
@@ -35,18 +35,18 @@ extension LoFTPairState {
         var start = 0
         while start < n {
             let w = min(width, n - start)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: w, k: t, alpha: 1,
-                       a: packedB.baseAddress, lda: t, b: state.secondMoment.baseAddress + start, ldb: n,
-                       beta: 0, c: secondMomentTile.baseAddress, ldc: w)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: w, k: r, alpha: 1,
-                       a: b.baseAddress, lda: r, b: state.momentum.baseAddress + start, ldb: n,
-                       beta: 0, c: momentumTile.baseAddress, ldc: w)
+            gemm(transposeA: false, transposeB: false, m: m, n: w, k: t, alpha: 1,
+                       packedB.baseAddress, lda: t, state.secondMoment.baseAddress + start, ldb: n,
+                       beta: 0, secondMomentTile.baseAddress, ldc: w)
+            gemm(transposeA: false, transposeB: false, m: m, n: w, k: r, alpha: 1,
+                       b.baseAddress, lda: r, state.momentum.baseAddress + start, ldb: n,
+                       beta: 0, momentumTile.baseAddress, ldc: w)
             adamDirection(momentum: momentumTile.storage, secondMoment: secondMomentTile.storage,
                           count: m * w, eps: eps, c2: c2)
             // (Bᵀ U)[:, tile]
-            BLAS.sgemm(transposeA: true, transposeB: false, m: r, n: w, k: m, alpha: 1,
-                       a: b.baseAddress, lda: r, b: momentumTile.baseAddress, ldb: w,
-                       beta: 0, c: result.baseAddress + start, ldc: n)
+            gemm(transposeA: true, transposeB: false, m: r, n: w, k: m, alpha: 1,
+                       b.baseAddress, lda: r, momentumTile.baseAddress, ldb: w,
+                       beta: 0, result.baseAddress + start, ldc: n)
             start += w
         }
         prepared.scalingA?.solveInPlace(leftHandOf: result)
@@ -71,18 +71,18 @@ extension LoFTPairState {
         var start = 0
         while start < m {
             let h = min(height, m - start)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: h, n: n, k: t, alpha: 1,
-                       a: state.secondMoment.baseAddress + start * t, lda: t, b: packedA.baseAddress, ldb: n,
-                       beta: 0, c: secondMomentTile.baseAddress, ldc: n)
-            BLAS.sgemm(transposeA: false, transposeB: false, m: h, n: n, k: r, alpha: 1,
-                       a: state.momentum.baseAddress + start * r, lda: r, b: a.baseAddress, ldb: n,
-                       beta: 0, c: momentumTile.baseAddress, ldc: n)
+            gemm(transposeA: false, transposeB: false, m: h, n: n, k: t, alpha: 1,
+                       state.secondMoment.baseAddress + start * t, lda: t, packedA.baseAddress, ldb: n,
+                       beta: 0, secondMomentTile.baseAddress, ldc: n)
+            gemm(transposeA: false, transposeB: false, m: h, n: n, k: r, alpha: 1,
+                       state.momentum.baseAddress + start * r, lda: r, a.baseAddress, ldb: n,
+                       beta: 0, momentumTile.baseAddress, ldc: n)
             adamDirection(momentum: momentumTile.storage, secondMoment: secondMomentTile.storage,
                           count: h * n, eps: eps, c2: c2)
             // (U Aᵀ)[tile, :]
-            BLAS.sgemm(transposeA: false, transposeB: true, m: h, n: r, k: n, alpha: 1,
-                       a: momentumTile.baseAddress, lda: n, b: a.baseAddress, ldb: n,
-                       beta: 0, c: result.baseAddress + start * r, ldc: r)
+            gemm(transposeA: false, transposeB: true, m: h, n: r, k: n, alpha: 1,
+                       momentumTile.baseAddress, lda: n, a.baseAddress, ldb: n,
+                       beta: 0, result.baseAddress + start * r, ldc: r)
             start += h
         }
         prepared.scalingB?.solveInPlace(rightHandOf: result)

@@ -5,7 +5,7 @@
 // Linear layer Y = X Wᵀ (X tokens x n, Y tokens x m), dY = dL/dY: G = dYᵀ X, so
 // gA = Bᵀ dYᵀ X = (dY B)ᵀ X and gB = dYᵀ X Aᵀ = dYᵀ (X Aᵀ).
 
-import LinearAlgebra
+import Compute
 
 public enum LowRankGradients {
     /// (gA, gB) from the full gradient G (m x n), scaled by `scale` (e.g. PEFT's alpha / r).

@@ -10,7 +10,7 @@
 // Parameters are updated in place (Matrix is a reference type). Dense parameters use AdamW;
 // pairs use LoRA-AdamW (AdamW on each factor) or LoFT-AdamW, as `method` says.
 
-import LinearAlgebra
+import Compute
 import TensorIO
 
 public enum Gradient {

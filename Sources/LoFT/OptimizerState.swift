@@ -14,7 +14,7 @@
 //   parameters   param/NAME, or param/NAME.A and param/NAME.B (optional, on by default)
 // Metadata: format = loft-optimizer-state, version = 1, method, step, hyperparameters.
 
-import LinearAlgebra
+import Compute
 import TensorIO
 
 extension Optimizer {

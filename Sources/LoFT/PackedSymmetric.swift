@@ -6,7 +6,7 @@
 // reconstruction, the moment update and the change of basis are each one BLAS product or
 // one row-wise loop over all of them.
 
-import LinearAlgebra
+import Compute
 
 struct PackedTriangle {
     let order: Int
@@ -116,13 +116,13 @@ struct StackedCongruence {
                 }
             }
             // Y_k = P_k Qᵀ, then (Y_k)ᵀ = Q P_k, then Q P_k Qᵀ.
-            BLAS.sgemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
-                       a: stacked.baseAddress, lda: r, b: q.baseAddress, ldb: r, beta: 0, c: product.baseAddress, ldc: r)
+            gemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
+                       stacked.baseAddress, lda: r, q.baseAddress, ldb: r, beta: 0, product.baseAddress, ldc: r)
             for k in 0..<w {
                 for a in 0..<r { for b in 0..<r { s[(k * r + a) * r + b] = p[(k * r + b) * r + a] } }
             }
-            BLAS.sgemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
-                       a: stacked.baseAddress, lda: r, b: q.baseAddress, ldb: r, beta: 0, c: product.baseAddress, ldc: r)
+            gemm(transposeA: false, transposeB: true, m: w * r, n: r, k: r, alpha: 1,
+                       stacked.baseAddress, lda: r, q.baseAddress, ldb: r, beta: 0, product.baseAddress, ldc: r)
             for k in 0..<w {
                 for (index, (a, b)) in pairs.enumerated() { write(start + k, index, p[(k * r + a) * r + b]) }
             }

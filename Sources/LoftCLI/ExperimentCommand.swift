@@ -2,8 +2,10 @@
 // (FactorizationExperiment, OptimizerBenchmark); this file parses, writes files, reports.
 
 import ArgumentParser
+import Experiments
+import Plots
 import Foundation
-import LinearAlgebra
+import Compute
 import LoFT
 import TensorIO
 

@@ -2,6 +2,7 @@
 // random weights, for scripts/bench-llama.sh. The work is Models.LlamaStepBenchmark.
 
 import ArgumentParser
+import Experiments
 import Foundation
 import Models
 import TensorIO

@@ -94,3 +94,13 @@ public final class ByteBuffer: @unchecked Sendable {
         bytes.baseAddress?.deallocate()
     }
 }
+
+extension TensorData {
+    /// Drops the pages of a block already consumed, so a streaming job holds one block of the
+    /// input, not the whole tensor. Only for views into a file mapping: heap memory must not
+    /// be discarded (MADV_DONTNEED would zero it).
+    public func releaseMappedPages(_ bytes: UnsafeRawBufferPointer) {
+        guard let file = owner as? MappedFile, let start = bytes.baseAddress, let base = file.bytes.baseAddress else { return }
+        file.release(offset: start - base, count: bytes.count)
+    }
+}

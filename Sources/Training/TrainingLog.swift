@@ -4,6 +4,7 @@
 // step 0 is the evaluation before training), and DIR/loss.svg (train and eval loss per step).
 
 import Foundation
+import Plots
 import LoFT
 import TensorIO
 

@@ -2,7 +2,7 @@
 // reference-checked conversions of TensorIO), on edge cases and random bit patterns.
 
 import Testing
-import TensorIO
+@testable import TensorIO
 @testable import Adapters
 
 @Suite struct HalfWideningTests {

@@ -2,7 +2,7 @@
 // dtype and shape mismatches.
 
 import Testing
-import TensorIO
+@testable import TensorIO
 @testable import Adapters
 
 @Suite struct TensorDiffTests {

@@ -2,7 +2,7 @@
 // torch.nn.utils.clip_grad_norm_ (fixtures/loft/adamw.json, from fixtures/generators/loft.py).
 
 import Foundation
-import LinearAlgebra
+import Compute
 import Testing
 import TensorIO
 @testable import LoFT

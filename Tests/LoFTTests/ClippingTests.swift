@@ -2,7 +2,7 @@
 // factors that move this step (B g~A or g~B A) and the raw dense gradients; every raw
 // gradient is then multiplied by min(1, max_norm / (norm + 1e-6)).
 
-import LinearAlgebra
+import Compute
 import Testing
 @testable import LoFT
 

@@ -1,7 +1,7 @@
 // With r = m = n and B invertible, the projections are the identity, so LoFT's B A must move
 // exactly as AdamW moves W (spec property 1). LoRA-AdamW does not.
 
-import LinearAlgebra
+import Compute
 import Testing
 @testable import LoFT
 

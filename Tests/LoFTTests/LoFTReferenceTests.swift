@@ -4,7 +4,7 @@
 // where the full-rank comparison with AdamW cannot, including the ablations' meaning.
 
 import Foundation
-import LinearAlgebra
+import Compute
 import Testing
 import TensorIO
 @testable import LoFT

@@ -1,7 +1,7 @@
 // The packed second-moment algebra against the definitions computed in Double: the
 // reconstruction b_iᵀ P b_i as one product, and both implementations of P <- R P Rᵀ.
 
-import LinearAlgebra
+import Compute
 import Testing
 @testable import LoFT
 

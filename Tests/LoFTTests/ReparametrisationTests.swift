@@ -1,7 +1,7 @@
 // Starting from (c A, B / c) instead of (A, B) gives the same B A trajectory under LoFT
 // (spec property 2), which is why LoFT needs no alpha. LoRA-AdamW's trajectory changes.
 
-import LinearAlgebra
+import Compute
 import Testing
 @testable import LoFT
 

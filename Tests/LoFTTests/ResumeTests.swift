@@ -2,7 +2,7 @@
 // (and fresh parameters), and training N more: bit for bit.
 
 import Foundation
-import LinearAlgebra
+import Compute
 import Testing
 import TensorIO
 @testable import LoFT

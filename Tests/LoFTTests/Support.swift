@@ -1,6 +1,6 @@
 // Small problems shared by the LoFT tests.
 
-import LinearAlgebra
+import Compute
 @testable import LoFT
 
 /// The quadratic loss L(W) = ½ ||W - T||², whose gradient is G = W - T: simple, and it

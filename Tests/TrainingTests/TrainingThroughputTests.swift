@@ -10,7 +10,7 @@
 
 import Foundation
 import Testing
-import LinearAlgebra
+import Compute
 import LoFT
 import Models
 @testable import Training

@@ -8,6 +8,7 @@
 // Targets are given already aligned (target[b, t] is the token that should follow
 // tokens[b, t]); Hugging Face's `labels` equal `targets` shifted right by one.
 
+import Compute
 import TensorIO
 
 extension GPT2Model {

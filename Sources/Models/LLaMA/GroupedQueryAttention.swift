@@ -15,6 +15,7 @@
 // all the query heads of its group, so the gradients of a shared K_g / V_g are summed by one
 // worker and never raced.
 
+import Compute
 import CBLAS
 import Dispatch
 import TensorIO

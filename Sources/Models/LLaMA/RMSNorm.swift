@@ -1,6 +1,7 @@
 // Root-mean-square normalisation over the last axis (LlamaRMSNorm): y = w · x / sqrt(mean(x²) + eps),
 // no mean subtracted, no bias. Forward keeps 1/rms per row for backward.
 
+import Compute
 import TensorIO
 
 public enum RMSNorm {

@@ -7,6 +7,7 @@
 // The frequencies and angles are computed in float32 in the same order as transformers does
 // (inv_freq = 1 / theta^(2i/d); angle = float(t) · inv_freq), so the tables match its own.
 
+import Compute
 import Foundation
 import TensorIO
 

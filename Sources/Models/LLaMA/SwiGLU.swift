@@ -1,6 +1,7 @@
 // LLaMA's gated MLP activation: h = silu(gate) · up, with silu(g) = g · sigmoid(g), applied to
 // the outputs of gate_proj and up_proj before down_proj.
 
+import Compute
 import TensorIO
 
 public enum SwiGLU {

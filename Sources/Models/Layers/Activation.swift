@@ -1,6 +1,7 @@
 // Elementwise activations: GELU (the tanh approximation GPT-2 uses, PyTorch's
 // gelu(approximate="tanh") / Hugging Face "gelu_new"), ReLU and tanh.
 
+import Compute
 import Foundation
 import TensorIO
 

@@ -13,6 +13,7 @@
 // recomputes P from q and k (one more T x T x hs product per head, about 2% of a GPT-2 step,
 // for 150 MB less at the 124M shape with B 4, T 256). GPT2Model uses the second.
 
+import Compute
 import CBLAS
 import Dispatch
 import Foundation

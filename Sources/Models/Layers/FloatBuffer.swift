@@ -3,10 +3,10 @@
 // Layers work on raw pointers (llm.c style); this class only holds the memory. Activations
 // own a 64-byte aligned heap block (BLAS and the vectorised loops get aligned rows),
 // zero-filled because gradients accumulate into it. Parameters, their gradients and adapter
-// factors are views of a LinearAlgebra `Matrix` (`matrix`), the type the LoFT optimizer
+// factors are views of a Compute `Matrix` (`matrix`), the type the LoFT optimizer
 // updates in place: model and optimizer then share one copy, nothing is copied per step.
 
-import LinearAlgebra
+import Compute
 
 public final class FloatBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>

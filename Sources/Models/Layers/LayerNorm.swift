@@ -1,6 +1,7 @@
 // Layer normalisation over the last axis (PyTorch nn.LayerNorm: biased variance, eps inside
 // the square root). Forward keeps the per-row mean and 1/std for backward.
 
+import Compute
 import TensorIO
 
 public enum LayerNorm {

@@ -8,6 +8,7 @@
 // Backward conventions shared by every layer here: the input gradient is overwritten,
 // parameter gradients accumulate (+=), so micro-batches add up until the caller zeroes them.
 
+import Compute
 import TensorIO
 
 public enum WeightLayout: Sendable, Equatable {

@@ -1,6 +1,7 @@
 // Losses at the top of a model: softmax cross-entropy over class logits and mean squared
 // error, both as PyTorch's defaults define them (mean over the counted items).
 
+import Compute
 import Foundation
 import TensorIO
 

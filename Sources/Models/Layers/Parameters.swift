@@ -4,10 +4,10 @@
 // the module path `transformer.h.0.attn.c_attn`, saved as `base_model.model.<path>.lora_A.weight`).
 // A frozen parameter has no gradient buffer at all; gradients accumulate until `zeroGradients`.
 // Values, gradients and factors are views of LinearAlgebra Matrix objects (`.matrix`), so the
-// LoFT optimizer updates the model's own storage (OptimizerBinding.swift).
+// LoFT optimizer updates the model's own storage (Training/OptimizerBinding.swift).
 
-import LinearAlgebra
-import LoFT
+import Compute
+
 
 public final class Parameter {
     public let name: String

@@ -3,6 +3,7 @@
 // model. Works on bytes throughout: the byte-to-character alphabet of the vocabulary files is
 // undone once, when loading, so no string is built per token.
 
+import Compute
 import TensorIO
 
 public struct ByteLevelBPETokenizer: TextTokenizer {

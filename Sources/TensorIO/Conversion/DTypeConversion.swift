@@ -6,6 +6,8 @@
 // bit patterns; every other pair goes through Double (floats) or 64-bit integers, a block at
 // a time. Large tensors are split over the cores.
 
+import Compute
+
 public enum DTypeConversionError: Error, CustomStringConvertible, Equatable {
     /// No value conversion between these types (sub-byte floats, E8M0, FNUZ, complex <-> real).
     case unsupported(tensor: String, from: DType, to: DType)

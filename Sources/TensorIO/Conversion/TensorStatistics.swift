@@ -6,6 +6,8 @@
 // Double; blocks and threads are then merged with Chan et al.'s pairwise update. Unlike a
 // running sum of squares this does not lose the variance of data far from zero (1e9 + N(0,1)).
 
+import Compute
+
 public struct TensorStatistics: Sendable, Equatable, CustomStringConvertible {
     /// Elements in the tensor.
     public var count: Int

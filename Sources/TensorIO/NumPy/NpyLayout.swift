@@ -5,6 +5,8 @@
 // order of shape (d0, ..., dn-1) is C order of the reversed shape, so element (i0, ..., in-1)
 // sits at i0 + d0*(i1 + d1*(i2 + ...)).
 
+import Compute
+
 enum NpyLayout {
     /// A view when nothing needs rearranging, aligned or not (np.savez leaves stored members
     /// at any offset; readers of typed elements go through TensorData.withElements or

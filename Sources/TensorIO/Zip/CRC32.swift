@@ -7,6 +7,7 @@
 // instead, loaded at run time so it stays optional.
 
 #if canImport(Glibc)
+import Compute
 import Glibc
 #endif
 import CZlib

@@ -6,6 +6,7 @@
 // reads. Blocks are compressed a batch (one per core) at a time, so memory stays at a few
 // blocks whatever the member's size.
 
+import Compute
 import CZlib
 
 enum ParallelDeflate {

@@ -1,6 +1,6 @@
 // Products through BLAS against the definition, in every transpose combination.
 
-import LinearAlgebra
+import Compute
 import Testing
 
 @Suite struct ProductTests {

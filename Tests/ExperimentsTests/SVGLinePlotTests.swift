@@ -3,7 +3,9 @@
 
 import Foundation
 import Testing
-@testable import LoFT
+@testable import Experiments
+import LoFT
+import Plots
 
 @Suite struct SVGLinePlotTests {
     @Test func logPlotHasLinesLegendAndDecades() {

@@ -6,9 +6,11 @@
 // loss of curvature 2 / (m n). The learning rate is scaled by m n / (1024 * 512) to keep the
 // full-size regime; at lr 10 and this size every method is unstable.
 
-import LinearAlgebra
+import Compute
 import Testing
-@testable import LoFT
+@testable import Experiments
+import LoFT
+import Plots
 
 @Suite struct FactorizationExperimentTests {
     static let finalLosses: [FactorizationExperiment.Method: Double] = {

@@ -4,7 +4,9 @@
 //
 // Gradients: E = B A - T, G = dL/dW = 2 E / (m n), gA = Bᵀ G, gB = G Aᵀ.
 
-import LinearAlgebra
+import Compute
+import LoFT
+import TensorIO
 
 public struct FactorizationExperiment: Sendable {
     public enum Method: String, CaseIterable, Sendable {

@@ -8,8 +8,11 @@
 // logits, gradients and optimizer state: what a user sees.
 
 import Foundation
-import LinearAlgebra
+import Compute
 import LoFT
+import Models
+import Training
+import TensorIO
 
 public struct LlamaStepBenchmark {
     public var config = LlamaConfig.smolLM135M

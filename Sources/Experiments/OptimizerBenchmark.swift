@@ -7,7 +7,9 @@
 // steps minus that baseline (buffers of 128 KiB and more are mmapped by glibc, so they leave
 // the resident set when freed and the peak sees each step's temporaries).
 
-import LinearAlgebra
+import Compute
+import LoFT
+import TensorIO
 
 #if canImport(Glibc)
 import Glibc

@@ -1,8 +1,9 @@
 // The factor gradients against central finite differences of the loss computed in Double.
 import Foundation
 
-import LinearAlgebra
+import Compute
 import Testing
+@testable import Experiments
 @testable import LoFT
 
 @Suite struct GradientCheckTests {

@@ -7,7 +7,6 @@
 // false), an infinity is close only to the same infinity. Two checkpoints agree when they
 // have the same tensor names, dtypes and shapes and every element is close.
 
-import TensorIO
 
 public struct TensorComparison: Sendable, Equatable {
     public var name: String
@@ -47,8 +46,8 @@ public enum TensorDiff {
     static let blockElements = 1 << 20
 
     public static func compare(_ pathA: String, _ pathB: String, atol: Double = 1e-8, rtol: Double = 1e-5) throws -> DiffReport {
-        let a = try AdapterMerge.openCheckpoint(pathA)
-        let b = try AdapterMerge.openCheckpoint(pathB)
+        let a = try TensorFile.open(pathA)
+        let b = try TensorFile.open(pathB)
         var inB: [String: TensorInfo] = [:]
         for tensor in b.tensors { inB[tensor.name] = tensor }
         let namesA = Set(a.tensors.map(\.name))
@@ -91,8 +90,8 @@ public enum TensorDiff {
             let sliceB = UnsafeRawBufferPointer(rebasing: b.bytes[start * widthB ..< (start + n) * widthB])
             try HalfWidening.widen(a.info.dtype, from: sliceA, into: UnsafeMutableBufferPointer(rebasing: bufferA[0..<n]))
             try HalfWidening.widen(b.info.dtype, from: sliceB, into: UnsafeMutableBufferPointer(rebasing: bufferB[0..<n]))
-            MergeKernel.releaseMappedPages(of: a, bytes: sliceA)
-            MergeKernel.releaseMappedPages(of: b, bytes: sliceB)
+            a.releaseMappedPages(sliceA)
+            b.releaseMappedPages(sliceB)
             var maxAbs = result.maxAbsolute, maxRel = result.maxRelative, notClose = result.notClose
             for i in 0..<n {
                 let x = bufferA[i], y = bufferB[i]

@@ -13,10 +13,10 @@ extension Matrix {
         let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
         precondition(k == kb, "Matrix.multiply: inner dimensions \(k) and \(kb) differ")
         precondition(c.rows == m && c.columns == n, "Matrix.multiply: result is \(c.shape), expected [\(m), \(n)]")
-        BLAS.sgemm(
+        gemm(
             transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-            a: a.baseAddress, lda: a.columns, b: b.baseAddress, ldb: b.columns,
-            beta: beta, c: c.baseAddress, ldc: c.columns)
+            a.baseAddress, lda: a.columns, b.baseAddress, ldb: b.columns,
+            beta: beta, c.baseAddress, ldc: c.columns)
     }
 
     /// op(a) * op(b) as a new matrix.
@@ -32,22 +32,6 @@ extension Matrix {
 /// Thin wrappers over CBLAS on raw pointers, for products over tiles of a matrix (a block
 /// of columns is a pointer plus the full row stride).
 public enum BLAS {
-    /// Row-major c[m x n] = alpha * op(a) * op(b) + beta * c.
-    public static func sgemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
-            return
-        }
-        cblas_sgemm(
-            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-
     /// Row-major c[m x n] = alpha * op(a) * op(b) + beta * c in Double.
     public static func dgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,

@@ -12,12 +12,13 @@
 //   first would round twice and miss ties).
 // Other dtypes fall back to DTypeConversion.
 
-import TensorIO
+import Compute
 
-enum HalfWidening {
+
+public enum HalfWidening {
     static let chunk = 1 << 15
 
-    static func widen(_ type: DType, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Double>) throws {
+    public static func widen(_ type: DType, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Double>) throws {
         let count = destination.count
         switch type {
         case .BF16:
@@ -38,7 +39,7 @@ enum HalfWidening {
         }
     }
 
-    static func narrow(_ source: UnsafeBufferPointer<Double>, to type: DType, into destination: UnsafeMutableRawBufferPointer) throws {
+    public static func narrow(_ source: UnsafeBufferPointer<Double>, to type: DType, into destination: UnsafeMutableRawBufferPointer) throws {
         let count = source.count
         switch type {
         case .BF16:

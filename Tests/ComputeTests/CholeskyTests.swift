@@ -1,6 +1,6 @@
 // Cholesky solves against matrices whose answer is known by construction.
 
-import LinearAlgebra
+import Compute
 import Testing
 
 @Suite struct CholeskyTests {

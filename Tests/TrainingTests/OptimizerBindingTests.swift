@@ -3,11 +3,14 @@
 
 import Testing
 import LoFT
+import TensorIO
 @testable import Models
+@testable import Training
 
 private func tinyModel() throws -> (GPT2Model, [Int32], [Int32]) {
-    let model = try GPT2Model.load(path: Fixtures.path("gpt2-tiny"))
-    let ids = try Fixtures.ints(try Fixtures.reader("gpt2-tiny/input_ids.safetensors"), "input_ids")
+    let models = TrainingFixtures.root.appendingPathComponent("fixtures/models").path
+    let model = try GPT2Model.load(path: models + "/gpt2-tiny")
+    let ids = try SafetensorsReader(path: models + "/gpt2-tiny/input_ids.safetensors").data(for: "input_ids").withElements(as: Int32.self) { Array($0) }
     var targets = [Int32](repeating: CrossEntropy.ignoreIndex, count: ids.count)
     for b in 0..<2 { for t in 0..<15 { targets[b * 16 + t] = ids[b * 16 + t + 1] } }
     return (model, ids, targets)
