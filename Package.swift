@@ -44,14 +44,17 @@ let package = Package(
             ]),
         .executableTarget(name: "loft", dependencies: ["LoftCLI"]),
 
-        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "Compute"]),
-        .testTarget(name: "LoFTTests", dependencies: ["LoFT", "Compute", "TensorIO"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Compute", "TensorIO"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO", "Compute"]),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "Compute", "Models", "Training"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Plots", "LoFT", "Compute", "TensorIO"]),
-        .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO"]),
+        // Scratch directories, the Python peers (and the traits that skip without them), the
+        // repository's paths: shared by every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "TestSupport"]),
+        .testTarget(name: "TensorIOTests", dependencies: ["TensorIO", "Compute", "TestSupport"]),
+        .testTarget(name: "LoFTTests", dependencies: ["LoFT", "Compute", "TensorIO", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Compute", "TensorIO", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO", "Compute", "TestSupport"]),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "Compute", "Models", "Training", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Plots", "LoFT", "Compute", "TensorIO", "TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO", "TestSupport"]),
     ],
     // Swift 5 mode: the hot loops hand unsafe buffers to worker threads, which the Swift 6
     // checker cannot see are disjoint.

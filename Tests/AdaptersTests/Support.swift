@@ -2,25 +2,16 @@
 // as float64, and writing small hand-made adapters.
 
 import Foundation
+@_exported import TestSupport
 import Testing
 import TensorIO
 @testable import Adapters
 
 enum Fixture {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     static func path(_ name: String) -> String { root.appendingPathComponent("fixtures/adapters/\(name)").path }
 }
 
-/// A fresh directory removed when the value is dropped.
-final class ScratchDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "loft-adapters-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    func file(_ name: String) -> String { path + "/" + name }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 struct LoadedTensors {
     var infos: [String: TensorInfo] = [:]
@@ -29,7 +20,7 @@ struct LoadedTensors {
     var names: [String] { infos.keys.sorted() }
 
     init(_ path: String) throws {
-        let reader = try AdapterMerge.openCheckpoint(path)
+        let reader = try TensorFile.open(path)
         for info in reader.tensors {
             let data = try reader.data(for: info.name)
             infos[info.name] = info

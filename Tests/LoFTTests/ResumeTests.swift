@@ -103,7 +103,7 @@ import TensorIO
     }
 
     /// The reference reader (Python safetensors) reads the state file: dtypes, shapes, metadata.
-    @Test func stateFileReadsInPythonSafetensors() throws {
+    @Test(.requiresPython("numpy", "safetensors")) func stateFileReadsInPythonSafetensors() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("loft-state-py-\(getpid()).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let model = Model(seed: 5)
@@ -119,16 +119,7 @@ import TensorIO
                 step = f.get_tensor("state/layer.B.step")
                 print(meta["format"], meta["step"], a.dtype, a.shape, step.dtype, step.shape, int(step))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = Pipe()
-        guard (try? process.run()) != nil else { print("skipped: python3 not found"); return }
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard process.terminationStatus == 0 else { print("skipped: python3 with safetensors + numpy not available"); return }
+        let output = try Python.output(script, [path])
         #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == "loft-optimizer-state 3 float32 (6, 9) int64 () 3")
     }
 

@@ -1,6 +1,7 @@
 // Small problems shared by the LoFT tests.
 
 import Compute
+@_exported import TestSupport
 @testable import LoFT
 
 /// The quadratic loss L(W) = ½ ||W - T||², whose gradient is G = W - T: simple, and it

@@ -1,29 +1,19 @@
-// Running the commands in-process (output captured through Console), finding fixtures, and
-// scratch directories. Also the built binary, for exit statuses as a shell sees them.
+// Running the commands in-process (output captured through Console) and finding the CLI
+// fixtures. Scratch directories, Python and the built binary come from TestSupport.
 
 import ArgumentParser
 import Foundation
 import Testing
+@_exported import TestSupport
 @testable import LoftCLI
 import TensorIO
 
 enum Repo {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-        }
-        fatalError("no Package.swift above \(#filePath)")
-    }()
+    static let root = Repository.root
 
     static func fixture(_ relative: String) -> String { root.appendingPathComponent("fixtures/cli/\(relative)").path }
 
-    /// The debug binary, if built (`swift build`); subprocess tests skip without it.
-    static var binary: String? {
-        let path = root.appendingPathComponent(".build/debug/loft").path
-        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
-    }
+    static var binary: String? { Repository.binary }
 }
 
 struct CommandResult {
@@ -52,18 +42,6 @@ func loft(_ arguments: [String]) -> CommandResult {
     return CommandResult(status: status, stdout: console.standardOutput, stderr: console.standardError + message)
 }
 
-/// A fresh directory, removed by the caller with `remove()`.
-final class ScratchDirectory {
-    let path: String
-    init() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("loft-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        path = url.path
-    }
-    func file(_ name: String) -> String { path + "/" + name }
-    func contents() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Every tensor of a file as (info, bytes), in the reader's order.
 func tensorsOf(_ path: String) throws -> [String: (TensorInfo, [UInt8])] {
@@ -76,21 +54,3 @@ func tensorsOf(_ path: String) throws -> [String: (TensorInfo, [UInt8])] {
     }
     return result
 }
-
-/// Runs python3 with a script; nil when python3 or the modules it imports are missing.
-func python(_ script: String, arguments: [String] = []) -> (status: Int32, output: String)? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let output = String(decoding: data, as: UTF8.self)
-    if process.terminationStatus != 0, output.contains("ModuleNotFoundError") { return nil }
-    return (process.terminationStatus, output)
-}
-
-let pythonWithNumPy: Bool = python("import numpy, safetensors")?.status == 0

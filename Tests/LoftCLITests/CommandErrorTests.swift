@@ -52,11 +52,8 @@ import Testing
         }
     }
 
-    @Test func binaryExitsWithStatusAndMessageNotATrace() throws {
-        guard let binary = Repo.binary else {
-            print("skipped: .build/debug/loft is not built")
-            return
-        }
+    @Test(.requiresBinary) func binaryExitsWithStatusAndMessageNotATrace() throws {
+        let binary = try #require(Repo.binary)
         let scratch = try ScratchDirectory()
         let path = scratch.file("garbage.npz")
         try Data(repeating: 0x50, count: 100).write(to: URL(fileURLWithPath: path))

@@ -95,16 +95,12 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
         #expect(bits.allSatisfy { $0 & 0xFFFF == 0 })
     }
 
-    @Test func numpyReadsWhatLoftWrote() throws {
-        guard pythonWithNumPy else {
-            print("skipped: python3 with numpy and safetensors is not available")
-            return
-        }
+    @Test(.requiresPython("numpy", "safetensors")) func numpyReadsWhatLoftWrote() throws {
         let scratch = try ScratchDirectory()
         let npz = scratch.file("out.npz"), f16 = scratch.file("out.safetensors")
         #expect(loft("convert", Repo.fixture("small.safetensors"), npz, "--compress").status == 0)
         #expect(loft("convert", Repo.fixture("small.npz"), f16, "--dtype", "float16").status == 0)
-        let check = python("""
+        let check = Python.run("""
             import sys, numpy as np
             from safetensors.numpy import load_file
             ref = load_file(sys.argv[1])

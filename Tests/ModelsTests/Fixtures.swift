@@ -2,14 +2,13 @@
 // fixtures/generators/models.py).
 
 import Foundation
+@_exported import TestSupport
 import Testing
 import TensorIO
 @testable import Models
 
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fixtures/models")
+    static let directory = Repository.root.appendingPathComponent("fixtures/models")
 
     static func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
 

@@ -10,7 +10,7 @@ import Testing
 // Serialized: one test turns the kernel copy off process-wide.
 @Suite(.serialized) struct FileCopyTests {
     /// A safetensors file with odd-sized tensors, so most of them start unaligned.
-    static func oddCheckpoint(_ scratch: NpyScratch) throws -> String {
+    static func oddCheckpoint(_ scratch: ScratchDirectory) throws -> String {
         var tensors: [TensorData] = []
         for (i, count) in [3, 1, 257, 4097, 70_000].enumerated() {
             let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
@@ -18,7 +18,7 @@ import Testing
         }
         let floats = (0..<50_001).map { Float($0) * 0.25 - 7 }
         tensors.append(f32Tensor("f32", floats))
-        let path = scratch.path("odd.safetensors")
+        let path = scratch.file("odd.safetensors")
         try SafetensorsWriter.write(to: path, tensors: tensors, metadata: [("format", "pt")])
         return path
     }
@@ -32,31 +32,31 @@ import Testing
     static func fileBytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     @Test func kernelCopyAndWriteProduceTheSameFiles() throws {
-        let scratch = NpyScratch()
+        let scratch = ScratchDirectory()
         let reader = try SafetensorsReader(path: try Self.oddCheckpoint(scratch))
         for kernel in [true, false] {
             try Self.withKernelCopy(kernel) {
                 let suffix = kernel ? "kernel" : "write"
-                try SafetensorsWriter.write(to: scratch.path("st-\(suffix).safetensors"), tensors: reader.tensors,
+                try SafetensorsWriter.write(to: scratch.file("st-\(suffix).safetensors"), tensors: reader.tensors,
                                             metadata: reader.metadata) { try reader.data(for: $0.name) }
-                try NpzWriter.write(to: scratch.path("npz-\(suffix).npz"), tensors: reader.tensors, compress: false) { try reader.data(for: $0.name) }
-                try NpyWriter.write(to: scratch.path("npy-\(suffix).npy"), tensor: reader.data(for: "f32"))
+                try NpzWriter.write(to: scratch.file("npz-\(suffix).npz"), tensors: reader.tensors, compress: false) { try reader.data(for: $0.name) }
+                try NpyWriter.write(to: scratch.file("npy-\(suffix).npy"), tensor: reader.data(for: "f32"))
             }
         }
         // The safetensors copy of a safetensors file written in reference order is the file itself.
-        #expect(try Self.fileBytes(scratch.path("st-kernel.safetensors")) == Self.fileBytes(reader.path))
-        #expect(try Self.fileBytes(scratch.path("st-write.safetensors")) == Self.fileBytes(reader.path))
-        #expect(try Self.fileBytes(scratch.path("npz-kernel.npz")) == Self.fileBytes(scratch.path("npz-write.npz")))
-        #expect(try Self.fileBytes(scratch.path("npy-kernel.npy")) == Self.fileBytes(scratch.path("npy-write.npy")))
-        let npy = try NpyReader(path: scratch.path("npy-kernel.npy")).data(for: "npy-kernel")
+        #expect(try Self.fileBytes(scratch.file("st-kernel.safetensors")) == Self.fileBytes(reader.path))
+        #expect(try Self.fileBytes(scratch.file("st-write.safetensors")) == Self.fileBytes(reader.path))
+        #expect(try Self.fileBytes(scratch.file("npz-kernel.npz")) == Self.fileBytes(scratch.file("npz-write.npz")))
+        #expect(try Self.fileBytes(scratch.file("npy-kernel.npy")) == Self.fileBytes(scratch.file("npy-write.npy")))
+        let npy = try NpyReader(path: scratch.file("npy-kernel.npy")).data(for: "npy-kernel")
         let expected = (0..<50_001).map { Float($0) * 0.25 - 7 }
         #expect(npy.withElements(as: Float.self) { Array($0) } == expected)
     }
 
     @Test func kernelCopyReportsWhatItCopied() throws {
-        let scratch = NpyScratch()
+        let scratch = ScratchDirectory()
         let source = try MappedFile(path: try Self.oddCheckpoint(scratch))
-        let output = try AtomicOutputFile(path: scratch.path("part"))
+        let output = try AtomicOutputFile(path: scratch.file("part"))
         let copied = try output.copy(from: source.descriptor, offset: 8, count: 100)
         // Fewer only when the kernel cannot copy between these files; then nothing was written.
         #expect(copied == 100 || copied == 0)
@@ -65,11 +65,11 @@ import Testing
             try output.write(UnsafeRawBufferPointer(rebasing: source.bytes[(8 + copied)..<108]))
         }
         try output.commit()
-        #expect(try Self.fileBytes(scratch.path("part")) == Array(source.bytes[8..<108]))
+        #expect(try Self.fileBytes(scratch.file("part")) == Array(source.bytes[8..<108]))
     }
 
     @Test func viewOffsetsAreFoundOnlyInsideTheMapping() throws {
-        let scratch = NpyScratch()
+        let scratch = ScratchDirectory()
         let file = try MappedFile(path: try Self.oddCheckpoint(scratch))
         #expect(file.offset(of: UnsafeRawBufferPointer(rebasing: file.bytes[13..<40])) == 13)
         #expect(file.offset(of: file.bytes) == 0)
@@ -80,21 +80,17 @@ import Testing
         #expect(file.offset(of: past) == nil)
     }
 
-    @Test func npzCopiedByTheKernelPassesPythonsChecks() throws {
-        let scratch = NpyScratch()
+    @Test(.requiresPython("numpy")) func npzCopiedByTheKernelPassesPythonsChecks() throws {
+        let scratch = ScratchDirectory()
         let reader = try SafetensorsReader(path: try Self.oddCheckpoint(scratch))
-        let path = scratch.path("out.npz")
+        let path = scratch.file("out.npz")
         try NpzWriter.write(to: path, tensors: reader.tensors, compress: false) { try reader.data(for: $0.name) }
         // Our own reader checks every member's CRC-32 on read.
         let back = try NpzReader(path: path)
         for info in reader.tensors {
             #expect(try back.data(for: info.name).npyTestBytes == reader.data(for: info.name).npyTestBytes)
         }
-        guard NumPyPython.available else {
-            print("skipped: the Python half of npzCopiedByTheKernelPassesPythonsChecks needs python3 with numpy")
-            return
-        }
-        let output = try NumPyPython.run("""
+        let output = try Python.output("""
             import sys, zipfile, numpy as np
             assert zipfile.ZipFile(sys.argv[1]).testzip() is None
             a = np.load(sys.argv[1])

@@ -6,13 +6,7 @@ import Testing
 @testable import TensorIO
 
 enum NumPyFixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("fixtures/numpy")
-    }()
+    static let root = Repository.root.appendingPathComponent("fixtures/numpy")
 
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
@@ -58,42 +52,7 @@ func errorCaseName(_ error: Error) -> String {
     Mirror(reflecting: error).children.first?.label ?? String(describing: error)
 }
 
-/// A scratch directory removed at deinit.
-final class NpyScratch {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("loft-np-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
 
-enum NumPyPython {
-    /// True when python3 with numpy can be run; the round-trip tests are skipped otherwise.
-    static let available: Bool = (try? run("import numpy")) != nil
-
-    /// Runs a Python script with arguments; returns stdout, throws with stderr on failure.
-    @discardableResult
-    static func run(_ script: String, _ arguments: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PythonFailed(message: String(decoding: errors, as: UTF8.self))
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    struct PythonFailed: Error, CustomStringConvertible { let message: String; var description: String { message } }
-}
 
 extension TensorData {
     /// A copy of the bytes, taken while the owner (mapping or buffer) is certainly alive.

@@ -11,8 +11,8 @@ import Testing
     func byteIdenticalToNpSave(file: String) throws {
         let source = NumPyFixtures.path("npy/\(file)")
         let reader = try NpyReader(path: source)
-        let scratch = NpyScratch()
-        let output = scratch.path(file)
+        let scratch = ScratchDirectory()
+        let output = scratch.file(file)
         try NpyWriter.write(to: output, tensor: try reader.data(for: reader.tensors[0].name))
         #expect(FileManager.default.contents(atPath: output) == FileManager.default.contents(atPath: source))
     }
@@ -20,9 +20,9 @@ import Testing
     @Test func bigEndianAndFortranInputsAreWrittenAsNpSaveWritesTheLittleEndianCOrderArray() throws {
         // np.save(np.ascontiguousarray(a).astype('<f4')) == dtype_f4.npy for the big-endian copy.
         let reader = try NpyReader(path: NumPyFixtures.path("npy/dtype_f4_big_endian.npy"))
-        let scratch = NpyScratch()
-        try NpyWriter.write(to: scratch.path("x.npy"), tensor: try reader.data(for: "dtype_f4_big_endian"))
-        #expect(FileManager.default.contents(atPath: scratch.path("x.npy")) == FileManager.default.contents(atPath: NumPyFixtures.path("npy/dtype_f4.npy")))
+        let scratch = ScratchDirectory()
+        try NpyWriter.write(to: scratch.file("x.npy"), tensor: try reader.data(for: "dtype_f4_big_endian"))
+        #expect(FileManager.default.contents(atPath: scratch.file("x.npy")) == FileManager.default.contents(atPath: NumPyFixtures.path("npy/dtype_f4.npy")))
     }
 
     @Test func descrForEveryNumPyDTypeAndNoneForTheOthers() {
@@ -34,12 +34,12 @@ import Testing
     }
 
     @Test func refusesDTypesNumPyCannotHoldAndLeavesNoFile() throws {
-        let scratch = NpyScratch()
+        let scratch = ScratchDirectory()
         let buffer = ByteBuffer(count: 4)
         let tensor = TensorData(info: TensorInfo(name: "w", dtype: .BF16, shape: [2]), buffer: buffer)
-        let path = scratch.path("w.npy")
+        let path = scratch.file("w.npy")
         #expect(throws: NpyError.noNumPyDType(path: path, tensor: "w", dtype: .BF16)) { try NpyWriter.write(to: path, tensor: tensor) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
     }
 
     @Test func spareHeaderSpaceFollowsTheFirstDimension() {
@@ -51,15 +51,11 @@ import Testing
         #expect(text.hasSuffix(" \n"))
     }
 
-    @Test(arguments: [[3, 4], [Int](repeating: 1, count: 21_000), [Int](repeating: 1, count: 21_900)])
+    @Test(.requiresPython("numpy"), arguments: [[3, 4], [Int](repeating: 1, count: 21_000), [Int](repeating: 1, count: 21_900)])
     func headerMatchesNumpysHeaderWriterIncludingVersion2(shape: [Int]) throws {
         // NumPy arrays have at most 64 axes, so np.save never needs version 2.0 for a plain
         // dtype; loft's shapes can be longer. NumPy's own header writer decides the reference.
-        guard NumPyPython.available else {
-            print("skipped: python3 with numpy is not available")
-            return
-        }
-        let expected = try NumPyPython.run("""
+        let expected = try Python.output("""
         import io, sys, warnings, numpy.lib._format_impl as f
         warnings.simplefilter('ignore')
         shape = tuple(int(x) for x in sys.argv[1].split(','))
@@ -71,17 +67,13 @@ import Testing
         #expect(header[6] == (header.count > 65_535 + 10 ? 2 : 1))
     }
 
-    @Test func roundTripThroughNumpy() throws {
-        guard NumPyPython.available else {
-            print("skipped: python3 with numpy is not available")
-            return
-        }
-        let scratch = NpyScratch()
+    @Test(.requiresPython("numpy")) func roundTripThroughNumpy() throws {
+        let scratch = ScratchDirectory()
         for file in ["dtype_c16_big_endian.npy", "fortran_u1_3x4x5.npy", "shape_scalar.npy", "dtype_b1.npy"] {
             let reader = try NpyReader(path: NumPyFixtures.path("npy/\(file)"))
-            let output = scratch.path(file)
+            let output = scratch.file(file)
             try NpyWriter.write(to: output, tensor: try reader.data(for: reader.tensors[0].name))
-            let verdict = try NumPyPython.run("""
+            let verdict = try Python.output("""
             import sys, numpy as np
             a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
             print(a.dtype == b.dtype.newbyteorder('<') and a.shape == b.shape and a.tobytes() == np.ascontiguousarray(b).astype(a.dtype).tobytes())

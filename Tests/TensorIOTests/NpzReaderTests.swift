@@ -40,9 +40,9 @@ import Testing
 
     @Test func storedLittleEndianMemberIsAViewWhenAligned() throws {
         // loft's own writer aligns stored data to 64 bytes; np.savez does not align.
-        let scratch = NpyScratch()
+        let scratch = ScratchDirectory()
         let source = try NpyReader(path: NumPyFixtures.path("npy/dtype_f8.npy"))
-        let path = scratch.path("a.npz")
+        let path = scratch.file("a.npz")
         try NpzWriter.write(to: path, tensors: [source.tensors[0].renamed("x")], compress: false) { _ in
             let data = try source.data(for: "dtype_f8")
             return TensorData(info: data.info.renamed("x"), bytes: data.bytes, owner: data.owner)

@@ -15,25 +15,21 @@ import Testing
     @Test(arguments: [false, true])
     func roundTripThroughLoft(compress: Bool) throws {
         let (source, tensors) = try savezTensors()
-        let scratch = NpyScratch()
-        let path = scratch.path("out.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("out.npz")
         try NpzWriter.write(to: path, tensors: tensors, compress: compress) { try source.data(for: $0.name) }
         let back = try NpzReader(path: path)
         #expect(back.tensors == tensors)
         for info in tensors { #expect(try back.data(for: info.name).npyTestBytes == source.data(for: info.name).npyTestBytes) }
     }
 
-    @Test(arguments: [false, true])
+    @Test(.requiresPython("numpy"), arguments: [false, true])
     func numpyAndZipfileReadWhatLoftWrites(compress: Bool) throws {
-        guard NumPyPython.available else {
-            print("skipped: python3 with numpy is not available")
-            return
-        }
         let (source, tensors) = try savezTensors()
-        let scratch = NpyScratch()
-        let path = scratch.path("out.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("out.npz")
         try NpzWriter.write(to: path, tensors: tensors, compress: compress) { try source.data(for: $0.name) }
-        let verdict = try NumPyPython.run("""
+        let verdict = try Python.output("""
         import sys, zipfile, numpy as np
         assert zipfile.ZipFile(sys.argv[1]).testzip() is None
         ours, theirs = np.load(sys.argv[1]), np.load(sys.argv[2])
@@ -51,8 +47,8 @@ import Testing
     @Test func memberBytesAreExactlyWhatNpSaveWrites() throws {
         // Stored member = np.save output, so the member's bytes equal the .npy fixture.
         let reader = try NpyReader(path: NumPyFixtures.path("npy/dtype_i8.npy"))
-        let scratch = NpyScratch()
-        let path = scratch.path("a.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("a.npz")
         try NpzWriter.write(to: path, tensors: reader.tensors, compress: false) { try reader.data(for: $0.name) }
         let archive = try MappedFile(path: path)
         let entry = try ZipDirectory.read(archive.bytes, path: path)[0]
@@ -68,12 +64,12 @@ import Testing
         let buffer = ByteBuffer(count: count)
         for i in 0..<count { buffer.bytes[i] = UInt8(truncatingIfNeeded: (i / 7) ^ (i >> 13)) }
         let info = TensorInfo(name: "big", dtype: .U8, shape: [count])
-        let scratch = NpyScratch()
-        let path = scratch.path("big.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("big.npz")
         try NpzWriter.write(to: path, tensors: [info], compress: true) { _ in TensorData(info: info, buffer: buffer) }
         #expect(try NpzReader(path: path).data(for: "big").npyTestBytes == Array(buffer.bytes))
-        if NumPyPython.available {
-            let out = try NumPyPython.run("""
+        if Python.has("numpy") {
+            let out = try Python.output("""
             import sys, zipfile, zlib, numpy as np
             assert zipfile.ZipFile(sys.argv[1]).testzip() is None
             a = np.load(sys.argv[1])['big']
@@ -88,8 +84,8 @@ import Testing
         let count = 65_600
         let infos = (0..<count).map { TensorInfo(name: "t\($0)", dtype: .U8, shape: [1]) }
         let buffer = ByteBuffer(count: 1)
-        let scratch = NpyScratch()
-        let path = scratch.path("many.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("many.npz")
         try NpzWriter.write(to: path, tensors: infos, compress: false) { info in
             buffer.bytes[0] = UInt8(truncatingIfNeeded: Int(info.name.dropFirst())!)
             return TensorData(info: info, buffer: buffer)
@@ -101,8 +97,8 @@ import Testing
         let reader = try NpzReader(path: path)
         #expect(reader.tensors.count == count)
         #expect(try reader.data(for: "t65599").npyTestBytes == [UInt8(65599 & 0xFF)])
-        if NumPyPython.available {
-            let out = try NumPyPython.run("""
+        if Python.has("numpy") {
+            let out = try Python.output("""
             import sys, numpy as np
             f = np.load(sys.argv[1]); print(len(f.files), int(f['t65599'][0]))
             """, [path])
@@ -112,8 +108,8 @@ import Testing
 
     @Test func failureLeavesNothingAtThePath() throws {
         struct Boom: Error {}
-        let scratch = NpyScratch()
-        let path = scratch.path("x.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("x.npz")
         let infos = [TensorInfo(name: "a", dtype: .F32, shape: [1]), TensorInfo(name: "b", dtype: .F32, shape: [1])]
         #expect(throws: Boom.self) {
             try NpzWriter.write(to: path, tensors: infos, compress: true) { info in
@@ -121,12 +117,12 @@ import Testing
                 return TensorData(info: info, buffer: ByteBuffer(count: 4))
             }
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
     }
 
     @Test func refusesBF16AndUnsafeNames() throws {
-        let scratch = NpyScratch()
-        let path = scratch.path("x.npz")
+        let scratch = ScratchDirectory()
+        let path = scratch.file("x.npz")
         #expect(throws: NpyError.noNumPyDType(path: path, tensor: "w", dtype: .BF16)) {
             try NpzWriter.write(to: path, tensors: [TensorInfo(name: "w", dtype: .BF16, shape: [1])], compress: false) { _ in fatalError() }
         }

@@ -52,15 +52,11 @@ import Testing
         #expect(PythonJSON.dumps(value, indent: nil, sortKeys: false) == #"{"b": [1, {}], "a": "x"}"#)
     }
 
-    @Test func agreesWithPythonAtTestTime() throws {
-        guard PythonReference.available else {
-            print("SKIPPED agreesWithPythonAtTestTime: python3 with numpy/safetensors not importable")
-            return
-        }
+    @Test(.requiresPython("numpy", "safetensors", "ml_dtypes")) func agreesWithPythonAtTestTime() throws {
         // Python re-dumps what it parses from our compact text; the indented text must match.
         let script = "import sys, json; print(json.dumps(json.loads(sys.argv[1]), indent=2, sort_keys=True), end='')"
         let text = PythonJSON.dumps(Self.document, indent: nil, sortKeys: false)
-        let python = try #require(try PythonReference.run(script, [text]))
+        let python = try Python.output(script, [text])
         #expect(PythonJSON.dumps(Self.document) == python)
     }
 }

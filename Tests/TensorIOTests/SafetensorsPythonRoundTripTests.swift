@@ -18,11 +18,7 @@ import Testing
     print(json.dumps(out, sort_keys=True))
     """
 
-    @Test func referenceReadsWhatLoftWrites() throws {
-        guard PythonReference.available else {
-            print("SKIPPED referenceReadsWhatLoftWrites: python3 with numpy, ml_dtypes and safetensors not importable")
-            return
-        }
+    @Test(.requiresPython("numpy", "safetensors", "ml_dtypes")) func referenceReadsWhatLoftWrites() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("loft.safetensors")
@@ -36,7 +32,7 @@ import Testing
             tensorData(TensorInfo(name: "flags", dtype: .BOOL, shape: [3]), [1, 0, 1]),
         ]
         try SafetensorsWriter.write(to: path, tensors: tensors, metadata: [("format", "pt")])
-        let output = try #require(try PythonReference.run(Self.loadScript, [path]))
+        let output = try Python.output(Self.loadScript, [path])
         let result = try JSON.parse(output)
         #expect(result["metadata"]?["format"] == .string("pt"))
         let loaded = try #require(result["tensors"])
@@ -49,11 +45,7 @@ import Testing
         }
     }
 
-    @Test func referenceReadsLoftsShardedCheckpoint() throws {
-        guard PythonReference.available else {
-            print("SKIPPED referenceReadsLoftsShardedCheckpoint: python3 with numpy, ml_dtypes and safetensors not importable")
-            return
-        }
+    @Test(.requiresPython("numpy", "safetensors", "ml_dtypes")) func referenceReadsLoftsShardedCheckpoint() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let tensors = (0..<5).map { f32Tensor("layers.\($0).w", (0..<8).map { Float($0) * 0.5 }) }
@@ -73,7 +65,7 @@ import Testing
             values[name] = load_file(os.path.join(d, shard))[name].tolist()
         print(json.dumps({"total": index["metadata"]["total_size"], "values": values}))
         """
-        let output = try #require(try PythonReference.run(script, [scratch.path]))
+        let output = try Python.output(script, [scratch.path])
         let result = try JSON.parse(output)
         #expect(result["total"]?.intValue == 5 * 32)
         for tensor in tensors {

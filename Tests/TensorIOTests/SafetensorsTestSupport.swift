@@ -1,17 +1,12 @@
-// Shared by the Safetensors* tests: where the fixtures are, hex, scratch directories, and
-// running the Python reference when it is installed.
+// Shared by the Safetensors* tests: where the fixtures are, hex, small tensors. Scratch
+// directories and the Python runner come from TestSupport.
 
 import Foundation
+@_exported import TestSupport
 @testable import TensorIO
 
 enum SafetensorsFixtures {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("fixtures/safetensors")
-    }()
+    static let root = Repository.root.appendingPathComponent("fixtures/safetensors")
 
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
@@ -32,19 +27,6 @@ enum SafetensorsFixtures {
     }
 }
 
-/// A fresh directory under the system temporary directory, removed by `remove()`.
-struct ScratchDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "loft-st-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
-    func contents() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 func tensorData(_ info: TensorInfo, _ bytes: [UInt8]) -> TensorData {
     let buffer = ByteBuffer(count: bytes.count)
@@ -56,34 +38,3 @@ func f32Tensor(_ name: String, _ values: [Float], shape: [Int]? = nil) -> Tensor
     tensorData(TensorInfo(name: name, dtype: .F32, shape: shape ?? [values.count]), values.withUnsafeBytes { Array($0) })
 }
 
-enum PythonReference {
-    /// Runs a Python script with the given arguments; nil when python3 or safetensors/numpy
-    /// cannot be imported (the caller skips and says so).
-    static func run(_ script: String, _ arguments: [String]) throws -> String? {
-        guard available else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PythonFailure(status: process.terminationStatus) }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    struct PythonFailure: Error { var status: Int32 }
-
-    static let available: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import numpy, safetensors.numpy, ml_dtypes"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
-}

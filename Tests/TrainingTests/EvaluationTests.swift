@@ -41,18 +41,7 @@ import TensorIO
         #expect(try Evaluation.languageModel(model, tokens: Array(ids.prefix(9)), batch: 2, sequence: 4).count == 6)
     }
 
-    @Test func peftLoadsAnAdapterLoftWrote() throws {
-        let python = ProcessInfo.processInfo.environment["PYTHON"] ?? "/usr/bin/env"
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: python)
-        check.arguments = (python.hasSuffix("env") ? ["python3"] : []) + ["-c", "import torch, transformers, peft"]
-        check.standardError = FileHandle.nullDevice
-        guard (try? check.run()) != nil else { print("skipped: no python3"); return }
-        check.waitUntilExit()
-        guard check.terminationStatus == 0 else {
-            print("skipped: python3 with torch, transformers and peft is not available")
-            return
-        }
+    @Test(.requiresPython("torch", "transformers", "peft")) func peftLoadsAnAdapterLoftWrote() throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var request = FinetuneRequest(base: TrainingFixtures.path("gpt2"), data: TrainingFixtures.path("text.txt"), output: directory)
@@ -66,19 +55,10 @@ import TensorIO
         guard case let .gpt2(model) = job.model else { return }
         let ours = try Evaluation.languageModel(model, tokens: tokens, batch: 4, sequence: 32)
 
-        let script = TrainingFixtures.root.appendingPathComponent("scripts/peft_eval.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = (python.hasSuffix("env") ? ["python3"] : []) + [script, "--base", TrainingFixtures.path("gpt2"), "--adapter", directory,
-                                                                             "--data", TrainingFixtures.path("tokens.npy"), "--seq", "32", "--json"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let text = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        let run = try #require(Python.runScript("scripts/peft_eval.py", arguments: [
+            "--base", TrainingFixtures.path("gpt2"), "--adapter", directory, "--data", TrainingFixtures.path("tokens.npy"), "--seq", "32", "--json"]))
+        #expect(run.status == 0)
+        let text = run.output.split(separator: "\n").last.map(String.init) ?? ""
         let peft = try JSON.parse(text)
         let reference = try #require(peft["loss"]?.doubleValue)
         #expect(peft["tokens"]?.intValue == ours.count)

@@ -10,19 +10,7 @@ import TensorIO
 @testable import Training
 
 @Suite struct LlamaPEFTEvalTests {
-    @Test func peftLoadsALlamaAdapterLoftWroteWithTheSameEvalLoss() throws {
-        let python = ProcessInfo.processInfo.environment["PYTHON"] ?? "/usr/bin/env"
-        let prefix = python.hasSuffix("env") ? ["python3"] : []
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: python)
-        check.arguments = prefix + ["-c", "import torch, transformers, peft"]
-        check.standardError = FileHandle.nullDevice
-        guard (try? check.run()) != nil else { print("skipped: no python3"); return }
-        check.waitUntilExit()
-        guard check.terminationStatus == 0 else {
-            print("skipped: python3 with torch, transformers and peft is not available")
-            return
-        }
+    @Test(.requiresPython("torch", "transformers", "peft")) func peftLoadsALlamaAdapterLoftWroteWithTheSameEvalLoss() throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = (directory as NSString).appendingPathComponent("run")
@@ -33,18 +21,10 @@ import TensorIO
         let ours = try Evaluation.languageModel(LoadedModel.load(base: LlamaFixtures.gqa, adapter: output).languageModel!,
                                                 tokens: tokens, batch: 4, sequence: 32)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = prefix + [TrainingFixtures.root.appendingPathComponent("scripts/peft_eval.py").path,
-                                      "--base", LlamaFixtures.gqa, "--adapter", output, "--data", data, "--seq", "32", "--json"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let bytes = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let text = String(decoding: bytes, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        let run = try #require(Python.runScript("scripts/peft_eval.py", arguments: [
+            "--base", LlamaFixtures.gqa, "--adapter", output, "--data", data, "--seq", "32", "--json"]))
+        #expect(run.status == 0)
+        let text = run.output.split(separator: "\n").last.map(String.init) ?? ""
         let peft = try JSON.parse(text)
         let reference = try #require(peft["loss"]?.doubleValue)
         #expect(peft["tokens"]?.intValue == ours.count)

@@ -2,13 +2,13 @@
 // temporary directories, and a tiny GPT-2 / MLP with learnable data for the loop tests.
 
 import Foundation
+@_exported import TestSupport
 import TensorIO
 @testable import Models
 @testable import Training
 
 enum TrainingFixtures {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
 
     static func path(_ relative: String) -> String { root.appendingPathComponent("fixtures/training/" + relative).path }
 
