@@ -2,7 +2,7 @@
 #   make demo   build (release) and run the main job on the shipped default
 #   make test   the whole test suite (debug build)
 #   make bench  loft against its Python peers, same machine, same run -> docs/benchmarks.md
-#   make fuzz   libFuzzer targets for every reader (FUZZ_SECONDS each)
+#   make fuzz   libFuzzer targets for every reader (FUZZ_SECONDS each; FUZZ_TARGETS="npz gguf" for some)
 
 SYSTEM_PACKAGES := zlib1g-dev libjson-c-dev libopenblas-dev pkg-config
 PYTHON ?= python3
@@ -43,7 +43,7 @@ bench: release python-deps
 	@bash scripts/bench.sh $(RELEASE_BIN)
 
 fuzz: deps
-	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build bench-out demo-out fuzz-out

@@ -1,5 +1,5 @@
 // libFuzzer target for the .npy reader, built with the TensorIO sources as one module
-// (scripts/fuzz-npy.sh). Any input must either be refused with an NpyError or read
+// (scripts/fuzz.sh npy). Any input must either be refused with an NpyError or read
 // completely; an accepted array, written back with np.save's header, must read back as the
 // same tensor with the same bytes. A trap or sanitizer report is a finding.
 

@@ -1,5 +1,5 @@
 // libFuzzer target for the .npz reader and its zip layer, built with the TensorIO sources as
-// one module (scripts/fuzz-npz.sh). Opening must succeed or throw ZipError/NpyError; every
+// one module (scripts/fuzz.sh npz). Opening must succeed or throw ZipError/NpyError; every
 // tensor of an opened archive must then read with exactly its declared size, or throw one
 // of those errors (CRC mismatch, corrupt or oversized deflate data). A trap, a sanitizer
 // report, a hang or an allocation beyond the fuzzer's RSS limit is a finding.

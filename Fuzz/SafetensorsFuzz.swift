@@ -1,5 +1,5 @@
 // libFuzzer target for the safetensors reader, built with the TensorIO sources as one module
-// (scripts/fuzz-safetensors.sh). Any input must either be rejected with a SafetensorsError or
+// (scripts/fuzz.sh safetensors). Any input must either be rejected with a SafetensorsError or
 // read completely; an accepted file, rewritten by the writer's header code with the same
 // data, must read back as the same tensors. A trap or sanitizer report is a finding.
 
