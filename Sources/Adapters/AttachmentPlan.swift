@@ -31,7 +31,7 @@ public struct LowRankBranch {
 public final class AttachmentPlan {
     public let adapter: Adapter
     public let branches: [LowRankBranch]
-    /// Model tensors whose values change, in model order (after the head, when untied).
+    /// Model tensors whose values change, in the model's order (an untied head last).
     public let foldedTensors: [String]
     /// The name of the head (`lm_head.weight`) the model must give its own copy of the tied
     /// input embedding before any fold: the adapter changes the embedding but, as in PEFT's
