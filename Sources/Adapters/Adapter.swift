@@ -1,4 +1,9 @@
-// A LoRA adapter read from its directory and sorted into per-module updates.
+// A LoRA adapter read from its directory and sorted into per-module updates: the one reader
+// and rule set (config parsing, scale, rank/alpha patterns, refusals) behind `loft merge`
+// (MergePlan) and `loft eval` / `generate` (AttachmentPlan), for PEFT's, mlx-lm's and loft's
+// own adapters (loft writes PEFT's format).
+//
+// Files: DIR/adapter_config.json, and the weights in one of `weightFiles` (first found wins).
 //
 // PEFT keys (after `base_model.model.`): `<module>.lora_A.weight` (r x in), `.lora_B.weight`
 // (out x r), `.lora_B.bias` (out, lora_bias), `.lora_embedding_A` (r x vocab),
@@ -86,27 +91,31 @@ public final class Adapter {
 
     public static let peftPrefix = "base_model.model."
 
+    /// The weight files an adapter directory may hold, in the order looked for, with the
+    /// reader that opens each. Another container (PEFT's pickled adapter_model.bin, once a
+    /// safe reader exists) is one more line here.
+    static let weightFiles: [(name: String, format: AdapterFormat, open: (String) throws -> TensorReader)] = [
+        ("adapter_model.safetensors", .peft, { try SafetensorsReader(path: $0) }),
+        ("adapters.safetensors", .mlx, { try SafetensorsReader(path: $0) }),
+    ]
+
+    /// The weights of the adapter in `directory`: its format, file and an open reader.
+    static func openWeights(_ directory: String) throws -> (format: AdapterFormat, path: String, reader: TensorReader) {
+        for file in weightFiles where fileExists(directory + "/" + file.name) {
+            guard fileExists(directory + "/adapter_config.json") else { throw AdapterError.missingConfig(path: directory) }
+            let path = directory + "/" + file.name
+            return (file.format, path, try file.open(path))
+        }
+        if fileExists(directory + "/adapter_model.bin") { throw AdapterError.pickleOnly(path: directory + "/adapter_model.bin") }
+        throw AdapterError.notAnAdapter(path: directory)
+    }
+
     public init(directory: String) throws {
         path = directory
         let configPath = directory + "/adapter_config.json"
-        let peftWeights = directory + "/adapter_model.safetensors"
-        let mlxWeights = directory + "/adapters.safetensors"
-        let hasConfig = fileExists(configPath)
-        if fileExists(peftWeights) {
-            guard hasConfig else { throw AdapterError.missingConfig(path: directory) }
-            format = .peft
-            weightsPath = peftWeights
-        } else if fileExists(mlxWeights) {
-            guard hasConfig else { throw AdapterError.missingConfig(path: directory) }
-            format = .mlx
-            weightsPath = mlxWeights
-        } else if fileExists(directory + "/adapter_model.bin") {
-            throw AdapterError.pickleOnly(path: directory + "/adapter_model.bin")
-        } else {
-            throw AdapterError.notAnAdapter(path: directory)
-        }
+        let reader: TensorReader
+        (format, weightsPath, reader) = try Self.openWeights(directory)
         let config = try AdapterConfigParser.readJSON(configPath)
-        let reader = try SafetensorsReader(path: weightsPath)
         switch format {
         case .peft:
             let settings = try AdapterConfigParser.peft(config, path: configPath)
@@ -127,7 +136,7 @@ public final class Adapter {
     }
 
     private static func peftUpdates(
-        _ reader: SafetensorsReader, settings: PeftLoraSettings, path: String
+        _ reader: TensorReader, settings: PeftLoraSettings, path: String
     ) throws -> ([LowRankUpdate], [TensorReplacement]) {
         var parts: [String: Parts] = [:]
         var order: [String] = []
@@ -177,7 +186,7 @@ public final class Adapter {
             }
             let configRank = settings.rank(for: module)
             guard configRank == rank else {
-                throw AdapterError.rankMismatch(path: path, tensor: p.a!, configRank: configRank, tensorRank: rank)
+                throw AdapterError.rankMismatch(path: path, module: module, tensor: p.a!, shape: a.info.shape, configRank: configRank)
             }
             let bias = try p.bias.map { try vector(reader, $0, length: b.info.shape[0], path: path) }
             let magnitude = try p.magnitude.map { try vector(reader, $0, length: nil, path: path) }
@@ -191,7 +200,7 @@ public final class Adapter {
         return (updates, replacements)
     }
 
-    private static func mlxUpdates(_ reader: SafetensorsReader, scale: Double, path: String) throws -> [LowRankUpdate] {
+    private static func mlxUpdates(_ reader: TensorReader, scale: Double, path: String) throws -> [LowRankUpdate] {
         var parts: [String: Parts] = [:]
         var order: [String] = []
         var unknown: [String] = []
@@ -231,7 +240,7 @@ public final class Adapter {
         }
     }
 
-    private static func factor(_ reader: SafetensorsReader, _ name: String, path: String) throws -> TensorData {
+    private static func factor(_ reader: TensorReader, _ name: String, path: String) throws -> TensorData {
         let data = try reader.data(for: name)
         guard data.info.shape.count == 2, data.info.shape.allSatisfy({ $0 > 0 }) else {
             throw AdapterError.badFactor(path: path, tensor: name, reason: "shape \(data.info.shape) is not a non-empty matrix")
@@ -246,7 +255,7 @@ public final class Adapter {
         }
     }
 
-    private static func vector(_ reader: SafetensorsReader, _ name: String, length: Int?, path: String) throws -> [Double] {
+    private static func vector(_ reader: TensorReader, _ name: String, length: Int?, path: String) throws -> [Double] {
         let data = try reader.data(for: name)
         guard data.info.shape.count == 1, length == nil || data.info.shape[0] == length else {
             let wanted = length.map { "[\($0)]" } ?? "a vector"

@@ -1,6 +1,8 @@
 // adapter_config.json, for the two layouts loft reads.
 //
 // PEFT (`peft_type: "LORA"`): scale = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora.
+// A key left out takes LoraConfig's default (peft 0.21: r = 8, lora_alpha = 8), as PEFT
+// itself does when it loads the file; r must equal every A factor's row count.
 // rank_pattern and alpha_pattern override r and lora_alpha per module with PEFT's own rule
 // (peft.utils.other.get_pattern_key): each key is a regular expression, it matches a module
 // path (without `base_model.model.`) when the whole path matches `(.*\.)?(key)`, and the first
@@ -18,6 +20,10 @@ import Glibc
 #endif
 
 public struct PeftLoraSettings {
+    /// LoraConfig's defaults (peft 0.21), used when adapter_config.json leaves a key out.
+    public static let defaultRank = 8
+    public static let defaultAlpha = 8.0
+
     public var r: Int
     public var loraAlpha: Double
     public var useRslora: Bool
@@ -99,10 +105,10 @@ enum AdapterConfigParser {
                 throw AdapterError.unfoldable(path: path, setting: "init_lora_weights = \"mica\"", reason: "the MiCA variant is not folded by loft")
             }
         }
-        guard let r = config["r"]?.intValue, r > 0 else {
+        guard let r = config["r"].map({ $0.intValue }) ?? PeftLoraSettings.defaultRank, r > 0 else {
             throw AdapterError.invalidConfig(path: path, reason: "r must be a positive integer")
         }
-        guard let alpha = config["lora_alpha"].map({ $0 == .null ? Double(r) : $0.doubleValue }) ?? Double(r) else {
+        guard let alpha = config["lora_alpha"].map({ $0.doubleValue }) ?? PeftLoraSettings.defaultAlpha, alpha.isFinite else {
             throw AdapterError.invalidConfig(path: path, reason: "lora_alpha must be a number")
         }
         var rankPattern: [(key: String, value: Int)] = []

@@ -1,4 +1,5 @@
-// Everything `loft merge` refuses, each with the file, the tensor or the setting at fault.
+// Everything `loft merge`, `eval` and `generate` refuse in an adapter, each with the file,
+// the tensor or the setting at fault.
 // Problems found while matching an adapter to a base are collected and reported together:
 // a user fixing a name mapping wants the whole list, not one name per run.
 
@@ -11,7 +12,8 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
     /// A setting whose adapter cannot be folded into the weights as plain low-rank deltas.
     case unfoldable(path: String, setting: String, reason: String)
     case unpaired(path: String, tensors: [String])
-    case rankMismatch(path: String, tensor: String, configRank: Int, tensorRank: Int)
+    /// The config's r (after rank_pattern) is not the rank of the module's A factor.
+    case rankMismatch(path: String, module: String, tensor: String, shape: [Int], configRank: Int)
     case badFactor(path: String, tensor: String, reason: String)
     /// Adapter tensors that name no base tensor or whose shape disagrees, all of them.
     case doesNotFitBase(path: String, base: String, problems: [String])
@@ -38,8 +40,8 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
             return "\(path): cannot fold into the base weights: \(setting): \(reason)"
         case let .unpaired(path, tensors):
             return "\(path): \(tensors.count) adapter tensor(s) without their partner:\n" + tensors.map { "  \($0)" }.joined(separator: "\n")
-        case let .rankMismatch(path, tensor, configRank, tensorRank):
-            return "\(path): \(tensor): rank \(tensorRank) in the file but r = \(configRank) from adapter_config.json (r / rank_pattern)"
+        case let .rankMismatch(path, module, tensor, shape, configRank):
+            return "\(path): module \(module): \(tensor) has shape \(shape) (rank \(shape.first ?? 0)) but adapter_config.json gives r = \(configRank) (r, or rank_pattern)"
         case let .badFactor(path, tensor, reason):
             return "\(path): \(tensor): \(reason)"
         case let .doesNotFitBase(path, base, problems):

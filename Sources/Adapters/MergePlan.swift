@@ -76,14 +76,19 @@ struct MergePlan {
     var untied: [String]
 
     init(base: TensorReader, adapters: [(Adapter, Double)], subtract: Bool, dtype: DType?) throws {
-        let names = BaseNames(base.tensors)
-        var plans: [TensorPlan] = base.tensors.map { TensorPlan(output: Self.outputInfo($0, dtype), baseName: $0.name) }
+        try self.init(baseTensors: base.tensors, baseDescription: base.path, adapters: adapters, subtract: subtract, dtype: dtype)
+    }
+
+    /// The plan against any set of named tensors: a checkpoint's, or a loaded model's
+    /// float32 parameters (AttachmentPlan).
+    init(baseTensors: [TensorInfo], baseDescription: String, adapters: [(Adapter, Double)], subtract: Bool, dtype: DType?) throws {
+        let names = BaseNames(baseTensors)
+        var plans: [TensorPlan] = baseTensors.map { TensorPlan(output: Self.outputInfo($0, dtype), baseName: $0.name) }
         var position: [String: Int] = [:]
-        for (i, tensor) in base.tensors.enumerated() { position[tensor.name] = i }
+        for (i, tensor) in baseTensors.enumerated() { position[tensor.name] = i }
         var modules: [MergedModule] = []
         var untied: [String] = []
         let tiedEmbedding = names.tiedEmbedding
-        let baseDescription = base.path
 
         /// The plan for a name, creating the separate head of a tied checkpoint on demand.
         func planIndex(for name: String) -> Int? {
@@ -95,7 +100,7 @@ struct MergePlan {
         }
         func untie(_ embedding: String) -> Int {
             if let existing = position[BaseNames.headName] { return existing }
-            let source = base.tensors[position[embedding]!]
+            let source = baseTensors[position[embedding]!]
             plans.append(TensorPlan(output: Self.outputInfo(source.renamed(BaseNames.headName), dtype), baseName: embedding))
             position[BaseNames.headName] = plans.count - 1
             untied.append(BaseNames.headName)
@@ -184,7 +189,7 @@ struct MergePlan {
                 reason: "a DoRA adapter and \(plan.lowRank.count - 1) other adapter(s) touch it; DoRA renormalises the whole weight, so merge it alone")
         }
         for plan in plans where !plan.isUntouched {
-            let dtype = plan.replacement?.info.dtype ?? base.info(for: plan.baseName!)?.dtype ?? plan.output.dtype
+            let dtype = plan.replacement?.info.dtype ?? plan.baseName.flatMap { position[$0] }.map { baseTensors[$0].dtype } ?? plan.output.dtype
             for type in [dtype, plan.output.dtype] where !MergeKernel.supportedTypes.contains(type) {
                 throw AdapterError.unsupportedBaseDType(tensor: plan.output.name, dtype: type.rawValue)
             }

@@ -44,6 +44,9 @@ public protocol CausalLanguageModel: TrainableModel {
     var logits: UnsafeBufferPointer<Float> { get }
     /// Frees the activation buffers until the next forward.
     func releaseActivations()
+    /// Gives a head tied to the input embedding its own copy (`lm_head.weight`), so that
+    /// changing the embedding (an adapter on it) leaves the head as it was. No-op if untied.
+    func untieHead()
 }
 
 public enum CausalLanguageModelFamily: String, Sendable, CaseIterable {

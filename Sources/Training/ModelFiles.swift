@@ -50,7 +50,7 @@ public enum LoadedModel {
         case .llama: loaded = .llama(try LlamaModel.load(path: path))
         case .mlp: loaded = .mlp(try MLPModel.load(path: path))
         }
-        if let adapter { try PEFTAdapterFile.apply(directory: adapter, to: loaded.trainable) }
+        if let adapter { try loaded.trainable.attachAdapter(directory: adapter, modelPath: path) }
         return loaded
     }
 

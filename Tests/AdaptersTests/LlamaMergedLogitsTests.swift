@@ -35,8 +35,8 @@ import Training
         let tokens: [Int32] = [3, 17, 5, 9, 1, 22, 14, 8, 0, 11, 19, 6, 3, 17, 40, 77, 95, 2]
         let base = try LlamaModel.load(path: gqa)
         let plain = try logits(base, tokens)
-        let applied = try PEFTAdapterFile.apply(directory: scratch.file("run"), to: base)
-        #expect(applied.count == 14)  // seven projections in each of two layers
+        let plan = try base.attachAdapter(directory: scratch.file("run"), modelPath: gqa)
+        #expect(plan.branches.count == 14)  // seven projections in each of two layers
         let adapted = try logits(base, tokens)
 
         let out = scratch.file("merged.safetensors")

@@ -44,6 +44,22 @@ import TensorIO
         #expect(changed > 0)
     }
 
+    // Issue 10, defect 5: without lora_alpha merge used alpha = r (4); PEFT's default is 8.
+    @Test func aConfigWithoutLoraAlphaUsesPEFTsDefault() throws {
+        let scratch = ScratchDirectory()
+        let adapter = try adapterWithConfig("peft-llama-lora", in: scratch) { $0.replacingOccurrences(of: #""lora_alpha": 8,"#, with: "") }
+        #expect(try String(contentsOfFile: adapter + "/adapter_config.json", encoding: .utf8).contains("lora_alpha") == false)
+        let out = scratch.file("merged.safetensors")
+        try merge(base: Fixture.path("llama-base.safetensors"), adapters: [AdapterSource(path: adapter)], out: out)
+        let merged = try LoadedTensors(out)
+        let expected = try LoadedTensors(Fixture.path("expected-llama-lora.safetensors"))
+        for name in expected.names {
+            let want = expected.values[name]!
+            let worst = zip(merged.values[name]!, want).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= float32Tolerance(want), "\(name): max abs diff \(worst)")
+        }
+    }
+
     @Test func rsloraAndPatternsGiveEachModuleItsOwnRankAndScale() throws {
         let adapter = try Adapter(directory: Fixture.path("peft-llama-rslora-patterns"))
         func update(_ module: String) -> LowRankUpdate { adapter.updates.first { $0.module == module }! }

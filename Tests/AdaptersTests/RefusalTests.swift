@@ -92,8 +92,9 @@ import TensorIO
     @Test func aConfigRankThatDisagreesWithTheTensorsIsRefused() throws {
         let adapter = try adapterWithConfig("peft-llama-lora", in: scratch) { $0.replacingOccurrences(of: #""r": 4"#, with: #""r": 8"#) }
         let error = try #require(refusal([AdapterSource(path: adapter)]))
-        guard case let .rankMismatch(_, tensor, configRank, tensorRank) = error else { Issue.record("got \(error)"); return }
-        #expect(tensor.hasSuffix("lora_A.weight") && configRank == 8 && tensorRank == 4)
+        guard case let .rankMismatch(_, module, tensor, shape, configRank) = error else { Issue.record("got \(error)"); return }
+        #expect(tensor == "base_model.model.\(module).lora_A.weight" && configRank == 8 && shape.first == 4)
+        #expect(error.description.contains("module \(module): \(tensor) has shape \(shape) (rank 4) but adapter_config.json gives r = 8"))
     }
 
     @Test func nonFiniteMergedValuesAreRefusedUnlessAllowed() throws {

@@ -54,9 +54,9 @@ public final class GPT2Model: TrainableModel {
     public let finalNormWeight: Parameter
     public let finalNormBias: Parameter
     /// An untied output head (`lm_head.weight`, vocab x C); nil when tied to wte.
-    public let untiedHead: Parameter?
+    public private(set) var untiedHead: Parameter?
 
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter]
     public let projections: [Projection]
     var activations: GPT2Activations?
 
@@ -119,4 +119,11 @@ public final class GPT2Model: TrainableModel {
 
     /// The output head's weight (vocab x C): lm_head when untied, wte otherwise.
     public var head: Parameter { untiedHead ?? tokenEmbedding }
+
+    public func untieHead() {
+        guard untiedHead == nil else { return }
+        let copy = Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        untiedHead = copy
+        parameters.append(copy)
+    }
 }

@@ -46,15 +46,15 @@ public final class LlamaBlock {
 }
 
 public final class LlamaModel: TrainableModel {
-    public let config: LlamaConfig
+    public private(set) var config: LlamaConfig
     public let tokenEmbedding: Parameter
     public let blocks: [LlamaBlock]
     public let finalNorm: Parameter
     /// `lm_head.weight` (vocab x hidden); nil when tied to the token embedding.
-    public let untiedHead: Parameter?
+    public private(set) var untiedHead: Parameter?
     public let rotary: RotaryEmbedding
 
-    public let parameters: [Parameter]
+    public private(set) var parameters: [Parameter]
     public let projections: [Projection]
     var activations: LlamaActivations?
 
@@ -102,4 +102,12 @@ public final class LlamaModel: TrainableModel {
 
     /// The output head's weight (vocab x hidden): lm_head when untied, embed_tokens otherwise.
     public var head: Parameter { untiedHead ?? tokenEmbedding }
+
+    public func untieHead() {
+        guard untiedHead == nil else { return }
+        let copy = Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        untiedHead = copy
+        parameters.append(copy)
+        config.tiedEmbeddings = false
+    }
 }
