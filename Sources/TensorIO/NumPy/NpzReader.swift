@@ -22,21 +22,21 @@ public final class NpzReader: TensorReader {
     }
 
     private let members: [TensorNameKey: Member]
-    private let bytes: UnsafeRawBufferPointer
-    private let owner: AnyObject?
-    private let mapping: MappedFile?
+    private let source: ReaderBytes
+    private var bytes: UnsafeRawBufferPointer { source.bytes }
+    private var owner: AnyObject? { source.owner }
 
-    public convenience init(path: String) throws {
-        let mapping = try MappedFile(path: path)
-        try self.init(path: path, bytes: mapping.bytes, owner: mapping)
-    }
+    public convenience init(path: String) throws { try self.init(path: path, source: ReaderBytes(path: path)) }
 
     /// Reads from memory the caller keeps alive through `owner` (the fuzz target uses this).
-    init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+    convenience init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+        try self.init(path: path, source: ReaderBytes(bytes: bytes, owner: owner))
+    }
+
+    private init(path: String, source: ReaderBytes) throws {
         self.path = path
-        self.bytes = bytes
-        self.owner = owner
-        mapping = owner as? MappedFile
+        self.source = source
+        let bytes = source.bytes
         var members: [TensorNameKey: Member] = [:]
         var tensors: [TensorInfo] = []
         for entry in try ZipDirectory.read(bytes, path: path) {
@@ -122,6 +122,6 @@ public final class NpzReader: TensorReader {
 
     public func release(_ name: String) {
         guard let entry = members[TensorNameKey(name)]?.entry else { return }
-        mapping?.release(offset: entry.dataOffset, count: entry.compressedSize)
+        source.release(offset: entry.dataOffset, count: entry.compressedSize)
     }
 }

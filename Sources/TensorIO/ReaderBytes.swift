@@ -1,0 +1,21 @@
+// The bytes a reader reads from: a file's read-only mapping, or memory its caller keeps
+// alive (the fuzz targets), with the owner every returned view must hold.
+
+struct ReaderBytes {
+    let bytes: UnsafeRawBufferPointer
+    let owner: AnyObject?
+
+    init(path: String) throws {
+        let file = try MappedFile(path: path)
+        bytes = file.bytes
+        owner = file
+    }
+
+    init(bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
+        self.bytes = bytes
+        self.owner = owner
+    }
+
+    /// Drops a range's pages from the resident set when the bytes are a mapping.
+    func release(offset: Int, count: Int) { (owner as? MappedFile)?.release(offset: offset, count: count) }
+}
