@@ -20,7 +20,7 @@ extension GPT2Model {
         } else {
             config = try GPT2Config.inferred(from: source.reader.tensors, path: source.reader.path)
             source.note("\(source.path): no config.json beside it: GPT-2 settings inferred from the tensor shapes, "
-                + "assuming 64-wide heads (\(config.heads) heads of \(config.channels)); put the model's config.json beside it if that is wrong")
+                + "assuming 64-wide heads (\(config.heads) of \(config.channels) channels); put the model's config.json beside it if that is wrong")
         }
         return try GPT2Model(config: config, reader: source.reader)
     }

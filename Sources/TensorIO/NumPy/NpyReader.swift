@@ -6,7 +6,7 @@
 // Fortran-order data is rearranged into a buffer. As in NumPy, bytes after the data are
 // ignored; fewer bytes than the header declares is an error.
 
-public final class NpyReader: TensorReader {
+public final class NpyReader: MappedTensorReader {
     public let path: String
     public var format: String { "npy" }
     public var metadata: [(key: String, value: String)] { [] }
@@ -17,14 +17,7 @@ public final class NpyReader: TensorReader {
     private var bytes: UnsafeRawBufferPointer { source.bytes }
     private var owner: AnyObject? { source.owner }
 
-    public convenience init(path: String) throws { try self.init(path: path, source: ReaderBytes(path: path)) }
-
-    /// Reads from memory the caller keeps alive through `owner` (the fuzz target uses this).
-    convenience init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
-        try self.init(path: path, source: ReaderBytes(bytes: bytes, owner: owner))
-    }
-
-    private init(path: String, source: ReaderBytes) throws {
+    public init(path: String, source: ReaderBytes) throws {
         self.path = path
         self.source = source
         let bytes = source.bytes

@@ -9,7 +9,7 @@
 // header declares, and one byte more is an error (zip bomb). CRC-32 is checked on every
 // data read.
 
-public final class NpzReader: TensorReader {
+public final class NpzReader: MappedTensorReader {
     public let path: String
     public var format: String { "npz" }
     public var metadata: [(key: String, value: String)] { [] }
@@ -26,14 +26,7 @@ public final class NpzReader: TensorReader {
     private var bytes: UnsafeRawBufferPointer { source.bytes }
     private var owner: AnyObject? { source.owner }
 
-    public convenience init(path: String) throws { try self.init(path: path, source: ReaderBytes(path: path)) }
-
-    /// Reads from memory the caller keeps alive through `owner` (the fuzz target uses this).
-    convenience init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
-        try self.init(path: path, source: ReaderBytes(bytes: bytes, owner: owner))
-    }
-
-    private init(path: String, source: ReaderBytes) throws {
+    public init(path: String, source: ReaderBytes) throws {
         self.path = path
         self.source = source
         let bytes = source.bytes
