@@ -54,9 +54,9 @@ public struct MergeReport: Sendable {
 
 public enum AdapterMerge {
     /// Opens a checkpoint: a .safetensors file, an .npz or .npy, a sharded index .json or a
-    /// directory, as every other command does (TensorFile.open).
+    /// directory, as every other command does (ModelSource).
     public static func openCheckpoint(_ path: String) throws -> TensorReader {
-        try TensorFile.open(path)
+        try ModelSource.open(path).reader
     }
 
     /// Merges, writes OUT, and says what it did. `progress(done, total)` counts output bytes.
@@ -68,8 +68,9 @@ public enum AdapterMerge {
         // every buffer of a megabyte or more its own mapping, returned when freed.
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD, malloc.h */, 1 << 20)
         #endif
-        let base = try openCheckpoint(options.base)
-        try checkNotInput(options.output, base: base, given: options.base)
+        let source = try ModelSource.open(options.base)
+        let base = source.reader
+        try checkNotInput(options.output, base: source)
         let adapters = try options.adapters.map { (try Adapter(directory: $0.path), $0.weight) }
         let plan = try MergePlan(base: base, adapters: adapters, subtract: options.subtract, dtype: options.dtype)
 
@@ -141,7 +142,7 @@ public enum AdapterMerge {
                 try json.write(toFile: directory.path + "/" + indexName, atomically: false, encoding: .utf8)
                 report.files.append(out + "/" + indexName)
             }
-            if let side = CheckpointOutput.baseDirectory(base, given: options.base) {
+            if let side = CheckpointOutput.baseDirectory(source) {
                 report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: directory.path, untie: !plan.untied.isEmpty)
             }
             try directory.commit()
@@ -150,10 +151,11 @@ public enum AdapterMerge {
         return report
     }
 
-    static func checkNotInput(_ output: String, base: TensorReader, given: String) throws {
+    static func checkNotInput(_ output: String, base source: ModelSource) throws {
+        let base = source.reader
         let outputPath = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
         var inputs = [base.path]
-        if let directory = CheckpointOutput.baseDirectory(base, given: given) { inputs.append(directory) }
+        if let directory = CheckpointOutput.baseDirectory(source) { inputs.append(directory) }
         if let sharded = base as? ShardedSafetensorsReader { inputs += sharded.shards.map { sharded.directory + "/" + $0.file } }
         for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == outputPath {
             throw FileError.wouldOverwriteInput(path: output)

@@ -38,7 +38,7 @@ enum CheckpointOutput {
             for tensor in tensors { byFile[shardOf(tensor.name) ?? sharded.shards[0].file, default: []].append(tensor) }
             let shards = try sharded.shards.map { shard in
                 OutputShard(file: shard.file, tensors: byFile[shard.file] ?? [],
-                            metadata: try SafetensorsReader(path: sharded.directory + "/" + shard.file).metadata)
+                            metadata: try TensorFile.open(sharded.directory + "/" + shard.file).metadata)
             }
             return (shards, true)
         }
@@ -48,7 +48,7 @@ enum CheckpointOutput {
     /// The metadata a single output file carries: the base file's, or its first shard's.
     static func firstShardMetadata(_ base: TensorReader) -> [(key: String, value: String)] {
         if let sharded = base as? ShardedSafetensorsReader, let first = sharded.shards.first,
-           let reader = try? SafetensorsReader(path: sharded.directory + "/" + first.file) {
+           let reader = try? TensorFile.open(sharded.directory + "/" + first.file) {
             return reader.metadata
         }
         return base.metadata
@@ -60,13 +60,10 @@ enum CheckpointOutput {
         ShardedSafetensorsWriter.indexText(shards: shards.map { ($0.file, $0.tensors) }, metadata: baseMetadata)
     }
 
-    /// The directory holding the base's side files, if the base is a directory or an index.
-    /// `given` is the path the user named (a directory opened as its model.safetensors is
-    /// still a directory with side files).
-    static func baseDirectory(_ base: TensorReader, given: String) -> String? {
-        if directoryExists(given) { return given }
-        if let sharded = base as? ShardedSafetensorsReader { return sharded.directory }
-        return nil
+    /// The directory holding the base's side files, if the base is a directory or an index
+    /// (ModelSource.ownsDirectory: a file's neighbours are not copied).
+    static func baseDirectory(_ base: ModelSource) -> String? {
+        base.ownsDirectory ? base.directory : nil
     }
 
     /// Copies config, tokenizer and other non-weight files; returns whether config.json was rewritten.

@@ -96,7 +96,7 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         try CommandFailure.reporting("convert") {
             let console = Console.current
-            let reader = try TensorFile.open(input)
+            let reader = try ModelSource.open(input).reader
             let progress = ProgressBar(label: "convert", console: console)
             let summary = try TensorConversion.run(reader: reader, output: try target(), options: try options()) {
                 progress.update(done: $0.bytesDone, total: $0.totalBytes, item: $0.current)

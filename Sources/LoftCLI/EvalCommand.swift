@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import TensorIO
 import Training
 
 struct EvalCommand: ParsableCommand {
@@ -33,13 +34,14 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print {\"loss\", \"perplexity\", \"tokens\"} as JSON.") var json = false
 
     func run() throws {
-        let model = try LoadedModel.load(base: base, adapter: adapter)
+        let source = try ModelSource.open(base)
+        let model = try LoadedModel.load(source, adapter: adapter)
+        printNotes(source, command: "eval")
         let result: EvaluationResult
         switch model {
-        case .gpt2, .llama:
-            let language = model.languageModel!
+        case let .language(language):
             let tokens = try TokenFile.tokens(path: data, vocabularySize: language.vocabularySize) {
-                try TokenFile.tokenizer(modelPath: tokenizer ?? base)
+                try TokenFile.tokenizer(modelPath: tokenizer ?? source.tokenizerPath ?? base)
             }
             result = try Evaluation.languageModel(language, tokens: tokens, batch: batch, sequence: seq ?? min(1024, language.maxPositions))
         case let .mlp(mlp):

@@ -102,6 +102,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let job = try FinetuneJob(request())
+        printNotes(job.source, command: "finetune")
         let o = job.options
         let what = o.method == .adamw ? "targets \(o.targets.joined(separator: ","))"
             : "rank \(o.rank), \(job.trainer.task.trainableModel.lowRankAdapters.count) adapted modules"

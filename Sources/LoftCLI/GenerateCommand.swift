@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import TensorIO
 import Training
 
 struct GenerateCommand: ParsableCommand {
@@ -39,12 +40,15 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let model = try LoadedModel.load(base: base, adapter: adapter).languageModel else {
+        let source = try ModelSource.open(base)
+        let loaded = try LoadedModel.load(source, adapter: adapter)
+        printNotes(source, command: "generate")
+        guard let model = loaded.languageModel else {
             throw ValidationError("\(base) is an MLP; loft generate needs a GPT-2 or LLaMA model")
         }
         let encoder: TextTokenizer
         do {
-            encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? base)
+            encoder = try TokenFile.tokenizer(modelPath: tokenizer ?? source.tokenizerPath ?? base)
         } catch let TrainingError.noTokenizer(path, reason) {
             // The error's own wording is about a text data file; here it is the prompt.
             throw TrainingError.invalidOption("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")

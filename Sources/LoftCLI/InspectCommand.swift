@@ -43,7 +43,7 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         try CommandFailure.reporting("inspect") {
             let console = Console.current
-            let reader = try TensorFile.open(path)
+            let reader = try ModelSource.open(path).reader
             var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))
             if stats { try computeStatistics(&report, reader: reader, console: console) }
             console.out(json ? JSON.serialize(report.json, style: .indented) : report.text)

@@ -1,5 +1,5 @@
 // What `loft finetune`, `eval` and `generate` need from a causal language model, whichever
-// family it is (GPT-2, LLaMA), and picking the family of a checkpoint on disk.
+// family it is (GPT-2, LLaMA); ModelFamilies picks the family of a checkpoint on disk.
 //
 // Everything else a training loop touches comes from TrainableModel: `parameters` (dense,
 // by checkpoint name; `setTrainable(targets:)` for full fine-tuning), `projections` /
@@ -47,42 +47,4 @@ public protocol CausalLanguageModel: TrainableModel {
     /// Gives a head tied to the input embedding its own copy (`lm_head.weight`), so that
     /// changing the embedding (an adapter on it) leaves the head as it was. No-op if untied.
     func untieHead()
-}
-
-public enum CausalLanguageModelFamily: String, Sendable, CaseIterable {
-    case gpt2, llama
-}
-
-public enum ModelLoader {
-    /// The family of the checkpoint at `path` (directory, index .json or .safetensors): from
-    /// config.json's `model_type` / `architectures`, else from tensor names (GPT-2 only: a
-    /// LLaMA checkpoint needs its config.json).
-    public static func family(path: String) throws -> CausalLanguageModelFamily {
-        let (reader, directory) = try openCheckpoint(path: path)
-        let configPath = ((directory.isEmpty ? "." : directory) as NSString).appendingPathComponent("config.json")
-        if FileManager.default.fileExists(atPath: configPath) {
-            let file = try MappedFile(path: configPath)
-            let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
-            let type = json["model_type"]?.stringValue
-            let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            if type == "gpt2" || architectures.contains("GPT2LMHeadModel") { return .gpt2 }
-            if type == "llama" || architectures.contains("LlamaForCausalLM") { return .llama }
-            let described = type.map { "model_type '\($0)'" } ?? "architectures \(architectures)"
-            throw ModelError.invalidConfig(path: configPath, reason: "\(described) is not supported (gpt2 and llama are)")
-        }
-        let names = Set(reader.tensors.map(\.name))
-        if names.contains("wte.weight") || names.contains("transformer.wte.weight") { return .gpt2 }
-        if names.contains("model.embed_tokens.weight") {
-            throw ModelError.invalidConfig(path: configPath, reason: "a LLaMA checkpoint needs its config.json (rope_theta, rms_norm_eps, heads are in no tensor)")
-        }
-        throw ModelError.cannotInferConfig(path: reader.path, reason: "neither GPT-2 (wte.weight) nor LLaMA (model.embed_tokens.weight) tensors, and no config.json")
-    }
-
-    /// The model at `path`, every weight frozen and upcast to float32.
-    public static func load(path: String) throws -> CausalLanguageModel {
-        switch try family(path: path) {
-        case .gpt2: return try GPT2Model.load(path: path)
-        case .llama: return try LlamaModel.load(path: path)
-        }
-    }
 }

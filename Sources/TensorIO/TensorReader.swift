@@ -4,7 +4,7 @@
 public protocol TensorReader: AnyObject {
     /// The path the user gave (file, directory or index).
     var path: String { get }
-    /// "safetensors", "safetensors-sharded", "npy" or "npz".
+    /// "safetensors", "safetensors-sharded", "npy", "npz" (TensorFile.formats' names).
     var format: String { get }
     /// File-level metadata in the order read (safetensors `__metadata__`, index `metadata`).
     var metadata: [(key: String, value: String)] { get }
@@ -16,12 +16,17 @@ public protocol TensorReader: AnyObject {
     /// Hint that the caller is done with a tensor: a mapped reader drops its pages, so
     /// resident memory stays near one tensor while streaming a whole file.
     func release(_ name: String)
+    /// The tensor of that exact name (a reader with an index answers without a scan).
+    func info(for name: String) -> TensorInfo?
 }
 
 extension TensorReader {
     public func release(_ name: String) {}
 
-    public func info(for name: String) -> TensorInfo? { tensors.first { $0.name == name } }
+    public func info(for name: String) -> TensorInfo? {
+        let key = TensorNameKey(name)
+        return tensors.first { TensorNameKey($0.name) == key }
+    }
 
     /// Total data bytes of all tensors.
     public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }

@@ -48,6 +48,8 @@ public struct FinetuneSummary: Sendable {
 public final class FinetuneJob {
     public let request: FinetuneRequest
     public let model: LoadedModel
+    /// Where the base came from (nil with --init); its notes are for the user.
+    public let source: ModelSource?
     public let task: TrainingTask
     public let trainer: Trainer
     public private(set) var options: TrainingOptions
@@ -63,18 +65,23 @@ public final class FinetuneJob {
         if let fraction = request.evalFraction, !(fraction > 0 && fraction < 1) {
             throw TrainingError.invalidOption("--eval-fraction must be in (0, 1) (got \(fraction))")
         }
+        // A random model under an adapter config naming --base as its base would be
+        // applied to weights it was never trained with.
+        if let base = request.base, let config = request.initConfig { throw TrainingError.baseAndInit(base: base, config: config) }
         try FinetuneJob.checkOutputIsNotBase(request)
         if let config = request.initConfig {
-            model = try FinetuneJob.initialized(config: config, seed: request.options.seed)
+            source = nil
+            model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
         } else {
-            model = try LoadedModel.load(base: request.base!)
+            let source = try ModelSource.open(request.base!)
+            self.source = source
+            model = try LoadedModel.load(source)
         }
         var options = request.options
         switch model {
-        case .gpt2, .llama:
-            let language = model.languageModel!
+        case let .language(language):
             let sequence = request.sequence ?? min(128, language.maxPositions)
-            let tokenizerPath = request.tokenizer ?? request.base
+            let tokenizerPath = request.tokenizer ?? source?.tokenizerPath ?? request.base
             func tokenizer() throws -> TextTokenizer {
                 guard let tokenizerPath else {
                     throw TrainingError.noTokenizer(path: request.data, reason: "no --base directory to take it from; pass --tokenizer DIR")
@@ -93,7 +100,7 @@ public final class FinetuneJob {
             }
             // GPT-2 keeps its historical c_attn,c_proj default; other families adapt their own
             // defaults (LLaMA: all seven projections, as the LoFT paper does).
-            if case .llama = model, request.options.targets == TrainingOptions().targets { options.targets = language.defaultTargets }
+            if language.modelType != "gpt2", request.options.targets == TrainingOptions().targets { options.targets = language.defaultTargets }
             task = try LanguageModelTask(model: language, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
                                          seed: options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
         case let .mlp(mlp):
@@ -163,15 +170,14 @@ public final class FinetuneJob {
     func writeModel() throws -> [String] {
         let output = request.output
         switch (options.method, model) {
-        case (.adamw, .gpt2), (.adamw, .llama):
-            try FullCheckpoint.write(model.languageModel!, directory: output)
-            if let base = request.tokenizer ?? request.base { FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
+        case (.adamw, let .language(language)):
+            try FullCheckpoint.write(language, directory: output)
+            if let base = request.tokenizer ?? source?.tokenizerPath ?? request.base { FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
             return ["model.safetensors", "config.json"]
         case (.adamw, let .mlp(mlp)):
             try FullCheckpoint.write(mlp, directory: output)
             return ["model.safetensors", "config.json"]
-        case (_, .gpt2), (_, .llama):
-            let language = model.languageModel!
+        case (_, let .language(language)):
             try PEFTAdapterFile.write(adapters: language.lowRankAdapters,
                                       description: description(fanInFanOut: language.fanInFanOut, task: "CAUSAL_LM"), directory: output)
             return ["adapter_model.safetensors", "adapter_config.json"]
@@ -179,18 +185,6 @@ public final class FinetuneJob {
             try PEFTAdapterFile.write(adapters: mlp.lowRankAdapters, description: description(fanInFanOut: false, task: nil), directory: output)
             return ["adapter_model.safetensors", "adapter_config.json"]
         }
-    }
-
-    /// A random model from a config.json: LLaMA when it says model_type llama (or
-    /// LlamaForCausalLM), GPT-2 otherwise (as before).
-    static func initialized(config path: String, seed: UInt64) throws -> LoadedModel {
-        let file = try MappedFile(path: path)
-        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
-        let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if json["model_type"]?.stringValue == "llama" || architectures.contains("LlamaForCausalLM") {
-            return .llama(try LlamaModel(randomlyInitialized: try LlamaConfig(json: json, path: path), seed: seed))
-        }
-        return .gpt2(try GPT2Model(randomlyInitialized: try GPT2Config(contentsOf: path), seed: seed))
     }
 
     private func description(fanInFanOut: Bool, task: String?) -> PEFTAdapterDescription {

@@ -57,9 +57,7 @@ public enum TokenFile {
         if isTokenFile(path) {
             return try checked(read(path: path), path: path, vocabularySize: vocabularySize)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.cannotRead(path: path, reason: "no such file or not readable")
-        }
+        let data = try textFile(path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw TrainingError.cannotRead(path: path, reason: "not UTF-8 text (token files end in .npy or .bin)")
         }
@@ -69,6 +67,25 @@ public enum TokenFile {
         }
         let ids = encoder.encode(text)
         return try checked(ids.map(Int64.init), path: path, vocabularySize: vocabularySize)
+    }
+
+    /// A data file's bytes, refused with what it is when it is not a non-empty regular file
+    /// (`/dev/null` is a character device, not a missing file).
+    static func textFile(_ path: String) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TrainingError.cannotRead(path: path, reason: "no such file")
+        }
+        guard !isDirectory.boolValue else { throw TrainingError.cannotRead(path: path, reason: "a directory, not a data file") }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+            throw TrainingError.cannotRead(path: path, reason: "not a regular file (a device, pipe or socket)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.cannotRead(path: path, reason: "not readable (permission denied?)")
+        }
+        guard !data.isEmpty else { throw TrainingError.cannotRead(path: path, reason: "an empty file") }
+        return data
     }
 
     /// The tokenizer of a model directory (or of the directory holding a model file).

@@ -37,10 +37,13 @@ public enum TrainingCheckpoint {
     public static func resume(_ trainer: Trainer, from outputDirectory: String) throws {
         let directory = directory(outputDirectory)
         let jsonPath = (directory as NSString).appendingPathComponent("trainer.json")
-        guard let data = FileManager.default.contents(atPath: jsonPath), let text = String(data: data, encoding: .utf8) else {
+        guard FileManager.default.fileExists(atPath: jsonPath) else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "no checkpoint (trainer.json) there")
         }
-        let json = try JSON.parse(text)
+        let json: JSONValue
+        do { json = try JSONFile.read(jsonPath) } catch let FileError.invalidJSON(_, reason) {
+            throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "invalid JSON: \(reason)")
+        }
         guard json["format"]?.stringValue == "loft-training-checkpoint", let step = json["step"]?.intValue else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "not a loft training checkpoint")
         }

@@ -17,6 +17,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case invalidOption(String)
     case invalidCheckpoint(path: String, reason: String)
     case invalidAdapter(path: String, reason: String)
+    /// Both a base model and a config to initialise from: which one would the adapter be for?
+    case baseAndInit(base: String, config: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .invalidOption(message): return message
         case let .invalidCheckpoint(path, reason): return "\(path): cannot resume: \(reason)"
         case let .invalidAdapter(path, reason): return "\(path): \(reason)"
+        case let .baseAndInit(base, config):
+            return "give --base \(base) or --init \(config), not both: --init trains a random model, which the adapter would name \(base) as its base"
         }
     }
 }

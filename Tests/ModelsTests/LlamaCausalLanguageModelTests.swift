@@ -1,5 +1,5 @@
 // GPT-2 and LLaMA through the one protocol the training loop, eval and generate use
-// (CausalLanguageModel), loaded by ModelLoader from their directories.
+// (CausalLanguageModel), loaded through ModelSource and ModelFamilies from their directories.
 
 import Testing
 import TensorIO
@@ -20,8 +20,8 @@ private func adaptedStep(_ model: CausalLanguageModel, tokens: [Int32], batch: I
 }
 
 @Test func bothFamiliesTrainThroughTheProtocol() throws {
-    let llama = try ModelLoader.load(path: LlamaFixtures.path("gqa"))
-    let gpt2 = try ModelLoader.load(path: Fixtures.path("gpt2-tiny"))
+    let llama = try ModelFamilies.load(ModelSource.open(LlamaFixtures.path("gqa")))
+    let gpt2 = try ModelFamilies.load(ModelSource.open(Fixtures.path("gpt2-tiny")))
     let (ids, _) = try LlamaFixtures.tokensAndTargets("gqa")
     let expected = try Fixtures.floats(try LlamaFixtures.reader("gqa/expected-base.safetensors"), "loss")[0]
     for model in [llama, gpt2] {
@@ -44,7 +44,7 @@ private func adaptedStep(_ model: CausalLanguageModel, tokens: [Int32], batch: I
 }
 
 @Test func greedyNextTokenFromLogitsWithoutTargets() throws {
-    let model = try ModelLoader.load(path: LlamaFixtures.path("llama3-rope"))
+    let model = try ModelFamilies.load(ModelSource.open(LlamaFixtures.path("llama3-rope")))
     let (ids, _) = try LlamaFixtures.tokensAndTargets("llama3-rope")
     let prompt = Array(ids[0..<16])
     #expect(try model.forward(tokens: prompt, targets: nil, batch: 1, sequence: 16) == nil)
@@ -58,9 +58,9 @@ private func adaptedStep(_ model: CausalLanguageModel, tokens: [Int32], batch: I
 }
 
 @Test func summariesNameTheFamilyAndShape() throws {
-    let llama = try ModelLoader.load(path: LlamaFixtures.path("gqa"))
+    let llama = try ModelFamilies.load(ModelSource.open(LlamaFixtures.path("gqa")))
     #expect(llama.summary.hasPrefix("LLaMA: 2 layers, hidden 32, 4 heads (2 key/value)"))
     #expect(llama.maxPositions == 64 && llama.parameterCount == llama.parameters.reduce(0) { $0 + $1.count })
-    let tied = try ModelLoader.load(path: LlamaFixtures.path("mha-tied"))
+    let tied = try ModelFamilies.load(ModelSource.open(LlamaFixtures.path("mha-tied")))
     #expect(tied.parameterCount == tied.parameters.reduce(0) { $0 + $1.count })
 }

@@ -1,6 +1,6 @@
 // Opening LLaMA checkpoints: sharded bf16 files upcast on load, tied heads, the config
 // spellings of transformers 4 and 5, errors that name the tensor or file at fault, PEFT
-// module names, and ModelLoader picking the family.
+// module names, and ModelFamilies picking the family.
 
 import Foundation
 import Testing
@@ -68,7 +68,7 @@ private func rewrittenCheckpoint(_ change: (inout [TensorData]) -> Void) throws 
 
 @Test func untiedCheckpointWithoutHeadIsRefused() throws {
     let directory = try rewrittenCheckpoint { $0.removeAll { $0.info.name == "lm_head.weight" } }
-    #expect(throws: ModelError.missingTensor(path: directory.path, name: "lm_head.weight")) {
+    #expect(throws: ModelError.missingTensor(path: directory.path + "/model.safetensors", name: "lm_head.weight")) {
         try LlamaModel.load(path: directory.path)
     }
 }
@@ -80,7 +80,7 @@ private func rewrittenCheckpoint(_ change: (inout [TensorData]) -> Void) throws 
         tensors[index] = TensorData(info: TensorInfo(name: "model.layers.0.self_attn.k_proj.weight", dtype: .F32, shape: [32, 32]),
                                     bytes: query.bytes, owner: query.owner)
     }
-    #expect(throws: ModelError.shapeMismatch(path: directory.path, name: "model.layers.0.self_attn.k_proj.weight",
+    #expect(throws: ModelError.shapeMismatch(path: directory.path + "/model.safetensors", name: "model.layers.0.self_attn.k_proj.weight",
                                              expected: [16, 32], found: [32, 32])) {
         try LlamaModel.load(path: directory.path)
     }
@@ -90,16 +90,16 @@ private func rewrittenCheckpoint(_ change: (inout [TensorData]) -> Void) throws 
     let directory = try TemporaryDirectory()
     try FileManager.default.copyItem(atPath: LlamaFixtures.path("gqa/model.safetensors"), toPath: directory.path + "/model.safetensors")
     #expect(throws: ModelError.self) { try LlamaModel.load(path: directory.path + "/model.safetensors") }
-    #expect(throws: ModelError.self) { try ModelLoader.load(path: directory.path + "/model.safetensors") }
+    #expect(throws: ModelError.self) { try ModelFamilies.load(ModelSource.open(directory.path + "/model.safetensors")) }
 }
 
 @Test func modelLoaderPicksTheFamily() throws {
-    let llama = try ModelLoader.load(path: LlamaFixtures.path("mha-tied"))
+    let llama = try ModelFamilies.load(ModelSource.open(LlamaFixtures.path("mha-tied")))
     #expect(llama is LlamaModel && llama.modelType == "llama" && llama.vocabularySize == 96 && !llama.fanInFanOut)
-    let gpt2 = try ModelLoader.load(path: Fixtures.path("gpt2-tiny"))
+    let gpt2 = try ModelFamilies.load(ModelSource.open(Fixtures.path("gpt2-tiny")))
     #expect(gpt2 is GPT2Model && gpt2.architecture == "GPT2LMHeadModel" && gpt2.fanInFanOut)
     // A lone GPT-2 file: recognised by its tensor names.
-    #expect(try ModelLoader.family(path: Fixtures.path("gpt2-tiny/model-f16-unprefixed.safetensors")) == .gpt2)
+    #expect(try ModelFamilies.family(of: ModelSource.open(Fixtures.path("gpt2-tiny/model-f16-unprefixed.safetensors"))).name == "gpt2")
 }
 
 @Test func projectionsCarryPeftModulePathsAndShapes() throws {

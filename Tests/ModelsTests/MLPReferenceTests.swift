@@ -4,12 +4,13 @@
 // Tolerance 1e-5 relative (max |ours - torch| / max |torch|), float32 on both sides.
 
 import Testing
+import TensorIO
 @testable import Models
 
 private let batch = 8
 
 private func loadModel() throws -> MLPModel {
-    let activation = try MLPModel.activation(configPath: Fixtures.path("mlp/config.json"))
+    let activation = try MLPModel.activation(json: JSONFile.read(Fixtures.path("mlp/config.json")), path: "config.json")
     #expect(activation == .tanh)
     return try MLPModel(reader: try Fixtures.reader("mlp/model.safetensors"), activation: activation)
 }

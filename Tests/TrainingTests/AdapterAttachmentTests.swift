@@ -90,7 +90,7 @@ import TensorIO
         let dora = try LoadedModel.load(base: base, adapter: Self.adapters + "/peft-llama-dora").trainable
         #expect(dora.lowRankAdapters.isEmpty)  // q, v, down with magnitudes: folded
         let gpt2 = try LoadedModel.load(base: Self.baseDirectory("gpt2", in: scratch), adapter: Self.adapters + "/peft-gpt2-embedding")
-        guard case let .gpt2(untied) = gpt2 else { Issue.record("not GPT-2"); return }
+        guard case let .language(model) = gpt2, let untied = model as? GPT2Model else { Issue.record("not GPT-2"); return }
         #expect(untied.untiedHead != nil)  // the head keeps the base embedding, as in PEFT
     }
 

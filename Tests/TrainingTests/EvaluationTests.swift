@@ -16,7 +16,7 @@ import TensorIO
     @Test(arguments: [("base", 16), ("adapter", 16), ("base", 64), ("adapter", 64)])
     func matchesPEFT(model kind: String, sequence: Int) throws {
         let expected = try #require(try TrainingFixtures.json("eval-expected.json")["\(kind)_seq\(sequence)"])
-        guard case let .gpt2(model) = try LoadedModel.load(base: TrainingFixtures.path("gpt2"),
+        guard case let .language(model) = try LoadedModel.load(base: TrainingFixtures.path("gpt2"),
                                                             adapter: kind == "adapter" ? TrainingFixtures.path("adapter") : nil) else { return }
         // The batch changes nothing but speed: 3 chunks per forward here.
         let result = try Evaluation.languageModel(model, tokens: tokens, batch: 3, sequence: sequence)
@@ -52,7 +52,7 @@ import TensorIO
         request.options.targets = ["c_attn", "c_proj", "c_fc"]
         let job = try FinetuneJob(request)
         try job.run()
-        guard case let .gpt2(model) = job.model else { return }
+        guard case let .language(model) = job.model else { return }
         let ours = try Evaluation.languageModel(model, tokens: tokens, batch: 4, sequence: 32)
 
         let run = try #require(Python.runScript("scripts/peft_eval.py", arguments: [

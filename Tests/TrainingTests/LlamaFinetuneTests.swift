@@ -41,7 +41,7 @@ enum LlamaFixtures {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = (directory as NSString).appendingPathComponent("run")
         let job = try FinetuneJob(LlamaFixtures.request(data: try LlamaFixtures.tokenFile(in: directory), output: output))
-        guard case .llama = job.model else { Issue.record("fixtures/llama/gqa did not load as LLaMA"); return }
+        guard job.model.languageModel is LlamaModel else { Issue.record("fixtures/llama/gqa did not load as LLaMA"); return }
         #expect(job.options.targets == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
         let summary = try job.run()
 
@@ -86,7 +86,7 @@ enum LlamaFixtures {
         let tokens = try TokenFile.checked(TokenFile.read(path: data), path: data, vocabularySize: 96)
         let trained = try Evaluation.languageModel(job.model.languageModel!, tokens: tokens, batch: 4, sequence: 16)
         let reloaded = try LoadedModel.load(base: LlamaFixtures.gqa, adapter: output)
-        guard case .llama = reloaded else { Issue.record("not LLaMA"); return }
+        guard reloaded.languageModel is LlamaModel else { Issue.record("not LLaMA"); return }
         let again = try Evaluation.languageModel(reloaded.languageModel!, tokens: tokens, batch: 4, sequence: 16)
         let base = try Evaluation.languageModel(LoadedModel.load(base: LlamaFixtures.gqa).languageModel!, tokens: tokens, batch: 4, sequence: 16)
         #expect(abs(again.loss - trained.loss) < 1e-5)
@@ -108,7 +108,7 @@ enum LlamaFixtures {
         let tokens = try TokenFile.checked(TokenFile.read(path: data), path: data, vocabularySize: 96)
         let trained = try Evaluation.languageModel(job.model.languageModel!, tokens: tokens, batch: 4, sequence: 16)
         let reloaded = try LoadedModel.load(base: output)
-        guard case .llama = reloaded else { Issue.record("the written checkpoint is not LLaMA"); return }
+        guard reloaded.languageModel is LlamaModel else { Issue.record("the written checkpoint is not LLaMA"); return }
         let again = try Evaluation.languageModel(reloaded.languageModel!, tokens: tokens, batch: 4, sequence: 16)
         let base = try Evaluation.languageModel(LoadedModel.load(base: LlamaFixtures.gqa).languageModel!, tokens: tokens, batch: 4, sequence: 16)
         #expect(again.loss == trained.loss)
@@ -119,8 +119,8 @@ enum LlamaFixtures {
     }
 
     @Test func initFromALlamaConfigMakesARandomLlama() throws {
-        let model = try FinetuneJob.initialized(config: LlamaFixtures.gqa + "/config.json", seed: 3)
-        guard case let .llama(llama) = model else { Issue.record("not LLaMA"); return }
+        let model = try ModelFamilies.initialized(config: LlamaFixtures.gqa + "/config.json", seed: 3)
+        guard let llama = model as? LlamaModel else { Issue.record("not LLaMA"); return }
         #expect(llama.config.keyValueHeads == 2 && llama.config.vocabularySize == 96)
     }
 }

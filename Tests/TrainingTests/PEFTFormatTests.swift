@@ -71,16 +71,16 @@ import TensorIO
     @Test func readingTheAdapterBackGivesTheTrainedModel() throws {
         let (job, directory) = try finetune()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        guard case let .gpt2(trained) = job.model else { Issue.record("not GPT-2"); return }
+        guard case let .language(loaded) = job.model, let trained = loaded as? GPT2Model else { Issue.record("not GPT-2"); return }
         let tokens = (0..<16).map { Int32($0 * 7) }
         try trained.forward(tokens: tokens, batch: 1, sequence: 16)
         let expected = Array(trained.logits)
-        guard case let .gpt2(reloaded) = try LoadedModel.load(base: TrainingFixtures.path("gpt2"), adapter: directory) else { return }
+        guard case let .language(loaded) = try LoadedModel.load(base: TrainingFixtures.path("gpt2"), adapter: directory), let reloaded = loaded as? GPT2Model else { return }
         #expect(reloaded.lowRankAdapters.count == 6)
         try reloaded.forward(tokens: tokens, batch: 1, sequence: 16)
         #expect(Array(reloaded.logits) == expected)
         // The adapter did move the model.
-        guard case let .gpt2(base) = try LoadedModel.load(base: TrainingFixtures.path("gpt2")) else { return }
+        guard case let .language(loaded) = try LoadedModel.load(base: TrainingFixtures.path("gpt2")), let base = loaded as? GPT2Model else { return }
         try base.forward(tokens: tokens, batch: 1, sequence: 16)
         #expect(Array(base.logits) != expected)
     }
@@ -89,7 +89,7 @@ import TensorIO
         let (job, directory) = try finetune { $0.options.method = .adamw; $0.options.targets = ["all"] }
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(!FileManager.default.fileExists(atPath: directory + "/adapter_model.safetensors"))
-        guard case let .gpt2(trained) = job.model else { return }
+        guard case let .language(language) = job.model, let trained = language as? GPT2Model else { return }
         let reloaded = try GPT2Model.load(path: directory)
         #expect(reloaded.config == trained.config)
         for (a, b) in zip(trained.parameters, reloaded.parameters) { #expect(a.value.array == b.value.array, "\(a.name)") }

@@ -46,9 +46,7 @@ public struct GPT2Config: Equatable, Sendable {
     }
 
     public init(contentsOf path: String) throws {
-        let file = try MappedFile(path: path)
-        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
-        try self.init(json: json, path: path)
+        try self.init(json: JSONFile.read(path), path: path)
     }
 
     /// From shapes alone: wte gives vocab and width, wpe the context, the highest `h.N.` the

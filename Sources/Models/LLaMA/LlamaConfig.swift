@@ -77,9 +77,7 @@ public struct LlamaConfig: Equatable, Sendable {
     }
 
     public init(contentsOf path: String) throws {
-        let file = try MappedFile(path: path)
-        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
-        try self.init(json: json, path: path)
+        try self.init(json: JSONFile.read(path), path: path)
     }
 
     public func validate(path: String) throws {

@@ -79,12 +79,10 @@ public final class MLPModel: TrainableModel {
     }
 
     /// The activation named by a config.json (`{"activation": ...}`); relu when absent.
-    public static func activation(configPath: String) throws -> Activation {
-        let file = try MappedFile(path: configPath)
-        let json = try withExtendedLifetime(file) { try JSON.parse(file.bytes) }
+    public static func activation(json: JSONValue, path: String) throws -> Activation {
         guard let name = json["activation"]?.stringValue else { return .relu }
         guard let activation = Activation(name: name) else {
-            throw ModelError.invalidConfig(path: configPath, reason: "activation '\(name)' is not one of relu, gelu, tanh")
+            throw ModelError.invalidConfig(path: path, reason: "activation '\(name)' is not one of relu, gelu, tanh")
         }
         return activation
     }

@@ -46,8 +46,8 @@ public enum TensorDiff {
     static let blockElements = 1 << 20
 
     public static func compare(_ pathA: String, _ pathB: String, atol: Double = 1e-8, rtol: Double = 1e-5) throws -> DiffReport {
-        let a = try TensorFile.open(pathA)
-        let b = try TensorFile.open(pathB)
+        let a = try ModelSource.open(pathA).reader
+        let b = try ModelSource.open(pathB).reader
         var inB: [String: TensorInfo] = [:]
         for tensor in b.tensors { inB[tensor.name] = tensor }
         let namesA = Set(a.tensors.map(\.name))

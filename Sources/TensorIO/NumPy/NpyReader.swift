@@ -6,28 +6,21 @@
 // Fortran-order data is rearranged into a buffer. As in NumPy, bytes after the data are
 // ignored; fewer bytes than the header declares is an error.
 
-public final class NpyReader: TensorReader {
+public final class NpyReader: MappedTensorReader {
     public let path: String
     public var format: String { "npy" }
     public var metadata: [(key: String, value: String)] { [] }
     public let tensors: [TensorInfo]
     public let header: NpyHeader
 
-    private let bytes: UnsafeRawBufferPointer
-    private let owner: AnyObject?
-    private let mapping: MappedFile?
+    private let source: ReaderBytes
+    private var bytes: UnsafeRawBufferPointer { source.bytes }
+    private var owner: AnyObject? { source.owner }
 
-    public convenience init(path: String) throws {
-        let mapping = try MappedFile(path: path)
-        try self.init(path: path, bytes: mapping.bytes, owner: mapping)
-    }
-
-    /// Reads from memory the caller keeps alive through `owner` (the fuzz target uses this).
-    init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+    public init(path: String, source: ReaderBytes) throws {
         self.path = path
-        self.bytes = bytes
-        self.owner = owner
-        self.mapping = owner as? MappedFile
+        self.source = source
+        let bytes = source.bytes
         let name = NpyReader.tensorName(path: path)
         header = try NpyFormat.parse(bytes, path: path, tensor: name)
         let available = bytes.count - header.dataOffset
@@ -50,6 +43,6 @@ public final class NpyReader: TensorReader {
     }
 
     public func release(_ name: String) {
-        mapping?.release(offset: header.dataOffset, count: header.byteCount)
+        source.release(offset: header.dataOffset, count: header.byteCount)
     }
 }

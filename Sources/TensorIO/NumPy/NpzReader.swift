@@ -9,7 +9,7 @@
 // header declares, and one byte more is an error (zip bomb). CRC-32 is checked on every
 // data read.
 
-public final class NpzReader: TensorReader {
+public final class NpzReader: MappedTensorReader {
     public let path: String
     public var format: String { "npz" }
     public var metadata: [(key: String, value: String)] { [] }
@@ -22,21 +22,14 @@ public final class NpzReader: TensorReader {
     }
 
     private let members: [TensorNameKey: Member]
-    private let bytes: UnsafeRawBufferPointer
-    private let owner: AnyObject?
-    private let mapping: MappedFile?
+    private let source: ReaderBytes
+    private var bytes: UnsafeRawBufferPointer { source.bytes }
+    private var owner: AnyObject? { source.owner }
 
-    public convenience init(path: String) throws {
-        let mapping = try MappedFile(path: path)
-        try self.init(path: path, bytes: mapping.bytes, owner: mapping)
-    }
-
-    /// Reads from memory the caller keeps alive through `owner` (the fuzz target uses this).
-    init(path: String, bytes: UnsafeRawBufferPointer, owner: AnyObject?) throws {
+    public init(path: String, source: ReaderBytes) throws {
         self.path = path
-        self.bytes = bytes
-        self.owner = owner
-        mapping = owner as? MappedFile
+        self.source = source
+        let bytes = source.bytes
         var members: [TensorNameKey: Member] = [:]
         var tensors: [TensorInfo] = []
         for entry in try ZipDirectory.read(bytes, path: path) {
@@ -122,6 +115,6 @@ public final class NpzReader: TensorReader {
 
     public func release(_ name: String) {
         guard let entry = members[TensorNameKey(name)]?.entry else { return }
-        mapping?.release(offset: entry.dataOffset, count: entry.compressedSize)
+        source.release(offset: entry.dataOffset, count: entry.compressedSize)
     }
 }

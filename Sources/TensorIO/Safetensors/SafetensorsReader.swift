@@ -48,6 +48,8 @@ public final class SafetensorsReader: TensorReader {
         index[TensorNameKey(name)].map { tensors[$0] }
     }
 
+    public func info(for name: String) -> TensorInfo? { tensorInfo(named: name) }
+
     /// Where a tensor's bytes are in the file (absolute offsets).
     public func byteRange(for name: String) throws -> Range<Int> {
         guard let position = index[TensorNameKey(name)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }

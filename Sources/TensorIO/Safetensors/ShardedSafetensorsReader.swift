@@ -1,5 +1,7 @@
 // Reads a Hugging Face sharded checkpoint: `model.safetensors.index.json` beside shards
-// `model-00001-of-00003.safetensors`, ...
+// `model-00001-of-00003.safetensors`, ... Any index of the same shape reads the same way
+// (TensorFile.layouts: `pytorch_model.bin.index.json`); each shard is opened by TensorFile,
+// so a shard may be of any format loft reads.
 //
 //     {"metadata": {"total_size": 123}, "weight_map": {"tensor name": "shard file", ...}}
 //
@@ -11,11 +13,12 @@
 import Foundation
 
 public final class ShardedSafetensorsReader: ShardedTensorReader {
-    public static let indexFileName = "model.safetensors.index.json"
-    public static let singleFileName = "model.safetensors"
+    public static let indexFileName = TensorFile.indexName
+    public static let singleFileName = TensorFile.singleName
 
     public let path: String
-    public var format: String { "safetensors-sharded" }
+    /// "safetensors-sharded", or "FORMAT-sharded" for shards of another format.
+    public let format: String
     /// The index's `metadata` (numbers as their decimal text, e.g. total_size).
     public let metadata: [(key: String, value: String)]
     public let tensors: [TensorInfo]
@@ -23,52 +26,63 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// The directory holding the shards.
     public let directory: String
 
-    private let readers: [String: SafetensorsReader]
+    private let readers: [String: TensorReader]
     private let shardOfTensor: [TensorNameKey: String]
 
-    /// `path` is an index JSON or a directory holding `model.safetensors.index.json`. A
-    /// directory with only `model.safetensors` is read as a checkpoint of one shard.
+    /// `path` is an index JSON or a directory holding one (TensorFile.layouts: safetensors,
+    /// then PyTorch). A directory with only the layout's single file is read as a checkpoint
+    /// of one shard.
     public init(path: String) throws {
         self.path = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FileError.cannotOpen(path: path, reason: "no such file or directory")
         }
-        if isDirectory.boolValue {
-            directory = path
-            let indexPath = (path as NSString).appendingPathComponent(Self.indexFileName)
-            let singlePath = (path as NSString).appendingPathComponent(Self.singleFileName)
-            if FileManager.default.fileExists(atPath: indexPath) {
-                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: indexPath, directory: path)
-            } else if FileManager.default.fileExists(atPath: singlePath) {
-                let reader = try SafetensorsReader(path: singlePath)
-                metadata = reader.metadata
-                tensors = reader.tensors
-                shards = [(Self.singleFileName, reader.tensors.map(\.name))]
-                readers = [Self.singleFileName: reader]
-                shardOfTensor = Dictionary(uniqueKeysWithValues: reader.tensors.map { (TensorNameKey($0.name), Self.singleFileName) })
-            } else {
-                throw SafetensorsError.invalidIndex(path: path, reason: "directory holds neither \(Self.indexFileName) nor \(Self.singleFileName)")
-            }
-        } else {
+        guard isDirectory.boolValue else {
             directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
             (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory)
+            format = Self.format(readers.values)
+            return
         }
+        directory = path
+        for layout in TensorFile.layouts {
+            if TensorFile.isFile(TensorFile.join(path, layout.index)) {
+                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: TensorFile.join(path, layout.index), directory: path)
+                format = Self.format(readers.values)
+                return
+            }
+            if TensorFile.isFile(TensorFile.join(path, layout.single)) {
+                let reader = try TensorFile.open(TensorFile.join(path, layout.single))
+                metadata = reader.metadata
+                tensors = reader.tensors
+                shards = [(layout.single, reader.tensors.map(\.name))]
+                readers = [layout.single: reader]
+                shardOfTensor = Dictionary(uniqueKeysWithValues: reader.tensors.map { (TensorNameKey($0.name), layout.single) })
+                format = Self.format([reader])
+                return
+            }
+        }
+        throw TensorFile.noCheckpoint(path)
+    }
+
+    private static func format(_ readers: some Collection<TensorReader>) -> String {
+        let formats = Set(readers.map(\.format))
+        return (formats.count == 1 ? formats.first! : "safetensors") + "-sharded"
     }
 
     /// Opens a checkpoint directory: the sharded reader when it has an index, else the plain
-    /// reader for its `model.safetensors`.
+    /// reader for its single file (TensorFile.layouts).
     public static func open(directory: String) throws -> TensorReader {
-        let indexPath = (directory as NSString).appendingPathComponent(indexFileName)
-        if FileManager.default.fileExists(atPath: indexPath) { return try ShardedSafetensorsReader(path: directory) }
-        let singlePath = (directory as NSString).appendingPathComponent(singleFileName)
-        if FileManager.default.fileExists(atPath: singlePath) { return try SafetensorsReader(path: singlePath) }
-        throw SafetensorsError.invalidIndex(path: directory, reason: "directory holds neither \(indexFileName) nor \(singleFileName)")
+        try TensorFile.open(directory: directory)
     }
 
     public func data(for name: String) throws -> TensorData {
         guard let shard = shardOfTensor[TensorNameKey(name)] else { throw SafetensorsError.tensorNotFound(path: path, tensor: name) }
         return try readers[shard]!.data(for: name)
+    }
+
+    public func info(for name: String) -> TensorInfo? {
+        shardOfTensor[TensorNameKey(name)].flatMap { readers[$0]?.info(for: name) }
     }
 
     public func release(_ name: String) {
@@ -81,11 +95,11 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
 
     private static func load(index indexPath: String, directory: String) throws -> (
         [(key: String, value: String)], [TensorInfo], [(file: String, tensors: [String])],
-        [String: SafetensorsReader], [TensorNameKey: String]
+        [String: TensorReader], [TensorNameKey: String]
     ) {
         let file = try MappedFile(path: indexPath)
         let root: JSONValue
-        do { root = try JSON.parse(file.bytes) } catch let error as JSONError {
+        do { root = try withExtendedLifetime(file) { try JSON.parse(file.bytes) } } catch let error as JSONError {
             throw SafetensorsError.invalidIndex(path: indexPath, reason: error.message)
         }
         guard let members = root.objectMembers else { throw SafetensorsError.invalidIndex(path: indexPath, reason: "not a JSON object") }
@@ -98,7 +112,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
             metadata = metaMembers.map { ($0.key, $0.value.stringValue ?? JSON.serialize($0.value, style: .compact)) }
         }
 
-        var readers: [String: SafetensorsReader] = [:]
+        var readers: [String: TensorReader] = [:]
         var shards: [(file: String, tensors: [String])] = []
         var shardPosition: [String: Int] = [:]
         var shardOfTensor: [TensorNameKey: String] = [:]
@@ -118,11 +132,11 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 guard FileManager.default.fileExists(atPath: shardPath) else {
                     throw SafetensorsError.missingShard(path: indexPath, tensor: entry.key, shard: shard)
                 }
-                readers[shard] = try SafetensorsReader(path: shardPath)
+                readers[shard] = try TensorFile.open(shardPath)
                 shardPosition[shard] = shards.count
                 shards.append((shard, []))
             }
-            guard let info = readers[shard]!.tensorInfo(named: entry.key) else {
+            guard let info = readers[shard]!.info(for: entry.key) else {
                 throw SafetensorsError.tensorMissingFromShard(path: indexPath, tensor: entry.key, shard: shard)
             }
             shards[shardPosition[shard]!].tensors.append(entry.key)

@@ -1,0 +1,76 @@
+// A model as the user names it: a weights file, a sharded index, or a Hugging Face model
+// directory. Opening it finds, once for every command:
+//   - the tensors (TensorFile: the format from the bytes, shards through their index);
+//   - the model directory, where config.json, the tokenizer and other side files are: the
+//     directory given, the index's directory, or the directory holding a weights file when
+//     config.json is beside it;
+//   - config.json parsed (errors name the file) and its model_type;
+//   - the tokenizer: a directory with tokenizer.json, or with vocab.json and merges.txt.
+// Which model family the tensors are is the Models module's to say (ModelFamilies), which
+// may fill in `modelType` from tensor names and leave `notes` for the user.
+
+import Foundation
+
+public final class ModelSource {
+    /// The path as the user gave it.
+    public let path: String
+    /// Where config.json, the tokenizer and side files are; nil for a bare weights file.
+    public let directory: String?
+    /// Whether the whole directory is this model's (given as a directory or an index), so
+    /// its other files (config, tokenizer, generation settings) travel with the weights; a
+    /// file's neighbours (config.json beside a download) are read but not claimed.
+    public let ownsDirectory: Bool
+    /// Every weight tensor (one file, shards, ...).
+    public let reader: TensorReader
+    /// config.json, parsed, when there is one.
+    public let config: JSONValue?
+    public let configPath: String?
+    /// config.json's model_type, else what the tensor names say (set by the family lookup).
+    public var modelType: String?
+    /// A directory with tokenizer.json, or vocab.json + merges.txt.
+    public var tokenizerPath: String?
+    /// What the user should be told (guessed settings): printed by the command on stderr.
+    public private(set) var notes: [String] = []
+
+    public init(path: String, directory: String?, ownsDirectory: Bool, reader: TensorReader, config: JSONValue?, configPath: String?, tokenizerPath: String?) {
+        self.path = path
+        self.directory = directory
+        self.ownsDirectory = ownsDirectory
+        self.reader = reader
+        self.config = config
+        self.configPath = configPath
+        self.tokenizerPath = tokenizerPath
+        modelType = config?["model_type"]?.stringValue
+    }
+
+    public func note(_ text: String) { notes.append(text) }
+
+    /// Where config.json is, or would be: in the model directory, else beside the file.
+    public var expectedConfigPath: String {
+        TensorFile.join(directory ?? ((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent), Self.configName)
+    }
+
+    public static let configName = "config.json"
+
+    public static func open(_ path: String) throws -> ModelSource {
+        let reader = try TensorFile.open(path)
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let directory: String?
+        if isDirectory.boolValue {
+            directory = path
+        } else if let sharded = reader as? ShardedSafetensorsReader {
+            directory = sharded.directory
+        } else {
+            directory = TensorFile.isFile(TensorFile.join(parent, configName)) ? parent : nil
+        }
+        let configPath = directory.map { TensorFile.join($0, configName) }.flatMap { TensorFile.isFile($0) ? $0 : nil }
+        let config = try configPath.map(JSONFile.read)
+        let tokenizer = [directory ?? parent].first { folder in
+            TensorFile.isFile(TensorFile.join(folder, "tokenizer.json"))
+                || (TensorFile.isFile(TensorFile.join(folder, "vocab.json")) && TensorFile.isFile(TensorFile.join(folder, "merges.txt")))
+        }
+        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory.boolValue || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
+    }
+}
