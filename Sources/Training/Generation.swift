@@ -1,9 +1,9 @@
-// Text generation for a causal language model (GPT-2, LLaMA): one token at a time. GPT-2
-// with the KV cache (the default) runs the prompt once and each new token costs one row
-// through the model; once the context passes the model's positions, every step is a full
-// forward over the last `positions` tokens (the window slides, so cached keys would sit at
-// the wrong positions). `cached: false`, and LLaMA (no KV cache yet), always run the full
-// forward: the reference the cached path is tested against.
+// Text generation for a causal language model (GPT-2, LLaMA): one token at a time. With a
+// KV cache (the default, for the families that have one: GPT-2) the prompt runs once and each
+// new token costs one row through the model; once the context passes the model's positions,
+// every step is a full forward over the last `positions` tokens (the window slides, so cached
+// keys would sit at the wrong positions). `cached: false`, and families without a cache
+// (LLaMA), always run the full forward: the reference the cached path is tested against.
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
 // logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
@@ -45,12 +45,11 @@ public enum Generation {
         var random = SeededRandom(seed: options.seed)
         var context = prompt
         var generated: [Int32] = []
-        let gpt2 = model as? GPT2Model
-        let cache = cached ? gpt2?.makeKVCache() : nil
+        let cache = cached ? model.makeKeyValueCache() : nil
         for _ in 0..<options.maxTokens {
             let logits: [Float]
-            if let gpt2, let cache, context.count <= cache.capacity {
-                logits = try gpt2.forward(appending: Array(context[cache.count...]), cache: cache)
+            if let cache, context.count <= cache.capacity {
+                logits = try cache.append(Array(context[cache.count...]))
             } else {
                 let window = Array(context.suffix(model.maxPositions))
                 try model.forward(tokens: window, targets: nil, batch: 1, sequence: window.count)

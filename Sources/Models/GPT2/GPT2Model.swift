@@ -58,7 +58,7 @@ public final class GPT2Model: TrainableModel {
 
     public let parameters: [Parameter]
     public let projections: [Projection]
-    var activations: GPT2Activations?
+    public internal(set) var activations: GPT2Activations?
 
     private init(config: GPT2Config, untiedHead: Parameter?, load: (String, [Int]) throws -> Parameter) throws {
         self.config = config

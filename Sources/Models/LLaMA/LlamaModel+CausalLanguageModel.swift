@@ -11,6 +11,11 @@ extension LlamaModel: CausalLanguageModel {
     public var fanInFanOut: Bool { false }
     public var defaultTargets: [String] { LlamaModel.projectionNames }
     public var configJSON: JSONValue { config.json }
+    /// As transformers' tokenizer(prompt): with the special tokens the tokenizer's template
+    /// adds (LLaMA-3's BOS; SmolLM's template adds none).
+    public var promptAddsSpecialTokens: Bool { true }
+    /// No KV cache yet: generation runs the full forward.
+    public func makeKeyValueCache() -> KeyValueCache? { nil }
 
     public var summary: String {
         let c = config

@@ -36,7 +36,7 @@ public final class LlamaBlock {
         down = try projection("mlp.down_proj", I, C, bias: config.mlpBias)
     }
 
-    /// In model order: q, k, v, o, gate, up, down (the indices of LlamaLayerActivations.adapterHidden).
+    /// In model order: q, k, v, o, gate, up, down (the slots of DecoderActivations.adapterHidden).
     public var projections: [Projection] { [query, key, value, output, gate, up, down] }
 
     public var parameters: [Parameter] {
@@ -56,7 +56,7 @@ public final class LlamaModel: TrainableModel {
 
     public let parameters: [Parameter]
     public let projections: [Projection]
-    var activations: LlamaActivations?
+    public internal(set) var activations: LlamaActivations?
 
     /// The seven projection names PEFT's target_modules use for LLaMA (the LoFT paper adapts all).
     public static let projectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -100,6 +100,8 @@ public protocol TrainableModel: AnyObject {
     var parameters: [Parameter] { get }
     /// Every projection module (the things `--targets` and PEFT adapters name), in model order.
     var projections: [Projection] { get }
+    /// What is trained when the user names no target (module names, PEFT rule; "all").
+    var defaultTargets: [String] { get }
 }
 
 extension TrainableModel {
