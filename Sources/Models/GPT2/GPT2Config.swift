@@ -2,7 +2,7 @@
 
 import TensorIO
 
-public struct GPT2Config: Equatable, Sendable {
+public struct GPT2Config: Equatable, LanguageModelConfig {
     public var vocabularySize: Int
     public var positions: Int
     public var channels: Int
@@ -25,6 +25,8 @@ public struct GPT2Config: Equatable, Sendable {
         self.layerNormEpsilon = layerNormEpsilon
         self.activation = activation
     }
+
+    public var hiddenSize: Int { channels }
 
     /// The 124M model's shape.
     public static let gpt2Small = GPT2Config(vocabularySize: 50257, positions: 1024, channels: 768, heads: 12, layers: 12)

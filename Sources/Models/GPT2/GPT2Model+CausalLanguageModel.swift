@@ -3,12 +3,9 @@
 
 import TensorIO
 
-extension GPT2Model: CausalLanguageModel {
+extension GPT2Model: CausalLanguageModel, ConfiguredLanguageModel {
     public var modelType: String { "gpt2" }
     public var architecture: String { "GPT2LMHeadModel" }
-    public var vocabularySize: Int { config.vocabularySize }
-    public var maxPositions: Int { config.positions }
-    public var parameterCount: Int { config.parameterCount }
     /// GPT-2's projections are Conv1D (weight stored in x out).
     public var fanInFanOut: Bool { true }
     /// Attention in and out and the MLP's out ("c_proj" names both), PEFT's usual GPT-2 choice.

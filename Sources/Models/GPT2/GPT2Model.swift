@@ -101,20 +101,9 @@ public final class GPT2Model: TrainableModel {
         try config.validate(path: "<config>")
         var random = SeededRandom(seed: seed)
         let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
-        func make(_ name: String, _ shape: [Int]) -> Parameter {
-            let parameter = Parameter(name: name, shape: shape)
-            let value = parameter.value
-            if name.hasSuffix(".bias") {
-                // zero
-            } else if shape.count == 1 {
-                for i in 0..<value.count { value[i] = 1 }
-            } else {
-                let std: Float = name.hasSuffix("c_proj.weight") ? residualStd : 0.02
-                for i in 0..<value.count { value[i] = std * random.normal() }
-            }
-            return parameter
+        try self.init(config: config, untiedHead: nil) { name, shape in
+            initializedParameter(name, shape, std: name.hasSuffix("c_proj.weight") ? residualStd : 0.02, random: &random)
         }
-        try self.init(config: config, untiedHead: nil, load: make)
     }
 
     /// The output head's weight (vocab x C): lm_head when untied, wte otherwise.

@@ -13,14 +13,12 @@ import Compute
 import TensorIO
 
 extension GPT2Model: DecoderLanguageModel {
-    public var hiddenSize: Int { config.channels }
-
     /// Embeddings, blocks and the final LayerNorm; returns the filled activations.
     public func runBlocks(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> GPT2Activations {
+        let N = batch * sequence, C = config.channels, eps = config.layerNormEpsilon
         let act = try beginForward(&activations, tokens: tokens, targets: targets, batch: batch, sequence: sequence) {
             GPT2Activations(config: config, batch: batch, sequence: sequence)
         }
-        let N = batch * sequence, C = config.channels, eps = config.layerNormEpsilon
 
         tokens.withUnsafeBufferPointer {
             Embedding.forward(output: act.embedded.pointer, tokens: $0.baseAddress!, tokenTable: tokenEmbedding.value.pointer,

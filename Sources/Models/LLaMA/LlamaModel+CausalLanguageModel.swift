@@ -2,12 +2,9 @@
 
 import TensorIO
 
-extension LlamaModel: CausalLanguageModel {
+extension LlamaModel: CausalLanguageModel, ConfiguredLanguageModel {
     public var modelType: String { "llama" }
     public var architecture: String { "LlamaForCausalLM" }
-    public var vocabularySize: Int { config.vocabularySize }
-    public var maxPositions: Int { config.positions }
-    public var parameterCount: Int { config.parameterCount }
     public var fanInFanOut: Bool { false }
     public var defaultTargets: [String] { LlamaModel.projectionNames }
     public var configJSON: JSONValue { config.json }

@@ -86,18 +86,7 @@ public final class LlamaModel: TrainableModel {
     public convenience init(randomlyInitialized config: LlamaConfig, seed: UInt64) throws {
         try config.validate(path: "<config>")
         var random = SeededRandom(seed: seed)
-        try self.init(config: config) { name, shape in
-            let parameter = Parameter(name: name, shape: shape)
-            let value = parameter.value
-            if name.hasSuffix(".bias") {
-                // zero
-            } else if shape.count == 1 {
-                for i in 0..<value.count { value[i] = 1 }
-            } else {
-                for i in 0..<value.count { value[i] = 0.02 * random.normal() }
-            }
-            return parameter
-        }
+        try self.init(config: config) { name, shape in initializedParameter(name, shape, std: 0.02, random: &random) }
     }
 
     /// The output head's weight (vocab x hidden): lm_head when untied, embed_tokens otherwise.

@@ -14,8 +14,6 @@
 import TensorIO
 
 extension LlamaModel: DecoderLanguageModel {
-    public var hiddenSize: Int { config.hidden }
-
     /// Embedding, blocks and the final RMSNorm; returns the filled activations.
     public func runBlocks(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int) throws -> LlamaActivations {
         let act = try beginForward(&activations, tokens: tokens, targets: targets, batch: batch, sequence: sequence) {
