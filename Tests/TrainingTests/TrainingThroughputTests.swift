@@ -76,7 +76,7 @@ private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws 
     // Same start (same seeds), the old way.
     let model = try GPT2Model(randomlyInitialized: bench.config, seed: 1)
     model.setTrainable(targets: [])
-    try model.addLowRankAdapters(targets: options.targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
+    try model.addLowRankAdapters(targets: options.targets ?? model.defaultTargets, rank: options.rank, alpha: options.alpha, seed: options.seed)
     let bridge = try CopyingBridge(model: model, options: options)
     let sampler = WindowSampler(tokenCount: tokens.count, batch: bench.batch, sequence: bench.sequence, seed: 3)
     var copying: [Double] = [], oldLosses: [Float] = []

@@ -52,6 +52,9 @@ public enum Activation: String, Sendable, CaseIterable {
     private static let inverseRoot2 = Float(1 / 2.0.squareRoot())
     private static let inverseRoot2Pi = Float(1 / (2 * Double.pi).squareRoot())
 
+    /// tanh(sqrt(2/pi) (v + 0.044715 v^3)), the tanh form's inner term.
+    @inline(__always) private static func geluTanh(_ v: Float8) -> Float8 { tanh8(geluScale * (v + geluCubic * v * v * v)) }
+
     /// y = f(x), `count` elements.
     public func forward(output y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int) {
         let kind = self
@@ -60,8 +63,7 @@ public enum Activation: String, Sendable, CaseIterable {
             case .gelu:
                 forEachVector(range) { i, lanes in
                     let v = loadPartial(x + i, lanes)
-                    let t = tanh8(Self.geluScale * (v + Self.geluCubic * v * v * v))
-                    storePartial(0.5 * v * (1 + t), y + i, lanes)
+                    storePartial(0.5 * v * (1 + Self.geluTanh(v)), y + i, lanes)
                 }
             case .geluExact:
                 for i in range { y[i] = 0.5 * x[i] * (1 + erf(x[i] * Self.inverseRoot2)) }
@@ -83,8 +85,7 @@ public enum Activation: String, Sendable, CaseIterable {
             switch kind {
             case .gelu:
                 forEachVector(range) { i, lanes in
-                    let v = loadPartial(x + i, lanes)
-                    let t = tanh8(Self.geluScale * (v + Self.geluCubic * v * v * v))
+                    let v = loadPartial(x + i, lanes), t = Self.geluTanh(v)
                     let sech2 = 1 - t * t
                     let derivative = 0.5 * (1 + t) + 0.5 * v * sech2 * Self.geluScale * (1 + 3 * Self.geluCubic * v * v)
                     storePartial(loadPartial(dy + i, lanes) * derivative, dx + i, lanes)
