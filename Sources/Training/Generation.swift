@@ -6,9 +6,10 @@
 // (LLaMA), always run the full forward: the reference the cached path is tested against.
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
-// logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
-// SplitMix64, so the same seed gives the same text.
+// logits / temperature, restricted to the top-k logits when k > 0, sampled with the seeded
+// generator (Compute's SeededGenerator), so the same seed gives the same text.
 
+import Compute
 import Foundation
 import Models
 
@@ -42,7 +43,7 @@ public enum Generation {
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)
         }
-        var random = SeededRandom(seed: options.seed)
+        var random = SeededGenerator(seed: options.seed)
         var context = prompt
         var generated: [Int32] = []
         let cache = cached ? model.makeKeyValueCache() : nil
@@ -65,7 +66,7 @@ public enum Generation {
         return generated
     }
 
-    public static func sample(logits: [Float], temperature: Float, topK: Int, random: inout SeededRandom) -> Int32 {
+    public static func sample(logits: [Float], temperature: Float, topK: Int, random: inout SeededGenerator) -> Int32 {
         if temperature == 0 {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }

@@ -60,7 +60,7 @@ private final class CopyingBridge {
 @Test(.serialized, .enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
 private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws {
     let steps = 8, warmup = 2
-    var random = SeededRandom(seed: 7)
+    var random = SeededGenerator(seed: 7)
     let tokens = (0..<(bench.batch * bench.sequence * 4)).map { _ in Int32(random.next() % UInt64(bench.config.vocabularySize)) }
     var options = TrainingOptions()
     options.targets = ["c_attn", "c_proj", "c_fc"]

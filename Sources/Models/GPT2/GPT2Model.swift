@@ -7,6 +7,7 @@
 // `lm_head.weight` that differs from it. `attn.bias` / `attn.masked_bias` (mask buffers of
 // old files) are ignored.
 
+import Compute
 import TensorIO
 
 public final class GPT2Block {
@@ -99,7 +100,7 @@ public final class GPT2Model: TrainableModel {
     /// N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weight 1.
     public convenience init(randomlyInitialized config: GPT2Config, seed: UInt64) throws {
         try config.validate(path: "<config>")
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
         try self.init(config: config, untiedHead: nil) { name, shape in
             initializedParameter(name, shape, std: name.hasSuffix("c_proj.weight") ? residualStd : 0.02, random: &random)

@@ -8,6 +8,7 @@
 // module paths (`model.layers.0.self_attn.q_proj`), which PEFT's target_modules and adapter
 // keys (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`) use.
 
+import Compute
 import TensorIO
 
 public final class LlamaBlock {
@@ -85,7 +86,7 @@ public final class LlamaModel: TrainableModel {
     /// (initializer_range), RMSNorm weights 1, biases 0.
     public convenience init(randomlyInitialized config: LlamaConfig, seed: UInt64) throws {
         try config.validate(path: "<config>")
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         try self.init(config: config) { name, shape in initializedParameter(name, shape, std: 0.02, random: &random) }
     }
 

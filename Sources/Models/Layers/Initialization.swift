@@ -3,7 +3,9 @@
 // (every vector that is not a bias) 1, matrices and embeddings N(0, std), std the config's
 // initializer_range (0.02) unless the family scales a layer down.
 
-func initializedParameter(_ name: String, _ shape: [Int], std: Float, random: inout SeededRandom) -> Parameter {
+import Compute
+
+func initializedParameter(_ name: String, _ shape: [Int], std: Float, random: inout SeededGenerator) -> Parameter {
     let parameter = Parameter(name: name, shape: shape)
     let value = parameter.value
     if name.hasSuffix(".bias") {

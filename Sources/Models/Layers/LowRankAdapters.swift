@@ -1,5 +1,7 @@
 // Attaching PEFT-style low-rank adapters to a model's projections by target name.
 
+import Compute
+
 extension TrainableModel {
     /// Module paths with their shapes, e.g. (`transformer.h.0.attn.c_attn`, in 768, out 2304).
     public var adaptableModules: [(name: String, inFeatures: Int, outFeatures: Int)] {
@@ -34,7 +36,7 @@ extension TrainableModel {
         guard rank > 0 else { throw ModelError.invalidInput(reason: "rank must be positive, is \(rank)") }
         let chosen = try projections(matching: targets)
         return chosen.enumerated().map { index, projection in
-            var random = SeededRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            var random = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
             let pair = LowRankAdapter(name: projection.name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
                                    rank: rank, scale: alpha / Float(rank), random: &random)
             projection.adapter = pair

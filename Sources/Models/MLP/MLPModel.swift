@@ -6,6 +6,7 @@
 // beside it: {"activation": "relu" | "gelu" | "tanh"} (default relu; gelu is the tanh form).
 // Loss: mean squared error on float targets, or cross-entropy on integer class labels.
 
+import Compute
 import TensorIO
 
 public enum MLPTargets {
@@ -68,7 +69,7 @@ public final class MLPModel: TrainableModel {
     /// weights and biases. Named layers.0, layers.2, ... as nn.Sequential would.
     public convenience init(randomlyInitialized widths: [Int], activation: Activation, seed: UInt64) throws {
         guard widths.count >= 2, widths.allSatisfy({ $0 > 0 }) else { throw ModelError.invalidInput(reason: "widths \(widths) need at least in and out, all positive") }
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let layers = (0..<(widths.count - 1)).map { i -> Projection in
             let (inFeatures, outFeatures) = (widths[i], widths[i + 1])
             let bound = 1 / Float(inFeatures).squareRoot()
