@@ -15,12 +15,7 @@ private func exactGeluModel() throws -> GPT2Model {
     return try GPT2Model(config: config, reader: try Fixtures.reader("gpt2-gelu/model.safetensors"))
 }
 
-private func tokensAndTargets() throws -> ([Int32], [Int32]) {
-    let ids = try Fixtures.ints(try Fixtures.reader("gpt2-gelu/input_ids.safetensors"), "input_ids")
-    var targets = [Int32](repeating: CrossEntropy.ignoreIndex, count: ids.count)
-    for b in 0..<batch { for t in 0..<(sequence - 1) { targets[b * sequence + t] = ids[b * sequence + t + 1] } }
-    return (ids, targets)
-}
+private func tokensAndTargets() throws -> ([Int32], [Int32]) { try Fixtures.gpt2TokensAndTargets("gpt2-gelu") }
 
 @Test func geluConfigRunsTheExactGelu() throws {
     let model = try exactGeluModel()

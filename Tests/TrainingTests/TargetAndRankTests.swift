@@ -47,12 +47,8 @@ import TensorIO
     @Test func unknownMlpTargetIsRefused() throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let model = try MLPModel(randomlyInitialized: [3, 4, 2], activation: .relu, seed: 0)
-        try FullCheckpoint.write(model, directory: directory + "/mlp")
-        let data = directory + "/data.npz"
-        let x = floatTensor("x", [Float](repeating: 0, count: 15), shape: [5, 3])
-        let y = floatTensor("y", [Float](repeating: 0, count: 10), shape: [5, 2])
-        try NpzWriter.write(to: data, tensors: [x.info, y.info], compress: false) { info in info.name == "x" ? x : y }
+        let data = try writeMLP(in: directory, x: floatTensor("x", [Float](repeating: 0, count: 15), shape: [5, 3]),
+                                y: floatTensor("y", [Float](repeating: 0, count: 10), shape: [5, 2]))
         let error = try refusal(directory + "/mlp", data: data) { $0.options.targets = ["c_attn"]; $0.options.rank = 1 }
         guard case ModelError.unknownTarget("c_attn", _)? = error else { Issue.record("got \(String(describing: error))"); return }
         #expect(String(describing: error!).contains("layers.0"))
