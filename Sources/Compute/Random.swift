@@ -1,5 +1,6 @@
-// A small seeded generator, so experiments and tests are reproducible on every machine
-// (Swift's SystemRandomNumberGenerator cannot be seeded).
+// The one seeded generator of loft, so every random thing is reproducible on every machine
+// (Swift's SystemRandomNumberGenerator cannot be seeded): model and adapter initialisation,
+// the batches of each training step, sampling in `loft generate`, the experiments and tests.
 
 /// xoshiro256** seeded through SplitMix64.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -37,6 +38,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         let u1 = 1 - nextUnit()
         let u2 = nextUnit()
         return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
+    }
+
+    /// Standard normal in float32 (weights).
+    public mutating func normal() -> Float { Float(nextNormal()) }
+
+    /// Uniform in [low, high) (PyTorch's kaiming_uniform / nn.Linear bounds).
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        low + (high - low) * Float(nextUnit())
     }
 }
 

@@ -42,7 +42,7 @@ public struct LlamaStepBenchmark {
         let adapters = try model.addLowRankAdapters(targets: targets, rank: rank, alpha: Float(rank), seed: seed &+ 1)
         // PEFT starts B at zero; a step of random B makes the LoFT solves non-degenerate from step 1,
         // as they are after the first update of a real run.
-        var random = SeededRandom(seed: seed &+ 2)
+        var random = SeededGenerator(seed: seed &+ 2)
         for adapter in adapters { for i in 0..<adapter.b.count { adapter.b[i] = 0.01 * random.normal() } }
         let tokens = (0..<(batch * sequence)).map { _ in Int32(random.next() % UInt64(config.vocabularySize)) }
         let targetIds = (0..<(batch * sequence)).map { _ in Int32(random.next() % UInt64(config.vocabularySize)) }

@@ -104,7 +104,7 @@ struct FinetuneCommand: ParsableCommand {
         let job = try FinetuneJob(request())
         printNotes(job.source, command: "finetune")
         let o = job.options
-        let what = o.method == .adamw ? "targets \(o.targets.joined(separator: ","))"
+        let what = o.method == .adamw ? "targets \((o.targets ?? []).joined(separator: ","))"
             : "rank \(o.rank), \(job.trainer.task.trainableModel.lowRankAdapters.count) adapted modules"
         print("\(o.method.rawValue): \(what), \(o.steps) steps, lr \(o.learningRate) (\(o.schedule.rawValue), warmup \(o.warmupSteps)), "
               + "batch \(job.request.batch), seed \(o.seed)" + (job.trainer.step > 0 ? ", resuming at step \(job.trainer.step)" : ""))

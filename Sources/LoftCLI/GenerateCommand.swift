@@ -53,10 +53,7 @@ struct GenerateCommand: ParsableCommand {
             // The error's own wording is about a text data file; here it is the prompt.
             throw TrainingError.invalidOption("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")
         }
-        // LLaMA: as transformers' tokenizer(prompt) does, with the special tokens the
-        // tokenizer's template adds (LLaMA-3's BOS; SmolLM's template adds none). GPT-2 as
-        // before: no special tokens (its template has none either).
-        let ids = model is GPT2Model ? encoder.encode(prompt) : encoder.encode(prompt, addSpecialTokens: true)
+        let ids = encoder.encode(prompt, addSpecialTokens: model.promptAddsSpecialTokens)
         let options = SamplingOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopToken: encoder.endOfTextId)
         print(prompt, terminator: "")
         var pending: [Int32] = []

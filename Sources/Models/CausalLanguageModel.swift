@@ -25,10 +25,14 @@ public protocol CausalLanguageModel: TrainableModel {
     var parameterCount: Int { get }
     /// PEFT's `fan_in_fan_out` for this family's projections (GPT-2's Conv1D: true).
     var fanInFanOut: Bool { get }
-    /// The projections adapted when the user names none (module names, PEFT rule).
-    var defaultTargets: [String] { get }
     /// A config.json transformers reads back into this architecture.
     var configJSON: JSONValue { get }
+    /// Whether a prompt is encoded with the tokenizer's special tokens, as transformers'
+    /// `tokenizer(prompt)` does for this family (LLaMA-3's BOS); GPT-2's template adds none.
+    var promptAddsSpecialTokens: Bool { get }
+    /// A cache for generating one token at a time without rerunning the context; nil when
+    /// the family has none (generation then runs the full forward each step).
+    func makeKeyValueCache() -> KeyValueCache?
 
     /// Runs the model on `tokens` ([batch, sequence]); with `targets` (the next token of each
     /// position, -100 for none) returns the mean cross-entropy and prepares `backward()`.
@@ -40,6 +44,9 @@ public protocol CausalLanguageModel: TrainableModel {
     /// (the head runs over blocks of `headRows` rows): what a training step should use.
     @discardableResult
     func forwardBackward(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int) throws -> Float
+    /// Forward only, for evaluation: the summed cross-entropy over targets != -100 and their
+    /// number, the head run over blocks of `headRows` rows (memory does not grow with vocab).
+    func loss(tokens: [Int32], targets: [Int32], batch: Int, sequence: Int, headRows: Int) throws -> (sum: Double, count: Int)
     /// Logits [batch · sequence, vocab] of the last forward (consumed by backward).
     var logits: UnsafeBufferPointer<Float> { get }
     /// Frees the activation buffers until the next forward.

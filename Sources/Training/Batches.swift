@@ -6,6 +6,7 @@
 // offset drawn uniformly from 0...(n - T - 1); inputs are the first T tokens, targets the
 // last T. MLP: a batch is B rows drawn uniformly (with replacement) from the data.
 
+import Compute
 import Models
 
 public struct WindowSampler: Sendable {
@@ -60,10 +61,10 @@ public struct RowSampler: Sendable {
     }
 }
 
-/// An independent stream per step: SplitMix64 seeded by a mix of seed and step (the modulo
-/// bias of `% n` is below 2^-40 for any data that fits in memory).
-func stepRandom(seed: UInt64, step: Int) -> SeededRandom {
-    var mixer = SeededRandom(seed: seed ^ 0x5851_F42D_4C95_7F2D)
+/// An independent stream per step: the seeded generator seeded by a mix of seed and step (the
+/// modulo bias of `% n` is below 2^-40 for any data that fits in memory).
+func stepRandom(seed: UInt64, step: Int) -> SeededGenerator {
+    var mixer = SeededGenerator(seed: seed ^ 0x5851_F42D_4C95_7F2D)
     let salt = mixer.next()
-    return SeededRandom(seed: salt &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
+    return SeededGenerator(seed: salt &+ UInt64(step) &* 0xD1B5_4A32_D192_ED03)
 }

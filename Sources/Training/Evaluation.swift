@@ -62,18 +62,9 @@ public enum Evaluation {
                 targets.append(contentsOf: tokens[(chunk.lowerBound + 1)..<chunk.upperBound])
                 targets.append(CrossEntropy.ignoreIndex)
             }
-            if let gpt2 = model as? GPT2Model {
-                let (sum, counted) = try gpt2.loss(tokens: inputs, targets: targets, batch: group.count, sequence: length)
-                total += sum
-                predictions += counted
-            } else {
-                // Other families: the mean over the group's predictions, weighted back to a sum
-                // (this forward holds the group's logits: keep --batch small for a large vocabulary).
-                let counted = group.reduce(0) { $0 + $1.count - 1 }
-                let mean = try model.forward(tokens: inputs, targets: targets, batch: group.count, sequence: length)!
-                total += Double(mean) * Double(counted)
-                predictions += counted
-            }
+            let (sum, counted) = try model.loss(tokens: inputs, targets: targets, batch: group.count, sequence: length, headRows: 512)
+            total += sum
+            predictions += counted
         }
         model.releaseActivations()
         return EvaluationResult(loss: total / Double(predictions), count: predictions)

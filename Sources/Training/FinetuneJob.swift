@@ -98,9 +98,6 @@ public final class FinetuneJob {
                 eval = Array(train.suffix(held))
                 train.removeLast(held)
             }
-            // GPT-2 keeps its historical c_attn,c_proj default; other families adapt their own
-            // defaults (LLaMA: all seven projections, as the LoFT paper does).
-            if language.modelType != "gpt2", request.options.targets == TrainingOptions().targets { options.targets = language.defaultTargets }
             task = try LanguageModelTask(model: language, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
                                          seed: options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
         case let .mlp(mlp):
@@ -116,9 +113,12 @@ public final class FinetuneJob {
                 eval = train.slice((train.rows - held)..<train.rows)
                 train = train.slice(0..<(train.rows - held))
             }
-            if request.options.targets == TrainingOptions().targets { options.targets = ["all"] }
             task = try MLPTask(model: mlp, train: train, eval: eval, batch: request.batch, seed: options.seed)
         }
+        // No --targets: the family's own (GPT-2 c_attn,c_proj; LLaMA all seven projections, as
+        // the LoFT paper does; an MLP every layer). Given ones are used as given: a name the
+        // model does not have is refused below, never replaced.
+        options.targets = request.options.targets ?? model.trainable.defaultTargets
         if let epochs = request.epochs {
             guard epochs > 0 else { throw TrainingError.invalidOption("--epochs must be positive (got \(epochs))") }
             options.steps = max(1, Int((epochs * Double(task.trainingItems) / Double(task.itemsPerStep)).rounded(.up)))
@@ -126,14 +126,23 @@ public final class FinetuneJob {
         options.warmupSteps = request.warmup ?? options.steps / 20
         options.evalInterval = request.evalInterval ?? max(1, (options.steps + 9) / 10)
         self.options = options
-        trainer = try Trainer(task: task, options: options)
-        // A rank above min(in, out) adds nothing a full-rank update lacks, and LoFT's r x r
-        // solves on B^T B and A A^T are then singular (and r^3 per step: --rank 1000 on a
-        // 32-wide model ran for minutes instead of failing).
-        if options.method != .adamw, let module = trainer.task.trainableModel.lowRankAdapters.first(where: { options.rank > min($0.inFeatures, $0.outFeatures) }) {
-            throw TrainingError.invalidOption("--rank \(options.rank) is larger than module \(module.name) (\(module.inFeatures) in, \(module.outFeatures) out): "
-                + "give at most \(min(module.inFeatures, module.outFeatures))")
+        // Everything the run will allocate is checked before any of it is: the rank against
+        // every targeted module (a rank above min(in, out) adds nothing a full-rank update
+        // lacks, makes LoFT's r x r solves singular, and --rank 100000 on a 64-wide model
+        // asked for 80 GB), then the run's memory against what the machine has.
+        if options.method != .adamw {
+            do {
+                try model.trainable.checkAdapterRank(options.rank, targets: options.targets ?? [])
+            } catch let ModelError.rankTooLarge(rank, module, inFeatures, outFeatures) {
+                throw TrainingError.invalidOption("--rank \(rank) is larger than module \(module) (\(inFeatures) in, \(outFeatures) out): "
+                    + "give at most \(min(inFeatures, outFeatures))")
+            }
         }
+        try MemoryEstimate.check(model: model.trainable, options: options, rows: task.itemsPerStep,
+                                 vocabulary: model.languageModel?.vocabularySize ?? 0,
+                                 describe: "--batch \(request.batch)" + (model.languageModel == nil ? "" : " x --seq \(task.itemsPerStep / request.batch)")
+                                    + (options.method == .adamw ? "" : " at --rank \(options.rank)"))
+        trainer = try Trainer(task: task, options: options)
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
 
@@ -189,7 +198,8 @@ public final class FinetuneJob {
 
     private func description(fanInFanOut: Bool, task: String?) -> PEFTAdapterDescription {
         // PEFT has no "all": name the adapted modules themselves (their full paths match exactly).
-        let targets = options.targets.contains("all") ? trainer.task.trainableModel.lowRankAdapters.map(\.name) : options.targets
+        let given = options.targets ?? []
+        let targets = given.contains("all") ? trainer.task.trainableModel.lowRankAdapters.map(\.name) : given
         return PEFTAdapterDescription(rank: options.rank, alpha: options.alpha, targetModules: targets,
                                fanInFanOut: fanInFanOut, taskType: task, baseModel: request.base)
     }

@@ -1,14 +1,15 @@
-// Text generation for a causal language model (GPT-2, LLaMA): one token at a time. GPT-2
-// with the KV cache (the default) runs the prompt once and each new token costs one row
-// through the model; once the context passes the model's positions, every step is a full
-// forward over the last `positions` tokens (the window slides, so cached keys would sit at
-// the wrong positions). `cached: false`, and LLaMA (no KV cache yet), always run the full
-// forward: the reference the cached path is tested against.
+// Text generation for a causal language model (GPT-2, LLaMA): one token at a time. With a
+// KV cache (the default, for the families that have one: GPT-2) the prompt runs once and each
+// new token costs one row through the model; once the context passes the model's positions,
+// every step is a full forward over the last `positions` tokens (the window slides, so cached
+// keys would sit at the wrong positions). `cached: false`, and families without a cache
+// (LLaMA), always run the full forward: the reference the cached path is tested against.
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties); otherwise softmax of
-// logits / temperature, restricted to the top-k logits when k > 0, sampled with a seeded
-// SplitMix64, so the same seed gives the same text.
+// logits / temperature, restricted to the top-k logits when k > 0, sampled with the seeded
+// generator (Compute's SeededGenerator), so the same seed gives the same text.
 
+import Compute
 import Foundation
 import Models
 
@@ -42,15 +43,14 @@ public enum Generation {
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)
         }
-        var random = SeededRandom(seed: options.seed)
+        var random = SeededGenerator(seed: options.seed)
         var context = prompt
         var generated: [Int32] = []
-        let gpt2 = model as? GPT2Model
-        let cache = cached ? gpt2?.makeKVCache() : nil
+        let cache = cached ? model.makeKeyValueCache() : nil
         for _ in 0..<options.maxTokens {
             let logits: [Float]
-            if let gpt2, let cache, context.count <= cache.capacity {
-                logits = try gpt2.forward(appending: Array(context[cache.count...]), cache: cache)
+            if let cache, context.count <= cache.capacity {
+                logits = try cache.append(Array(context[cache.count...]))
             } else {
                 let window = Array(context.suffix(model.maxPositions))
                 try model.forward(tokens: window, targets: nil, batch: 1, sequence: window.count)
@@ -66,7 +66,7 @@ public enum Generation {
         return generated
     }
 
-    public static func sample(logits: [Float], temperature: Float, topK: Int, random: inout SeededRandom) -> Int32 {
+    public static func sample(logits: [Float], temperature: Float, topK: Int, random: inout SeededGenerator) -> Int32 {
         if temperature == 0 {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }

@@ -45,18 +45,21 @@ public final class Trainer {
     public init(task: TrainingTask, options: TrainingOptions) throws {
         try options.validate()
         self.task = task
-        self.options = options
         let model = task.trainableModel
+        let targets = options.targets ?? model.defaultTargets
+        var resolved = options
+        resolved.targets = targets
+        self.options = resolved
         model.removeLowRankAdapters()
         let method: LowRankMethod
         switch options.method {
         case .loft, .lora:
             model.setTrainable(targets: [])
-            try model.addLowRankAdapters(targets: options.targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
+            try model.addLowRankAdapters(targets: targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
             method = options.method == .loft ? .loft : .loraAdamW
         case .adamw:
-            try Trainer.checkDenseTargets(options.targets, model: model)
-            model.setTrainable(targets: options.targets)
+            try Trainer.checkDenseTargets(targets, model: model)
+            model.setTrainable(targets: targets)
             method = .loraAdamW
         }
         let optimizer = Optimizer(method: method, hyperparameters: options.hyperparameters, maxGradientNorm: options.clip)

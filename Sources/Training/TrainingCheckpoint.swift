@@ -25,7 +25,7 @@ public enum TrainingCheckpoint {
             JSONMember("method", .string(o.method.rawValue)),
             JSONMember("rank", .integer(Int64(o.rank))),
             JSONMember("alpha", .double(Double(o.alpha))),
-            JSONMember("targets", .array(o.targets.map { .string($0) })),
+            JSONMember("targets", .array((o.targets ?? []).map { .string($0) })),
             JSONMember("seed", .string(String(o.seed))),
             JSONMember("steps", .integer(Int64(o.steps))),
             JSONMember("history", .array(trainer.history.map(TrainingLog.json))),
@@ -54,7 +54,7 @@ public enum TrainingCheckpoint {
         try mismatch("--optimizer", json["method"]?.stringValue ?? "?", o.method.rawValue)
         try mismatch("--rank", String(json["rank"]?.intValue ?? -1), String(o.rank))
         try mismatch("alpha", String(json["alpha"]?.doubleValue ?? -1), String(Double(o.alpha)))
-        try mismatch("--targets", (json["targets"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","), o.targets.joined(separator: ","))
+        try mismatch("--targets", (json["targets"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","), (o.targets ?? []).joined(separator: ","))
         try mismatch("--seed", json["seed"]?.stringValue ?? "?", String(o.seed))
         guard step <= o.steps else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "the checkpoint is at step \(step), beyond --steps \(o.steps)")

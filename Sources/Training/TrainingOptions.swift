@@ -18,8 +18,9 @@ public struct TrainingOptions: Sendable, Equatable {
     /// LoRA's lora_alpha; nil means r (scale 1, PEFT's own default of r = alpha = 8).
     /// LoFT always uses alpha = r: it is invariant to the factors' scale.
     public var loraAlpha: Float?
-    /// PEFT target_modules rule; "all" = every projection (adapters) or every parameter (adamw).
-    public var targets: [String] = ["c_attn", "c_proj"]
+    /// PEFT target_modules rule; "all" = every projection (adapters) or every parameter (adamw);
+    /// nil = the model's own default (GPT-2 c_attn,c_proj; LLaMA its seven projections; MLP all).
+    public var targets: [String]?
     public var steps = 1000
     public var learningRate: Float = 3e-4
     public var warmupSteps = 0
@@ -68,7 +69,7 @@ public struct TrainingOptions: Sendable, Equatable {
         guard weightDecay >= 0 else { throw TrainingError.invalidOption("--weight-decay must be ≥ 0 (got \(weightDecay))") }
         if let clip, !(clip > 0) { throw TrainingError.invalidOption("--clip must be positive (got \(clip)); 0 is not 'off', omit it or pass --no-clip") }
         guard evalInterval > 0 else { throw TrainingError.invalidOption("--eval-interval must be positive (got \(evalInterval))") }
-        guard !targets.isEmpty else { throw TrainingError.invalidOption("--targets names no module") }
+        if let targets, targets.isEmpty { throw TrainingError.invalidOption("--targets names no module") }
         if let alpha = loraAlpha, !(alpha > 0) { throw TrainingError.invalidOption("--lora-alpha must be positive (got \(alpha))") }
     }
 }

@@ -23,6 +23,15 @@ enum Fixtures {
         try reader.data(for: name).withElements(as: Int32.self) { Array($0) }
     }
 
+    /// A GPT-2 fixture's `input_ids` [2, 16] and Hugging Face's shifted targets (the last
+    /// position of each row predicts nothing).
+    static func gpt2TokensAndTargets(_ directory: String, batch: Int = 2, sequence: Int = 16) throws -> ([Int32], [Int32]) {
+        let ids = try ints(try reader(directory + "/input_ids.safetensors"), "input_ids")
+        var targets = [Int32](repeating: CrossEntropy.ignoreIndex, count: ids.count)
+        for b in 0..<batch { for t in 0..<(sequence - 1) { targets[b * sequence + t] = ids[b * sequence + t + 1] } }
+        return (ids, targets)
+    }
+
     /// max |a - b| / max(max |b|, floor).
     static func relativeError(_ a: [Float], _ b: [Float], floor: Float = 1e-6) -> Float {
         precondition(a.count == b.count, "\(a.count) vs \(b.count) values")

@@ -18,12 +18,7 @@ private func loadModel() throws -> GPT2Model {
 }
 
 /// input ids and Hugging Face's shifted targets (the last position predicts nothing).
-private func tokensAndTargets() throws -> ([Int32], [Int32]) {
-    let ids = try Fixtures.ints(try Fixtures.reader("gpt2-tiny/input_ids.safetensors"), "input_ids")
-    var targets = [Int32](repeating: CrossEntropy.ignoreIndex, count: ids.count)
-    for b in 0..<batch { for t in 0..<(sequence - 1) { targets[b * sequence + t] = ids[b * sequence + t + 1] } }
-    return (ids, targets)
-}
+private func tokensAndTargets() throws -> ([Int32], [Int32]) { try Fixtures.gpt2TokensAndTargets("gpt2-tiny") }
 
 /// Attaches the fixture's PEFT adapter: keys base_model.model.<module>.lora_{A,B}.weight, scale 8 / 4.
 private func attachAdapter(_ model: GPT2Model) throws {

@@ -6,6 +6,7 @@
 //   LOFT_BENCH=1 LOFT_BENCH_CASE=124M swift test -c release --skip-build --filter GPT2Throughput
 //   LOFT_BENCH=1 LOFT_BENCH_CASE=384 swift test -c release --skip-build --filter GPT2Throughput
 
+import Compute
 import CBLAS
 import Foundation
 import Testing
@@ -42,7 +43,7 @@ private func GPT2ThroughputForwardBackward(_ bench: ThroughputCase) throws {
     let batch = bench.batch, sequence = bench.sequence, steps = Int(ProcessInfo.processInfo.environment["LOFT_BENCH_STEPS"] ?? "5") ?? 5
     let model = try GPT2Model(randomlyInitialized: bench.config, seed: 1)
     let pairs = try model.addLowRankAdapters(targets: bench.targets, rank: 8, alpha: 8, seed: 2)
-    var random = SeededRandom(seed: 3)
+    var random = SeededGenerator(seed: 3)
     let tokens = (0..<(batch * sequence)).map { _ in Int32(random.next() % 50257) }
     let targets = (0..<(batch * sequence)).map { _ in Int32(random.next() % 50257) }
     // Fused: forwardBackward (the head in blocks of rows, no logits buffer), what training

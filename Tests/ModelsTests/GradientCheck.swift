@@ -7,6 +7,7 @@
 // h = 1e-2 on O(1) inputs, float32 rounding contributes ~1e-5 and truncation ~h² = 1e-4, so
 // the tolerance used in the tests (2e-3) fails on any real mistake (those are O(1)).
 
+import Compute
 import Models
 
 enum GradientCheck {
@@ -14,7 +15,7 @@ enum GradientCheck {
     static let tolerance = 2e-3
 
     static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> FloatBuffer {
-        var generator = SeededRandom(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         let buffer = FloatBuffer(count: count)
         for i in 0..<count { buffer[i] = scale * generator.normal() }
         return buffer

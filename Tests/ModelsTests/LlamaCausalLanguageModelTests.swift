@@ -29,7 +29,8 @@ private func adaptedStep(_ model: CausalLanguageModel, tokens: [Int32], batch: I
         #expect(loss.isFinite && norm > 0, "\(model.summary)")
         // Fresh PEFT adapters (B = 0) leave the loss at the base model's.
         if model is LlamaModel { #expect(abs(loss - expected) < 1e-5 * expected) }
-        #expect(model.lowRankAdapters.count == (model is LlamaModel ? 14 : 8))
+        // Defaults: LLaMA's seven projections; GPT-2's c_attn and c_proj (attention and MLP), as `loft finetune`.
+        #expect(model.lowRankAdapters.count == (model is LlamaModel ? 14 : 6))
     }
 }
 

@@ -3,6 +3,7 @@
 // positions where the window starts to slide), and each cached step's logits are the last
 // row of a full forward over the context.
 
+import Compute
 import Testing
 @testable import Models
 @testable import Training
@@ -15,7 +16,7 @@ import Testing
         // Larger embeddings make the logits spread, so sampling is not decided by rounding.
         for i in 0..<model.tokenEmbedding.count { model.tokenEmbedding.value[i] *= 40 }
         let adapters = try model.addLowRankAdapters(targets: ["c_attn", "c_proj", "c_fc"], rank: 4, alpha: 8, seed: 2)
-        var random = SeededRandom(seed: 5)
+        var random = SeededGenerator(seed: 5)
         for adapter in adapters { for i in 0..<adapter.b.count { adapter.b[i] = 0.05 * random.normal() } }
         return model
     }

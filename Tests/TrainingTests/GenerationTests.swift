@@ -2,6 +2,7 @@
 // context), top-k 1 is greedy at any temperature, top-k keeps samples among the k largest
 // logits, and a seed fixes the text.
 
+import Compute
 import Testing
 @testable import Models
 @testable import Training
@@ -43,7 +44,7 @@ import Testing
 
     @Test func topKSamplesOnlyAmongTheLargest() {
         let logits: [Float] = [0, 5, 1, 4, 2, 3]
-        var random = SeededRandom(seed: 0)
+        var random = SeededGenerator(seed: 0)
         let samples = Set((0..<300).map { _ in Generation.sample(logits: logits, temperature: 5, topK: 3, random: &random) })
         #expect(samples == [1, 3, 5])
     }

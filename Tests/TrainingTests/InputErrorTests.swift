@@ -116,12 +116,8 @@ import TensorIO
     @Test func mlpDataOfTheWrongWidth() throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let model = try MLPModel(randomlyInitialized: [3, 4, 2], activation: .relu, seed: 0)
-        try FullCheckpoint.write(model, directory: directory + "/mlp")
-        let data = directory + "/data.npz"
-        let x = floatTensor("x", [Float](repeating: 0, count: 20), shape: [5, 4])
-        let y = floatTensor("y", [Float](repeating: 0, count: 10), shape: [5, 2])
-        try NpzWriter.write(to: data, tensors: [x.info, y.info], compress: false) { info in info.name == "x" ? x : y }
+        let data = try writeMLP(in: directory, x: floatTensor("x", [Float](repeating: 0, count: 20), shape: [5, 4]),
+                                y: floatTensor("y", [Float](repeating: 0, count: 10), shape: [5, 2]))
         var request = FinetuneRequest(base: directory + "/mlp", data: data, output: directory + "/out")
         request.options.steps = 1
         #expect(throws: TrainingError.arrayShape(path: data, name: "x", expected: "[rows, 3] (the model's input width)", found: [5, 4])) {
@@ -132,16 +128,20 @@ import TensorIO
     @Test func mlpClassLabelsOutOfRange() throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let model = try MLPModel(randomlyInitialized: [3, 4, 2], activation: .relu, seed: 0)
-        try FullCheckpoint.write(model, directory: directory + "/mlp")
-        let data = directory + "/data.npz"
-        let x = floatTensor("x", [Float](repeating: 0, count: 6), shape: [2, 3])
-        let y = int32Tensor([0, 2], name: "y")
-        try NpzWriter.write(to: data, tensors: [x.info, y.info], compress: false) { info in info.name == "x" ? x : y }
+        let data = try writeMLP(in: directory, x: floatTensor("x", [Float](repeating: 0, count: 6), shape: [2, 3]), y: int32Tensor([0, 2], name: "y"))
         var request = FinetuneRequest(base: directory + "/mlp", data: data, output: directory + "/out")
         request.options.steps = 1
         #expect(throws: TrainingError.tokenOutOfVocabulary(path: data, index: 1, id: 2, vocabularySize: 2)) { try FinetuneJob(request) }
     }
+}
+
+/// A random 3 -> 4 -> 2 MLP in DIR/mlp and `x`, `y` in DIR/data.npz; returns the data's path.
+func writeMLP(in directory: String, x: TensorData, y: TensorData) throws -> String {
+    let model = try MLPModel(randomlyInitialized: [3, 4, 2], activation: .relu, seed: 0)
+    try FullCheckpoint.write(model, directory: directory + "/mlp")
+    let data = directory + "/data.npz"
+    try NpzWriter.write(to: data, tensors: [x.info, y.info], compress: false) { info in info.name == "x" ? x : y }
+    return data
 }
 
 func int32Tensor(_ values: [Int32], name: String = "tokens") -> TensorData {

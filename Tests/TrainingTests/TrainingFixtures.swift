@@ -1,6 +1,7 @@
 // Paths of the committed fixtures (fixtures/training/, made by fixtures/generators/training.py),
 // temporary directories, and a tiny GPT-2 / MLP with learnable data for the loop tests.
 
+import Compute
 import Foundation
 @_exported import TestSupport
 import TensorIO
@@ -27,7 +28,7 @@ enum TrainingFixtures {
 
     /// A token stream a small model can learn: a fixed cycle of 12 ids with a little noise.
     static func cyclicTokens(count: Int, seed: UInt64 = 7) -> [Int32] {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let cycle: [Int32] = [3, 17, 5, 9, 1, 22, 14, 8, 0, 11, 19, 6]
         return (0..<count).map { i in random.next() % 10 == 0 ? Int32(random.next() % 24) : cycle[i % cycle.count] }
     }

@@ -2,6 +2,7 @@
 // its seed, and a run stopped and resumed from its checkpoint is bit for bit the run that
 // was not stopped.
 
+import Compute
 import Foundation
 import Testing
 @testable import Models
@@ -22,7 +23,7 @@ import Testing
 
     @Test func mlpRegressionLossDecreases() throws {
         let model = try MLPModel(randomlyInitialized: [4, 16, 2], activation: .tanh, seed: 5)
-        var random = SeededRandom(seed: 9)
+        var random = SeededGenerator(seed: 9)
         let rows = 64
         let x = (0..<(rows * 4)).map { _ in random.uniform(-1, 1) }
         var y: [Float] = []

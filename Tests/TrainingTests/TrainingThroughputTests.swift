@@ -60,7 +60,7 @@ private final class CopyingBridge {
 @Test(.serialized, .enabled(if: ProcessInfo.processInfo.environment["LOFT_BENCH"] != nil), arguments: stepCases)
 private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws {
     let steps = 8, warmup = 2
-    var random = SeededRandom(seed: 7)
+    var random = SeededGenerator(seed: 7)
     let tokens = (0..<(bench.batch * bench.sequence * 4)).map { _ in Int32(random.next() % UInt64(bench.config.vocabularySize)) }
     var options = TrainingOptions()
     options.targets = ["c_attn", "c_proj", "c_fc"]
@@ -76,7 +76,7 @@ private func TrainingThroughputZeroCopyAgainstCopying(_ bench: StepCase) throws 
     // Same start (same seeds), the old way.
     let model = try GPT2Model(randomlyInitialized: bench.config, seed: 1)
     model.setTrainable(targets: [])
-    try model.addLowRankAdapters(targets: options.targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
+    try model.addLowRankAdapters(targets: options.targets ?? model.defaultTargets, rank: options.rank, alpha: options.alpha, seed: options.seed)
     let bridge = try CopyingBridge(model: model, options: options)
     let sampler = WindowSampler(tokenCount: tokens.count, batch: bench.batch, sequence: bench.sequence, seed: 3)
     var copying: [Double] = [], oldLosses: [Float] = []

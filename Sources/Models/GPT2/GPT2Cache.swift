@@ -7,24 +7,30 @@
 import Foundation
 import TensorIO
 
-public final class GPT2KVCache {
+public final class GPT2KVCache: KeyValueCache {
     /// Tokens cached so far (the next token's position).
     public private(set) var count = 0
     public let capacity: Int
     /// Per layer [capacity, 3C]: the c_attn output of each cached position (q is not read).
     let qkv: [FloatBuffer]
+    let model: GPT2Model
 
-    init(config: GPT2Config) {
+    init(model: GPT2Model) {
+        let config = model.config
+        self.model = model
         capacity = config.positions
         qkv = (0..<config.layers).map { _ in FloatBuffer(count: config.positions * 3 * config.channels) }
     }
+
+    public func append(_ tokens: [Int32]) throws -> [Float] { try model.forward(appending: tokens, cache: self) }
 
     public func reset() { count = 0 }
     func advance(_ rows: Int) { count += rows }
 }
 
 extension GPT2Model {
-    public func makeKVCache() -> GPT2KVCache { GPT2KVCache(config: config) }
+    public func makeKVCache() -> GPT2KVCache { GPT2KVCache(model: self) }
+    public func makeKeyValueCache() -> KeyValueCache? { makeKVCache() }
 
     /// Runs `tokens` after the ones already in `cache` and returns the logits of the last one
     /// ([vocab]). Throws when the cache would pass the model's positions.
@@ -60,7 +66,7 @@ extension GPT2Model {
             LayerNorm.forward(output: normed.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer,
                               weight: block.ln2Weight.value.pointer, bias: block.ln2Bias.value.pointer, rows: n, channels: C, epsilon: eps)
             block.feedForward.forward(output: hidden.pointer, input: normed.pointer, adapterHidden: adapterHidden.pointer, rows: n)
-            Activation.gelu.forward(output: activated.pointer, input: hidden.pointer, count: n * inner)
+            config.activation.forward(output: activated.pointer, input: hidden.pointer, count: n * inner)
             block.feedForwardOutput.forward(output: branch.pointer, input: activated.pointer, adapterHidden: adapterHidden.pointer, rows: n)
             addInPlace(x.pointer, branch.pointer, count: n * C)
         }

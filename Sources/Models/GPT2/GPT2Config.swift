@@ -2,7 +2,7 @@
 
 import TensorIO
 
-public struct GPT2Config: Equatable, Sendable {
+public struct GPT2Config: Equatable, LanguageModelConfig {
     public var vocabularySize: Int
     public var positions: Int
     public var channels: Int
@@ -11,9 +11,11 @@ public struct GPT2Config: Equatable, Sendable {
     /// Width of the MLP's hidden layer (n_inner, 4 · n_embd when null).
     public var innerChannels: Int
     public var layerNormEpsilon: Float
+    /// The MLP's nonlinearity (activation_function): GPT-2's checkpoints use gelu_new (tanh).
+    public var activation: Activation
 
     public init(vocabularySize: Int, positions: Int, channels: Int, heads: Int, layers: Int,
-                innerChannels: Int? = nil, layerNormEpsilon: Float = 1e-5) {
+                innerChannels: Int? = nil, layerNormEpsilon: Float = 1e-5, activation: Activation = .gelu) {
         self.vocabularySize = vocabularySize
         self.positions = positions
         self.channels = channels
@@ -21,7 +23,10 @@ public struct GPT2Config: Equatable, Sendable {
         self.layers = layers
         self.innerChannels = innerChannels ?? 4 * channels
         self.layerNormEpsilon = layerNormEpsilon
+        self.activation = activation
     }
+
+    public var hiddenSize: Int { channels }
 
     /// The 124M model's shape.
     public static let gpt2Small = GPT2Config(vocabularySize: 50257, positions: 1024, channels: 768, heads: 12, layers: 12)
@@ -35,13 +40,19 @@ public struct GPT2Config: Equatable, Sendable {
             throw ModelError.invalidConfig(path: path, reason: "'\(key)' must be an integer")
         }
         let channels = try integer("n_embd")
+        var activation = Activation.gelu
+        if let value = json["activation_function"], value != .null {
+            guard let name = value.stringValue, let known = Activation(huggingFaceName: name) else {
+                let shown = value.stringValue.map { "'\($0)'" } ?? "\(value)"
+                throw ModelError.invalidConfig(path: path, reason: "activation_function \(shown) is not supported "
+                    + "(gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu and tanh are)")
+            }
+            activation = known
+        }
         self.init(vocabularySize: try integer("vocab_size"), positions: try integer("n_positions", try integer("n_ctx", 1024)),
                   channels: channels, heads: try integer("n_head"), layers: try integer("n_layer"),
                   innerChannels: try integer("n_inner", 4 * channels),
-                  layerNormEpsilon: Float(json["layer_norm_epsilon"]?.doubleValue ?? 1e-5))
-        if let activation = json["activation_function"]?.stringValue, Activation(name: activation) != .gelu {
-            throw ModelError.invalidConfig(path: path, reason: "activation_function '\(activation)' is not supported (GPT-2 uses gelu_new)")
-        }
+                  layerNormEpsilon: Float(json["layer_norm_epsilon"]?.doubleValue ?? 1e-5), activation: activation)
         try validate(path: path)
     }
 
@@ -80,6 +91,30 @@ public struct GPT2Config: Equatable, Sendable {
         guard channels % heads == 0 else {
             throw ModelError.invalidConfig(path: path, reason: "n_embd \(channels) is not divisible by n_head \(heads)")
         }
+    }
+
+    /// config.json as transformers' GPT2Config reads it back (`tiedHead`: tie_word_embeddings).
+    public func json(tiedHead: Bool = true) -> JSONValue {
+        // transformers' GPT2Config defaults bos/eos to 50256 (GPT-2's <|endoftext|>), which a
+        // smaller vocabulary does not have: say null there rather than a wrong id.
+        let special: JSONValue = vocabularySize > 50256 ? .integer(50256) : .null
+        return .object([
+            JSONMember("activation_function", .string(activation.huggingFaceName)),
+            JSONMember("architectures", .array([.string("GPT2LMHeadModel")])),
+            JSONMember("bos_token_id", special),
+            JSONMember("eos_token_id", special),
+            // Through the shortest decimal of the Float: 1e-05, not 9.99999974e-06.
+            JSONMember("layer_norm_epsilon", .double(Double("\(layerNormEpsilon)") ?? Double(layerNormEpsilon))),
+            JSONMember("model_type", .string("gpt2")),
+            JSONMember("n_ctx", .integer(Int64(positions))),
+            JSONMember("n_embd", .integer(Int64(channels))),
+            JSONMember("n_head", .integer(Int64(heads))),
+            JSONMember("n_inner", innerChannels == 4 * channels ? .null : .integer(Int64(innerChannels))),
+            JSONMember("n_layer", .integer(Int64(layers))),
+            JSONMember("n_positions", .integer(Int64(positions))),
+            JSONMember("tie_word_embeddings", .bool(tiedHead)),
+            JSONMember("vocab_size", .integer(Int64(vocabularySize))),
+        ])
     }
 
     /// Parameter count (tied head counted once).

@@ -7,6 +7,7 @@
 // `lm_head.weight` that differs from it. `attn.bias` / `attn.masked_bias` (mask buffers of
 // old files) are ignored.
 
+import Compute
 import TensorIO
 
 public final class GPT2Block {
@@ -58,7 +59,7 @@ public final class GPT2Model: TrainableModel {
 
     public private(set) var parameters: [Parameter]
     public let projections: [Projection]
-    var activations: GPT2Activations?
+    public internal(set) var activations: GPT2Activations?
 
     private init(config: GPT2Config, untiedHead: Parameter?, load: (String, [Int]) throws -> Parameter) throws {
         self.config = config
@@ -99,22 +100,11 @@ public final class GPT2Model: TrainableModel {
     /// N(0, 0.02 / sqrt(2 n_layer)), biases 0, LayerNorm weight 1.
     public convenience init(randomlyInitialized config: GPT2Config, seed: UInt64) throws {
         try config.validate(path: "<config>")
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let residualStd = 0.02 / Float(2 * config.layers).squareRoot()
-        func make(_ name: String, _ shape: [Int]) -> Parameter {
-            let parameter = Parameter(name: name, shape: shape)
-            let value = parameter.value
-            if name.hasSuffix(".bias") {
-                // zero
-            } else if shape.count == 1 {
-                for i in 0..<value.count { value[i] = 1 }
-            } else {
-                let std: Float = name.hasSuffix("c_proj.weight") ? residualStd : 0.02
-                for i in 0..<value.count { value[i] = std * random.normal() }
-            }
-            return parameter
+        try self.init(config: config, untiedHead: nil) { name, shape in
+            initializedParameter(name, shape, std: name.hasSuffix("c_proj.weight") ? residualStd : 0.02, random: &random)
         }
-        try self.init(config: config, untiedHead: nil, load: make)
     }
 
     /// The output head's weight (vocab x C): lm_head when untied, wte otherwise.

@@ -7,7 +7,7 @@
 
 import TensorIO
 
-public struct LlamaConfig: Equatable, Sendable {
+public struct LlamaConfig: Equatable, LanguageModelConfig {
     public var vocabularySize: Int
     public var positions: Int
     public var hidden: Int
@@ -21,6 +21,7 @@ public struct LlamaConfig: Equatable, Sendable {
     public var attentionBias: Bool
     public var mlpBias: Bool
     public var rope: RopeScaling
+    public var hiddenSize: Int { hidden }
 
     public init(vocabularySize: Int, positions: Int, hidden: Int, intermediate: Int, layers: Int, heads: Int,
                 keyValueHeads: Int? = nil, headDimension: Int? = nil, rmsNormEpsilon: Float = 1e-5,

@@ -2,15 +2,17 @@
 
 import TensorIO
 
-extension LlamaModel: CausalLanguageModel {
+extension LlamaModel: CausalLanguageModel, ConfiguredLanguageModel {
     public var modelType: String { "llama" }
     public var architecture: String { "LlamaForCausalLM" }
-    public var vocabularySize: Int { config.vocabularySize }
-    public var maxPositions: Int { config.positions }
-    public var parameterCount: Int { config.parameterCount }
     public var fanInFanOut: Bool { false }
     public var defaultTargets: [String] { LlamaModel.projectionNames }
     public var configJSON: JSONValue { config.json }
+    /// As transformers' tokenizer(prompt): with the special tokens the tokenizer's template
+    /// adds (LLaMA-3's BOS; SmolLM's template adds none).
+    public var promptAddsSpecialTokens: Bool { true }
+    /// No KV cache yet: generation runs the full forward.
+    public func makeKeyValueCache() -> KeyValueCache? { nil }
 
     public var summary: String {
         let c = config

@@ -8,6 +8,7 @@
 // module paths (`model.layers.0.self_attn.q_proj`), which PEFT's target_modules and adapter
 // keys (`base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`) use.
 
+import Compute
 import TensorIO
 
 public final class LlamaBlock {
@@ -36,7 +37,7 @@ public final class LlamaBlock {
         down = try projection("mlp.down_proj", I, C, bias: config.mlpBias)
     }
 
-    /// In model order: q, k, v, o, gate, up, down (the indices of LlamaLayerActivations.adapterHidden).
+    /// In model order: q, k, v, o, gate, up, down (the slots of DecoderActivations.adapterHidden).
     public var projections: [Projection] { [query, key, value, output, gate, up, down] }
 
     public var parameters: [Parameter] {
@@ -56,7 +57,7 @@ public final class LlamaModel: TrainableModel {
 
     public private(set) var parameters: [Parameter]
     public let projections: [Projection]
-    var activations: LlamaActivations?
+    public internal(set) var activations: LlamaActivations?
 
     /// The seven projection names PEFT's target_modules use for LLaMA (the LoFT paper adapts all).
     public static let projectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -85,19 +86,8 @@ public final class LlamaModel: TrainableModel {
     /// (initializer_range), RMSNorm weights 1, biases 0.
     public convenience init(randomlyInitialized config: LlamaConfig, seed: UInt64) throws {
         try config.validate(path: "<config>")
-        var random = SeededRandom(seed: seed)
-        try self.init(config: config) { name, shape in
-            let parameter = Parameter(name: name, shape: shape)
-            let value = parameter.value
-            if name.hasSuffix(".bias") {
-                // zero
-            } else if shape.count == 1 {
-                for i in 0..<value.count { value[i] = 1 }
-            } else {
-                for i in 0..<value.count { value[i] = 0.02 * random.normal() }
-            }
-            return parameter
-        }
+        var random = SeededGenerator(seed: seed)
+        try self.init(config: config) { name, shape in initializedParameter(name, shape, std: 0.02, random: &random) }
     }
 
     /// The output head's weight (vocab x hidden): lm_head when untied, embed_tokens otherwise.

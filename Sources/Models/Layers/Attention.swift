@@ -27,7 +27,7 @@ public enum Attention {
     ) {
         let T = sequence, C = channels, hs = channels / heads
         precondition(hs * heads == channels, "Attention: \(channels) channels do not split into \(heads) heads")
-        forEachHead(batch * heads, scratchPerWorker: 0) { bh, _ in
+        forEachAttentionUnit(batch * heads, scratchPerWorker: 0) { bh, _ in
             let b = bh / heads, h = bh % heads
             let q = qkv + b * T * 3 * C + h * hs
             probabilities(into: p + bh * T * T, q: q, sequence: T, channels: C, headSize: hs)
@@ -44,7 +44,7 @@ public enum Attention {
         qkv: UnsafePointer<Float>, batch: Int, sequence: Int, channels: Int, heads: Int
     ) {
         let T = sequence
-        forEachHead(batch * heads, scratchPerWorker: 0) { bh, _ in
+        forEachAttentionUnit(batch * heads, scratchPerWorker: 0) { bh, _ in
             headBackward(bh, dqkv: dqkv, dS: scratch + bh * T * T, dout: dout, p: p + bh * T * T, qkv: qkv,
                          sequence: T, channels: channels, heads: heads)
         }
@@ -56,7 +56,7 @@ public enum Attention {
     ) {
         let T = sequence, C = channels, hs = channels / heads
         precondition(hs * heads == channels, "Attention: \(channels) channels do not split into \(heads) heads")
-        forEachHead(batch * heads, scratchPerWorker: T * T) { bh, p in
+        forEachAttentionUnit(batch * heads, scratchPerWorker: T * T) { bh, p in
             let b = bh / heads, h = bh % heads
             let q = qkv + b * T * 3 * C + h * hs
             probabilities(into: p, q: q, sequence: T, channels: C, headSize: hs)
@@ -71,7 +71,7 @@ public enum Attention {
         qkv: UnsafePointer<Float>, batch: Int, sequence: Int, channels: Int, heads: Int
     ) {
         let T = sequence, C = channels, hs = channels / heads
-        forEachHead(batch * heads, scratchPerWorker: 2 * T * T) { bh, scratch in
+        forEachAttentionUnit(batch * heads, scratchPerWorker: 2 * T * T) { bh, scratch in
             let b = bh / heads, h = bh % heads
             probabilities(into: scratch, q: qkv + b * T * 3 * C + h * hs, sequence: T, channels: C, headSize: hs)
             headBackward(bh, dqkv: dqkv, dS: scratch + T * T, dout: dout, p: scratch, qkv: qkv,
@@ -79,17 +79,11 @@ public enum Attention {
         }
     }
 
-    /// P = softmax(mask(Q Kᵀ / sqrt(hs))) of one head into p [T, T], zero above the diagonal.
+    /// P = softmax(mask(Q Kᵀ / sqrt(hs))) of one head into p [T, T], zero above the diagonal
+    /// (k sits C columns after q in the fused rows).
     private static func probabilities(into p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>,
                                       sequence T: Int, channels C: Int, headSize hs: Int) {
-        gemm(transposeA: false, transposeB: true, m: T, n: T, k: hs, alpha: 1 / Float(hs).squareRoot(),
-             q, lda: 3 * C, q + C, ldb: 3 * C, beta: 0, p, ldc: T)
-        for i in 0..<T {
-            let row = p + i * T
-            let inverse = 1 / exponentiateInPlace(row, count: i + 1, shift: maximum(row, count: i + 1))
-            forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
-            if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
-        }
+        GroupedQueryAttention.probabilities(into: p, q: q, k: q + C, sequence: T, queryWidth: 3 * C, keyWidth: 3 * C, headDimension: hs)
     }
 
     /// One head's backward given its P; dS is T x T scratch.
@@ -116,26 +110,5 @@ public enum Attention {
              dS, lda: T, q + C, ldb: 3 * C, beta: 0, dq, ldc: 3 * C)
         gemm(transposeA: true, transposeB: false, m: T, n: hs, k: T,
              dS, lda: T, q, ldb: 3 * C, beta: 0, dq + C, ldc: 3 * C)
-    }
-
-    /// OpenBLAS's thread count at start-up, restored after each attention call (a fixed value,
-    /// so two overlapping calls cannot leave BLAS single-threaded).
-    private static let blasThreads = openblas_get_num_threads()
-
-    /// body(bh, scratch) for every (batch, head) pair, one worker per core taking every
-    /// workers-th pair with its own `scratchPerWorker` floats, OpenBLAS on one thread meanwhile.
-    private static func forEachHead(_ count: Int, scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let workers = max(1, min(Parallel.coreCount, count))
-        let scratch = FloatBuffer(count: workers * scratchPerWorker)
-        let threads = blasThreads
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var bh = worker
-                while bh < count { body(bh, scratch.pointer + worker * scratchPerWorker); bh += workers }
-            }
-        }
-        withExtendedLifetime(scratch) {}
     }
 }

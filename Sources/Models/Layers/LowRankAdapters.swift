@@ -1,5 +1,7 @@
 // Attaching PEFT-style low-rank adapters to a model's projections by target name.
 
+import Compute
+
 extension TrainableModel {
     /// Module paths with their shapes, e.g. (`transformer.h.0.attn.c_attn`, in 768, out 2304).
     public var adaptableModules: [(name: String, inFeatures: Int, outFeatures: Int)] {
@@ -16,6 +18,17 @@ extension TrainableModel {
         return projections.filter { projection in targets.contains { moduleMatches(projection.name, target: $0) } }
     }
 
+    /// Throws unless `rank` fits every projection `targets` match: a rank above min(in, out)
+    /// adds nothing a full-rank update lacks, makes LoFT's r x r solves on BᵀB and AAᵀ
+    /// singular, and its factors can be far larger than the model (--rank 100000 on a 64-wide
+    /// model: 80 GB). Allocates nothing: `loft finetune` calls it before addLowRankAdapters.
+    public func checkAdapterRank(_ rank: Int, targets: [String]) throws {
+        guard rank > 0 else { throw ModelError.invalidInput(reason: "rank must be positive, is \(rank)") }
+        if let module = try projections(matching: targets).first(where: { rank > min($0.inFeatures, $0.outFeatures) }) {
+            throw ModelError.rankTooLarge(rank: rank, module: module.name, inFeatures: module.inFeatures, outFeatures: module.outFeatures)
+        }
+    }
+
     /// New adapters initialised as PEFT does (A uniform, B zero) on every matching projection,
     /// scale alpha / rank. Deterministic in `seed`: pair i draws from the stream seed + i.
     @discardableResult
@@ -23,7 +36,7 @@ extension TrainableModel {
         guard rank > 0 else { throw ModelError.invalidInput(reason: "rank must be positive, is \(rank)") }
         let chosen = try projections(matching: targets)
         return chosen.enumerated().map { index, projection in
-            var random = SeededRandom(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
+            var random = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9)
             let pair = LowRankAdapter(name: projection.name, inFeatures: projection.inFeatures, outFeatures: projection.outFeatures,
                                    rank: rank, scale: alpha / Float(rank), random: &random)
             projection.adapter = pair

@@ -10,6 +10,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case cannotInferConfig(path: String, reason: String)
     case unknownTarget(target: String, modules: [String])
     case adapterMismatch(module: String, reason: String)
+    /// A low-rank adapter of rank above min(in, out) of the module it adapts.
+    case rankTooLarge(rank: Int, module: String, inFeatures: Int, outFeatures: Int)
     case invalidInput(reason: String)
 
     public var description: String {
@@ -22,9 +24,17 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .invalidConfig(path, reason): return "\(path): invalid model config: \(reason)"
         case let .cannotInferConfig(path, reason): return "\(path): cannot infer the model config from the tensors: \(reason)"
         case let .unknownTarget(target, modules):
-            let examples = modules.prefix(6).joined(separator: ", ")
-            return "target '\(target)' matches no module (module paths look like: \(examples))"
+            // The names a target can use: each module's last component, once, in model order.
+            var names: [String] = []
+            for module in modules {
+                let name = String(module.split(separator: ".").last ?? Substring(module))
+                if !names.contains(name) { names.append(name) }
+            }
+            let example = modules.first.map { " or a module path such as \($0)" } ?? ""
+            return "target '\(target)' matches no module of this model; valid names: \(names.joined(separator: ", ")), all\(example)"
         case let .adapterMismatch(module, reason): return "adapter for '\(module)': \(reason)"
+        case let .rankTooLarge(rank, module, inFeatures, outFeatures):
+            return "rank \(rank) is larger than module \(module) (\(inFeatures) in, \(outFeatures) out): give at most \(min(inFeatures, outFeatures))"
         case let .invalidInput(reason): return "invalid model input: \(reason)"
         }
     }

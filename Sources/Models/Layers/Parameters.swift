@@ -74,7 +74,7 @@ public final class LowRankAdapter {
 
     /// PEFT's default initialisation: A ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform with
     /// a = sqrt(5)), B = 0, so the adapted model starts equal to the base.
-    public convenience init(name: String, inFeatures: Int, outFeatures: Int, rank: Int, scale: Float, random: inout SeededRandom) {
+    public convenience init(name: String, inFeatures: Int, outFeatures: Int, rank: Int, scale: Float, random: inout SeededGenerator) {
         let bound = 1 / Float(inFeatures).squareRoot()
         let a = FloatBuffer(rows: rank, columns: inFeatures)
         for i in 0..<a.count { a[i] = random.uniform(-bound, bound) }
@@ -100,6 +100,8 @@ public protocol TrainableModel: AnyObject {
     var parameters: [Parameter] { get }
     /// Every projection module (the things `--targets` and PEFT adapters name), in model order.
     var projections: [Projection] { get }
+    /// What is trained when the user names no target (module names, PEFT rule; "all").
+    var defaultTargets: [String] { get }
 }
 
 extension TrainableModel {

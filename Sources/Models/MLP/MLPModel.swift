@@ -6,6 +6,7 @@
 // beside it: {"activation": "relu" | "gelu" | "tanh"} (default relu; gelu is the tanh form).
 // Loss: mean squared error on float targets, or cross-entropy on integer class labels.
 
+import Compute
 import TensorIO
 
 public enum MLPTargets {
@@ -36,6 +37,9 @@ public final class MLPModel: TrainableModel {
     }
 
     /// Every `layers.N.weight` (+ optional `layers.N.bias`) of `reader`, in order of N.
+    /// Every layer: an MLP has no conventional subset.
+    public var defaultTargets: [String] { ["all"] }
+
     public convenience init(reader: TensorReader, activation: Activation) throws {
         var indices: [Int] = []
         for info in reader.tensors {
@@ -65,7 +69,7 @@ public final class MLPModel: TrainableModel {
     /// weights and biases. Named layers.0, layers.2, ... as nn.Sequential would.
     public convenience init(randomlyInitialized widths: [Int], activation: Activation, seed: UInt64) throws {
         guard widths.count >= 2, widths.allSatisfy({ $0 > 0 }) else { throw ModelError.invalidInput(reason: "widths \(widths) need at least in and out, all positive") }
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let layers = (0..<(widths.count - 1)).map { i -> Projection in
             let (inFeatures, outFeatures) = (widths[i], widths[i + 1])
             let bound = 1 / Float(inFeatures).squareRoot()
@@ -95,14 +99,14 @@ public final class MLPModel: TrainableModel {
         }
         if activations?.batch != batch { activations = MLPActivations(layers: layers, batch: batch) }
         let act = activations!
-        act.prepareAdapters(layers)
+        act.adapters.prepare(layers, rows: batch)
         act.input.pointer.update(from: inputs, count: inputs.count)
         act.targets = targets
         act.readyForBackward = false
         var x = act.input
         for (index, layer) in layers.enumerated() {
             layer.forward(output: act.preActivations[index].pointer, input: x.pointer,
-                          adapterHidden: act.adapterHidden[index]?.pointer, rows: batch)
+                          adapterHidden: act.adapters[index], rows: batch)
             if index + 1 < layers.count {
                 activation.forward(output: act.postActivations[index].pointer, input: act.preActivations[index].pointer,
                                    count: batch * layer.outFeatures)
@@ -163,7 +167,7 @@ public final class MLPModel: TrainableModel {
             let layer = layers[index]
             let input = index == 0 ? act.input : act.postActivations[index - 1]
             layer.backward(inputGradient: index == 0 ? nil : other.pointer, outputGradient: gradient.pointer, input: input.pointer,
-                           adapterHidden: act.adapterHidden[index]?.pointer, adapterScratch: act.adapterScratch.pointer, rows: batch)
+                           adapterHidden: act.adapters[index], adapterScratch: act.adapters.scratch.pointer, rows: batch)
             if index > 0 {
                 activation.backward(inputGradient: other.pointer, outputGradient: other.pointer,
                                     input: act.preActivations[index - 1].pointer, count: batch * layer.inFeatures)
@@ -179,8 +183,7 @@ final class MLPActivations {
     let preActivations: [FloatBuffer]
     let postActivations: [FloatBuffer]
     let gradientA: FloatBuffer, gradientB: FloatBuffer
-    var adapterHidden: [FloatBuffer?]
-    var adapterScratch = FloatBuffer(count: 0)
+    let adapters = AdapterActivations()
     var targets: MLPTargets?
     var countedTargets = 0
     var readyForBackward = false
@@ -193,16 +196,5 @@ final class MLPActivations {
         let widest = layers.map { max($0.inFeatures, $0.outFeatures) }.max()!
         gradientA = FloatBuffer(count: batch * widest)
         gradientB = FloatBuffer(count: batch * widest)
-        adapterHidden = layers.map { _ in nil }
-    }
-
-    func prepareAdapters(_ layers: [Projection]) {
-        var maxRank = 0
-        for (index, layer) in layers.enumerated() {
-            guard let adapter = layer.adapter else { adapterHidden[index] = nil; continue }
-            maxRank = max(maxRank, adapter.rank)
-            if adapterHidden[index]?.count != batch * adapter.rank { adapterHidden[index] = FloatBuffer(count: batch * adapter.rank) }
-        }
-        if adapterScratch.count < batch * maxRank { adapterScratch = FloatBuffer(count: batch * maxRank) }
     }
 }

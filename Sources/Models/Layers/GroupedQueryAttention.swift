@@ -8,7 +8,7 @@
 // Products go through BLAS with leading dimensions that step over the interleaved heads, so
 // no head is copied out.
 //
-// As the engine's Attention: nothing but q, k, v is kept for backward (each head's P is
+// As GPT-2's Attention: nothing but q, k, v is kept for backward (each head's P is
 // recomputed there: one more T x T x d product per head, for B·H·T² fewer floats per layer,
 // 283 MB over SmolLM-135M's 30 layers at B 4, T 256), and the work is spread over the cores
 // with single-threaded BLAS inside. The unit of work is a (batch, key/value head) pair with
@@ -29,7 +29,7 @@ public enum GroupedQueryAttention {
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
         precondition(group * keyValueHeads == heads, "GroupedQueryAttention: \(heads) heads do not split into \(keyValueHeads) groups")
-        forEachGroup(batch * keyValueHeads, scratchPerWorker: T * T) { unit, p in
+        forEachAttentionUnit(batch * keyValueHeads, scratchPerWorker: T * T) { unit, p in
             let b = unit / keyValueHeads, g = unit % keyValueHeads
             for h in (g * group)..<((g + 1) * group) {
                 probabilities(into: p, q: q + b * T * QW + h * d, k: k + b * T * KW + g * d, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d)
@@ -50,7 +50,7 @@ public enum GroupedQueryAttention {
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
         let scale = 1 / Float(d).squareRoot()
-        forEachGroup(batch * keyValueHeads, scratchPerWorker: 2 * T * T) { unit, scratch in
+        forEachAttentionUnit(batch * keyValueHeads, scratchPerWorker: 2 * T * T) { unit, scratch in
             let b = unit / keyValueHeads, g = unit % keyValueHeads
             let p = scratch, dS = scratch + T * T
             let kg = k + b * T * KW + g * d, vg = v + b * T * KW + g * d
@@ -89,25 +89,5 @@ public enum GroupedQueryAttention {
             forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
             if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
         }
-    }
-
-    /// OpenBLAS's thread count at start-up, restored after each call.
-    private static let blasThreads = openblas_get_num_threads()
-
-    /// body(unit, scratch) for every unit, one worker per core taking every workers-th unit
-    /// with its own `scratchPerWorker` floats, OpenBLAS on one thread meanwhile.
-    private static func forEachGroup(_ count: Int, scratchPerWorker: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let workers = max(1, min(Parallel.coreCount, count))
-        let scratch = FloatBuffer(count: workers * scratchPerWorker)
-        let threads = blasThreads
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                var unit = worker
-                while unit < count { body(unit, scratch.pointer + worker * scratchPerWorker); unit += workers }
-            }
-        }
-        withExtendedLifetime(scratch) {}
     }
 }
