@@ -38,6 +38,25 @@ public struct FinetuneRequest: Sendable {
     }
 }
 
+extension FinetuneRequest {
+    /// The checks that need no file: every setting in its range, no contradictory pair. A
+    /// command runs them before it reads anything; FinetuneJob runs them again.
+    public func validate() throws {
+        guard base != nil || initConfig != nil else { throw TrainingError.missingSetting(.base, alternative: .initConfig) }
+        guard evalData == nil || evalFraction == nil else { throw TrainingError.conflictingSettings(.evalData, .evalFraction) }
+        guard !output.isEmpty else { throw TrainingError.invalidSetting(.output, value: "\"\"", requirement: "a directory path, not empty") }
+        if let evalFraction, !(evalFraction > 0 && evalFraction < 1) {
+            throw TrainingError.invalidSetting(.evalFraction, value: "\(evalFraction)", requirement: "in (0, 1)")
+        }
+        if let epochs, !(epochs > 0 && epochs.isFinite) { throw TrainingError.invalidSetting(.epochs, value: "\(epochs)", requirement: "positive") }
+        guard batch > 0 else { throw TrainingError.invalidSetting(.batch, value: "\(batch)", requirement: "positive") }
+        if let sequence, sequence <= 0 { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "positive") }
+        if let warmup, warmup < 0 { throw TrainingError.invalidSetting(.warmupSteps, value: "\(warmup)", requirement: "≥ 0") }
+        if let evalInterval, evalInterval <= 0 { throw TrainingError.invalidSetting(.evalInterval, value: "\(evalInterval)", requirement: "positive") }
+        try options.validate()
+    }
+}
+
 public struct FinetuneSummary: Sendable {
     public var steps: Int
     public var finalLoss: Float?
@@ -54,15 +73,7 @@ public final class FinetuneJob {
 
     public init(_ request: FinetuneRequest) throws {
         self.request = request
-        guard request.base != nil || request.initConfig != nil else {
-            throw TrainingError.invalidOption("give --base MODEL (or --init CONFIG.json to start from a random GPT-2)")
-        }
-        guard request.evalData == nil || request.evalFraction == nil else {
-            throw TrainingError.invalidOption("give --eval-data or --eval-fraction, not both")
-        }
-        if let fraction = request.evalFraction, !(fraction > 0 && fraction < 1) {
-            throw TrainingError.invalidOption("--eval-fraction must be in (0, 1) (got \(fraction))")
-        }
+        try request.validate()
         try FinetuneJob.checkOutputIsNotBase(request)
         if let config = request.initConfig {
             model = try FinetuneJob.initialized(config: config, seed: request.options.seed)
@@ -113,7 +124,6 @@ public final class FinetuneJob {
             task = try MLPTask(model: mlp, train: train, eval: eval, batch: request.batch, seed: options.seed)
         }
         if let epochs = request.epochs {
-            guard epochs > 0 else { throw TrainingError.invalidOption("--epochs must be positive (got \(epochs))") }
             options.steps = max(1, Int((epochs * Double(task.trainingItems) / Double(task.itemsPerStep)).rounded(.up)))
         }
         options.warmupSteps = request.warmup ?? options.steps / 20
@@ -124,8 +134,7 @@ public final class FinetuneJob {
         // solves on B^T B and A A^T are then singular (and r^3 per step: --rank 1000 on a
         // 32-wide model ran for minutes instead of failing).
         if options.method != .adamw, let module = trainer.task.trainableModel.lowRankAdapters.first(where: { options.rank > min($0.inFeatures, $0.outFeatures) }) {
-            throw TrainingError.invalidOption("--rank \(options.rank) is larger than module \(module.name) (\(module.inFeatures) in, \(module.outFeatures) out): "
-                + "give at most \(min(module.inFeatures, module.outFeatures))")
+            throw TrainingError.rankTooLarge(rank: options.rank, module: module.name, inFeatures: module.inFeatures, outFeatures: module.outFeatures)
         }
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
@@ -138,7 +147,7 @@ public final class FinetuneJob {
         let replaced = FileIdentity(path: (request.output as NSString).appendingPathComponent("model.safetensors"))
         let baseIdentity = FileIdentity(path: base)
         if let baseIdentity, baseIdentity == outputDirectory || baseIdentity == replaced {
-            throw TrainingError.invalidOption("--out \(request.output) holds the --base model \(base): --optimizer adamw would overwrite its model.safetensors and config.json; choose another --out")
+            throw TrainingError.outputHoldsBase(output: request.output, base: base)
         }
     }
 

@@ -33,7 +33,7 @@ public enum ModelFamily: String, Sendable {
             case .llama: return .llama
             }
         }
-        throw TrainingError.invalidOption("\(path): neither a GPT-2 checkpoint (no wte.weight), a LLaMA checkpoint (model.embed_tokens.weight) nor an MLP (tensors named layers.N.weight)")
+        throw TrainingError.unrecognizedModel(path: path)
     }
 }
 
