@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
             console.out("loss \(String(format: "%.6f", result.loss))  perplexity \(String(format: "%.4f", result.perplexity))  (\(result.count) predictions)")
         }
         guard result.loss.isFinite else {
-            throw EvalFailure.lossNotFinite(loss: result.loss, data: data)
+            throw CommandFailure.Failure("\(data): the loss is \(result.loss), not finite: the model (or adapter) gives NaN or infinite values on this data")
         }
     }
 
@@ -72,16 +72,5 @@ struct EvalCommand: ParsableCommand {
             JSONMember("tokens", .integer(Int64(result.count))),
             JSONMember("finite", .bool(result.loss.isFinite)),
         ])
-    }
-}
-
-enum EvalFailure: Error, CustomStringConvertible {
-    case lossNotFinite(loss: Double, data: String)
-
-    var description: String {
-        switch self {
-        case let .lossNotFinite(loss, data):
-            return "\(data): the loss is \(loss), not finite: the model (or adapter) gives NaN or infinite values on this data"
-        }
     }
 }

@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
             encoder = try TokenFile.tokenizer(modelPath: model.tokenizerPath)
         } catch let TrainingError.noTokenizer(path, reason) {
             // The error's own wording is about a text data file; here it is the prompt.
-            throw ValidationError("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")
+            throw CommandFailure.Failure("the prompt needs a tokenizer: \(path): \(reason.replacingPrefix(path + ": ")) (pass --tokenizer DIR)")
         }
         // LLaMA: as transformers' tokenizer(prompt) does, with the special tokens the
         // tokenizer's template adds (LLaMA-3's BOS; SmolLM's template adds none). GPT-2 as

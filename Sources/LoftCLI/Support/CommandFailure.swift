@@ -48,6 +48,12 @@ enum CommandFailure {
         }
     }
 
+    /// A run-time failure a command finds itself (exit status 1), its message as shown.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// A path flag given as "" names no file: refused before any work.
     static func requirePath(_ path: String, flag: String) throws {
         if path.isEmpty { throw ValidationError("\(flag) is empty: give a path") }
