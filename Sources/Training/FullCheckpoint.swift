@@ -35,8 +35,8 @@ public enum FullCheckpoint {
         let tensors = model.parameters.map { tensorData($0.name, $0.value, shape: $0.shape) }
         try SafetensorsWriter.write(to: (directory as NSString).appendingPathComponent("model.safetensors"),
                                     tensors: tensors, metadata: [(key: "format", value: "pt")])
-        let name = model.activation.rawValue
-        try TrainingLog.write("{\n  \"activation\": \"\(name)\"\n}\n", to: (directory as NSString).appendingPathComponent("config.json"))
+        let config = JSONValue.object([JSONMember("activation", .string(model.activation.rawValue))])
+        try TrainingLog.write(JSON.serialize(config, style: .indented) + "\n", to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
     /// A config.json transformers' GPT2Config reads.

@@ -26,6 +26,20 @@ enum Repo {
     }
 }
 
+/// Runs the built binary (Repo.binary) with `arguments`: how it ended and its stderr.
+func runBinary(_ arguments: [String]) throws -> (reason: Process.TerminationReason, status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(Repo.binary))
+    process.arguments = arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationReason, process.terminationStatus, text)
+}
+
 struct CommandResult {
     var status: Int32
     var stdout: String

@@ -116,11 +116,8 @@ import Training
     }
 
     /// The same through the real binary: statuses as a shell sees them.
-    @Test func binaryStatusesAndPrefixes() throws {
-        guard let binary = Repo.binary else {
-            print("skipped: .build/debug/loft is not built")
-            return
-        }
+    @Test(.enabled(if: Repo.binary != nil, "needs .build/debug/loft (swift build)"))
+    func binaryStatusesAndPrefixes() throws {
         let cases: [([String], Int32, String)] = [
             (["finetune", "--base", Self.gpt2, "--data", Self.tokens, "--steps", "0", "--out", "/tmp/unused-loft-out"], 64, "loft finetune: --steps must be positive"),
             (["finetune", "--base", Self.gpt2, "--data", Self.tokens, "--steps", "-1", "--out", "/tmp/unused-loft-out"], 64, "loft finetune: --steps must be positive"),
@@ -128,16 +125,8 @@ import Training
             (["generate", "--base", Self.gpt2, "--prompt", "x", "--top-k", "-1"], 64, "loft generate: --top-k"),
         ]
         for (arguments, status, prefix) in cases {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = Pipe()
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == status, "\(arguments): \(text)")
+            let (_, exit, text) = try runBinary(arguments)
+            #expect(exit == status, "\(arguments): \(text)")
             #expect(text.hasPrefix(prefix), "\(arguments): \(text)")
         }
         #expect(!FileManager.default.fileExists(atPath: "/tmp/unused-loft-out"))
