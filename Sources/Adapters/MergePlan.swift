@@ -14,8 +14,9 @@ public struct AdapterSource: Sendable, Equatable {
         self.weight = weight
     }
 
-    /// Parses `DIR` or `DIR:WEIGHT` (the weight after the last colon, if it is a number and
-    /// the whole argument is not itself a directory).
+    /// Parses `DIR` or `DIR:WEIGHT` (the weight after the last colon, unless the whole
+    /// argument is itself a directory). Text after the colon that is not a number is refused,
+    /// not read as part of the path: `run:O.5` is a typo, not a directory named so.
     public init(argument: String) throws {
         if let colon = argument.lastIndex(of: ":"), !directoryExists(argument) {
             let text = String(argument[argument.index(after: colon)...])
@@ -26,6 +27,8 @@ public struct AdapterSource: Sendable, Equatable {
                 self.init(path: directory, weight: weight)
                 return
             }
+            throw AdapterError.invalidAdapterArgument(
+                argument: argument, reason: "the weight \"\(text)\" after the last ':' is not a number, and no directory is named \(argument)")
         }
         self.init(path: argument, weight: 1)
     }

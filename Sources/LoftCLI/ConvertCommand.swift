@@ -42,8 +42,8 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output: .safetensors, .npz, .npy, a directory or .../model.safetensors.index.json.")
     var output: String
 
-    @Option(help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...).", valueName: "dtype"))
-    var dtype: String?
+    @Option(help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too).", valueName: "dtype"))
+    var dtype: DType?
 
     @Flag(help: "With --dtype: cast integer and bool tensors too.")
     var dtypeAll = false
@@ -57,8 +57,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Rename tensors: replace FROM by TO (repeatable; ^FROM = prefix, FROM$ = suffix).", valueName: "from=to"))
     var rename: [String] = []
 
-    @Option(help: ArgumentHelp("Write a sharded checkpoint with shards of at most this size (decimal units: 500MB, 5GB; or 2GiB).", valueName: "size"))
-    var maxShardSize: String?
+    @OptionGroup var shardSize: ShardSizeOption
 
     @Flag(help: "Deflate the members of a .npz output (like np.savez_compressed).")
     var compress = false
@@ -66,11 +65,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Add or replace a metadata entry (repeatable; safetensors outputs).", valueName: "key=value"))
     var metadata: [String] = []
 
-    @Flag(help: "Print the summary as JSON.")
-    var json = false
+    @OptionGroup var format: JSONOutput
 
     func validate() throws {
-        if let dtype, DType(userName: dtype) == nil { throw ValidationError("unknown dtype \"\(dtype)\"") }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
             _ = try options()
@@ -85,26 +82,24 @@ struct ConvertCommand: ParsableCommand {
             include: include.map(TensorNamePattern.init), exclude: exclude.map(TensorNamePattern.init),
             renames: try rename.map(TensorRename.init(rule:)))
         return ConversionOptions(
-            dtype: dtype.flatMap(DType.init(userName:)), castIntegers: dtypeAll, selection: selection,
+            dtype: dtype, castIntegers: dtypeAll, selection: selection,
             metadata: try metadata.map(ConversionOptions.parseMetadata))
     }
 
     func target() throws -> ConversionOutput {
-        try ConversionOutput.from(path: output, maxShardSize: try maxShardSize.map(ShardSize.parse), compress: compress)
+        try ConversionOutput.from(path: output, maxShardSize: try shardSize.bytes(), compress: compress)
     }
 
     func run() throws {
-        try CommandFailure.reporting("convert") {
-            let console = Console.current
-            let reader = try ModelSource.open(input).reader
-            let progress = ProgressBar(label: "convert", console: console)
-            let summary = try TensorConversion.run(reader: reader, output: try target(), options: try options()) {
-                progress.update(done: $0.bytesDone, total: $0.totalBytes, item: $0.current)
-            }
-            progress.finish()
-            for note in summary.notes { console.err("note: \(note)") }
-            console.out(json ? JSON.serialize(ConvertCommand.json(summary), style: .indented) : ConvertCommand.line(summary))
+        let console = Console.current
+        let reader = try ModelSource.open(input).reader
+        let progress = ProgressBar(label: "convert", console: console)
+        let summary = try TensorConversion.run(reader: reader, output: try target(), options: try options()) {
+            progress.update(done: $0.bytesDone, total: $0.totalBytes, detail: $0.current)
         }
+        progress.finish()
+        for note in summary.notes { console.err("note: \(note)") }
+        console.out(format.json ? JSON.serialize(ConvertCommand.json(summary), style: .indented) : ConvertCommand.line(summary))
     }
 
     static func line(_ s: ConversionSummary) -> String {

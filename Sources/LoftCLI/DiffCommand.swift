@@ -24,14 +24,13 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "The reference checkpoint.")
     var b: String
 
-    @Option(help: "Absolute tolerance (numpy's default 1e-8).")
+    @Option(parsing: .unconditional, help: "Absolute tolerance (numpy's default 1e-8).")
     var atol: Double = 1e-8
 
-    @Option(help: "Relative tolerance, relative to B (numpy's default 1e-5).")
+    @Option(parsing: .unconditional, help: "Relative tolerance, relative to B (numpy's default 1e-5).")
     var rtol: Double = 1e-5
 
-    @Flag(help: "Print the comparison as JSON.")
-    var json = false
+    @OptionGroup var format: JSONOutput
 
     func validate() throws {
         guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else { throw ValidationError("--atol and --rtol must be finite and >= 0") }
@@ -42,10 +41,11 @@ struct DiffCommand: ParsableCommand {
         do {
             report = try TensorDiff.compare(a, b, atol: atol, rtol: rtol)
         } catch {
-            Console.current.err("loft diff: \(error)")
+            // diff's own statuses (as cmp and diff(1)): 2 for trouble, 1 reserved for "they differ".
+            _ = CommandFailure.report(error, command: "loft diff", console: Console.current)
             throw ExitCode(2)
         }
-        Console.current.out(json ? Self.json(report) : Self.text(report))
+        Console.current.out(format.json ? Self.json(report) : Self.text(report))
         if !report.agrees { throw ExitCode(1) }
     }
 

@@ -16,7 +16,8 @@ struct EvalCommand: ParsableCommand {
             predicts token t+1, so a chunk of L tokens gives L-1 predictions. loss = mean \
             cross-entropy over all predictions, perplexity = exp(loss), tokens = the number of \
             predictions. scripts/peft_eval.py computes the same with transformers + PEFT. \
-            For an MLP (.npz data): the mean loss per row. Details: docs/commands/eval.md.
+            For an MLP (.npz data): the mean loss per row. A loss that is not finite (NaN, \
+            infinite) is an error: exit status 1, null in --json. Details: docs/commands/eval.md.
 
             Examples:
               loft eval --base gpt2 --data valid.txt
@@ -25,23 +26,26 @@ struct EvalCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Base model (GPT-2 or LLaMA directory or .safetensors file, or an MLP).") var base: String
-    @Option(help: "A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).") var adapter: String?
+    @OptionGroup var model: ModelOptions
     @Option(help: "Text file, .npy / .bin token file (GPT-2, LLaMA) or .npz with x, y (MLP).") var data: String
-    @Option(help: "Chunks (or rows) per forward pass; changes speed only.") var batch = 8
-    @Option(help: "Chunk length T (default min(1024, context)).") var seq: Int?
-    @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
-    @Flag(help: "Print {\"loss\", \"perplexity\", \"tokens\"} as JSON.") var json = false
+    @Option(parsing: .unconditional, help: "Chunks (or rows) per forward pass; changes speed only.") var batch = 8
+    @Option(parsing: .unconditional, help: "Chunk length T (default min(1024, context)).") var seq: Int?
+    @OptionGroup var format: JSONOutput
+
+    func validate() throws {
+        try CommandFailure.requirePath(data, flag: "--data")
+        try CommandFailure.usage { try Evaluation.checkSettings(batch: batch, sequence: seq) }
+    }
 
     func run() throws {
-        let source = try ModelSource.open(base)
-        let model = try LoadedModel.load(source, adapter: adapter)
+        let source = try ModelSource.open(model.base)
+        let loaded = try LoadedModel.load(source, adapter: model.adapter)
         printNotes(source, command: "eval")
         let result: EvaluationResult
-        switch model {
+        switch loaded {
         case let .language(language):
             let tokens = try TokenFile.tokens(path: data, vocabularySize: language.vocabularySize) {
-                try TokenFile.tokenizer(modelPath: tokenizer ?? source.tokenizerPath ?? base)
+                try TokenFile.tokenizer(modelPath: model.tokenizer ?? source.tokenizerPath ?? model.base)
             }
             result = try Evaluation.languageModel(language, tokens: tokens, batch: batch, sequence: seq ?? min(1024, language.maxPositions))
         case let .mlp(mlp):
@@ -49,10 +53,25 @@ struct EvalCommand: ParsableCommand {
             try rows.check(against: mlp)
             result = try Evaluation.mlp(mlp, data: rows, batch: batch)
         }
-        if json {
-            print("{\"loss\": \(result.loss), \"perplexity\": \(result.perplexity), \"tokens\": \(result.count)}")
+        let console = Console.current
+        if format.json {
+            console.out(JSON.serialize(EvalCommand.json(result), style: .line))
         } else {
-            print("loss \(String(format: "%.6f", result.loss))  perplexity \(String(format: "%.4f", result.perplexity))  (\(result.count) predictions)")
+            console.out("loss \(String(format: "%.6f", result.loss))  perplexity \(String(format: "%.4f", result.perplexity))  (\(result.count) predictions)")
         }
+        guard result.loss.isFinite else {
+            throw CommandFailure.Failure("\(data): the loss is \(result.loss), not finite: the model (or adapter) gives NaN or infinite values on this data")
+        }
+    }
+
+    /// `{"loss": L, "perplexity": P, "tokens": N, "finite": true}`; a non-finite value is
+    /// null (JSON has no NaN), and "finite" says whether the loss is a number.
+    static func json(_ result: EvaluationResult) -> JSONValue {
+        .object([
+            JSONMember("loss", .finite(result.loss)),
+            JSONMember("perplexity", .finite(result.perplexity)),
+            JSONMember("tokens", .integer(Int64(result.count))),
+            JSONMember("finite", .bool(result.loss.isFinite)),
+        ])
     }
 }

@@ -37,17 +37,17 @@ struct FactorizationCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Rows of W (output size).") var m = 1024
-    @Option(help: "Columns of W (input size).") var n = 512
-    @Option(help: "Rank r of the factors B (m x r) and A (r x n).") var rank = 8
-    @Option(help: "Rank of the target.") var targetRank = 8
-    @Option(help: "Optimizer steps.") var steps = 300
-    @Option(help: "Learning rate (every method).") var lr: Float = 10
-    @Option(help: "Adam's betas, comma-separated.") var betas = "0.9,0.999"
-    @Option(help: "Adam's eps.") var eps: Float = 1e-4
+    @Option(parsing: .unconditional, help: "Rows of W (output size).") var m = 1024
+    @Option(parsing: .unconditional, help: "Columns of W (input size).") var n = 512
+    @Option(parsing: .unconditional, help: "Rank r of the factors B (m x r) and A (r x n).") var rank = 8
+    @Option(parsing: .unconditional, help: "Rank of the target.") var targetRank = 8
+    @Option(parsing: .unconditional, help: "Optimizer steps.") var steps = 300
+    @Option(parsing: .unconditional, help: "Learning rate (every method).") var lr: Float = 10
+    @Option(parsing: .unconditional, help: "Adam's betas, comma-separated.") var betas = "0.9,0.999"
+    @Option(parsing: .unconditional, help: "Adam's eps.") var eps: Float = 1e-4
     @Option(help: "Seed of the target and the initial factors.") var seed: UInt64 = 0
     @Option(help: "Output directory (created if missing).") var out: String
-    @Flag(help: "Print the final losses as JSON.") var json = false
+    @OptionGroup var format: JSONOutput
 
     func parsedBetas() throws -> (Float, Float) {
         let parts = betas.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
@@ -60,9 +60,11 @@ struct FactorizationCommand: ParsableCommand {
     func validate() throws {
         guard m > 0, n > 0, rank > 0, targetRank > 0 else { throw ValidationError("--m, --n, --rank and --target-rank must be positive") }
         guard rank <= min(m, n) else { throw ValidationError("--rank \(rank) exceeds min(m, n) = \(min(m, n))") }
-        guard steps >= 0 else { throw ValidationError("--steps must be >= 0") }
-        guard lr > 0, eps > 0 else { throw ValidationError("--lr and --eps must be positive") }
+        guard steps >= 0 else { throw ValidationError("--steps must be ≥ 0 (got \(steps))") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive and finite (got \(lr))") }
+        guard eps > 0, eps.isFinite else { throw ValidationError("--eps must be positive and finite (got \(eps))") }
         _ = try parsedBetas()
+        try CommandFailure.requirePath(out, flag: "--out")
     }
 
     func run() throws {
@@ -77,12 +79,14 @@ struct FactorizationCommand: ParsableCommand {
         // Before the runs: a bad --out is reported at once, not after minutes of work.
         try OutputDirectory.create(out)
         let methods = FactorizationExperiment.Method.allCases
+        let console = Console.current
+        let json = format.json
         var losses: [[Double]] = []
         for method in methods {
-            if !json { print("running \(method.rawValue)...", terminator: " "); fflush(stdout) }
+            if !json { console.out("running \(method.rawValue)...", terminator: " ") }
             let start = Date()
             losses.append(try experiment.run(method))
-            if !json { print(String(format: "%.1f s", Date().timeIntervalSince(start))) }
+            if !json { console.out(String(format: "%.1f s", Date().timeIntervalSince(start))) }
         }
 
         var csv = "step," + methods.map(\.rawValue).joined(separator: ",") + "\n"
@@ -99,20 +103,20 @@ struct FactorizationCommand: ParsableCommand {
         try plot.render().write(toFile: svgPath, atomically: true, encoding: .utf8)
 
         if json {
-            let finals = zip(methods, losses).map { JSONMember($0.rawValue, .double($1.last!)) }
+            let finals = zip(methods, losses).map { JSONMember($0.rawValue, .finite($1.last!)) }
             let document = JSONValue.object([
                 JSONMember("m", .integer(Int64(m))), JSONMember("n", .integer(Int64(n))),
                 JSONMember("rank", .integer(Int64(rank))), JSONMember("steps", .integer(Int64(steps))),
                 JSONMember("final_losses", .object(finals)),
                 JSONMember("csv", .string(csvPath)), JSONMember("svg", .string(svgPath)),
             ])
-            print(JSON.serialize(document, style: .indented))
+            console.out(JSON.serialize(document, style: .indented))
         } else {
-            print("final loss after \(steps) steps:")
+            console.out("final loss after \(steps) steps:")
             for (method, values) in zip(methods, losses) {
-                print("  " + method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%.3e", values.last!))
+                console.out("  " + method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%.3e", values.last!))
             }
-            print("wrote \(csvPath) and \(svgPath)")
+            console.out("wrote \(csvPath) and \(svgPath)")
         }
     }
 }
@@ -130,25 +134,26 @@ struct OptimizerStepCommand: ParsableCommand {
         shouldDisplay: false
     )
 
-    @Option(help: "Rows of W.") var m = 4096
-    @Option(help: "Columns of W.") var n = 4096
-    @Option(help: "Rank of the pair (loft, lora).") var rank = 16
-    @Option(help: "loft, lora or adamw (dense AdamW on the whole m x n).") var method: String = "loft"
-    @Option(help: "Timed steps (after two warm-up steps).") var steps = 10
-    @Flag(help: "Print the result as JSON.") var json = false
+    @Option(parsing: .unconditional, help: "Rows of W.") var m = 4096
+    @Option(parsing: .unconditional, help: "Columns of W.") var n = 4096
+    @Option(parsing: .unconditional, help: "Rank of the pair (loft, lora).") var rank = 16
+    @Option(help: "loft, lora or adamw (dense AdamW on the whole m x n).") var method: OptimizerBenchmark.Method = .loft
+    @Option(parsing: .unconditional, help: "Timed steps (after two warm-up steps).") var steps = 10
+    @OptionGroup var format: JSONOutput
 
     func validate() throws {
-        guard OptimizerBenchmark.Method(rawValue: method) != nil else { throw ValidationError("--method must be loft, lora or adamw") }
-        guard m > 0, n > 0, rank > 0, rank <= min(m, n), steps > 0 else { throw ValidationError("sizes and --steps must be positive, rank <= min(m, n)") }
+        guard m > 0, n > 0, rank > 0, steps > 0 else { throw ValidationError("--m, --n, --rank and --steps must be positive") }
+        guard rank <= min(m, n) else { throw ValidationError("--rank \(rank) exceeds min(m, n) = \(min(m, n))") }
     }
 
     func run() throws {
         var benchmark = OptimizerBenchmark()
         (benchmark.m, benchmark.n, benchmark.rank, benchmark.steps) = (m, n, rank, steps)
-        let r = try benchmark.run(OptimizerBenchmark.Method(rawValue: method)!)
+        let r = try benchmark.run(method)
         let mib = { (bytes: Int) in Double(bytes) / 1_048_576 }
-        if json {
-            print(JSON.serialize(.object([
+        let console = Console.current
+        if format.json {
+            console.out(JSON.serialize(.object([
                 JSONMember("method", .string(r.method.rawValue)), JSONMember("m", .integer(Int64(r.m))),
                 JSONMember("n", .integer(Int64(r.n))), JSONMember("rank", .integer(Int64(r.rank))),
                 JSONMember("steps", .integer(Int64(r.steps))), JSONMember("ms_per_step", .double(r.secondsPerStep * 1000)),
@@ -157,7 +162,7 @@ struct OptimizerStepCommand: ParsableCommand {
                 JSONMember("peak_rss_mib", .double(mib(r.peakResidentBytes))),
             ])))
         } else {
-            print("\(r.method.rawValue) \(r.m)x\(r.n) rank \(r.rank): " + String(format: "%.2f ms/step (CPU %.2f ms), state %.1f MiB, transient %.1f MiB, peak RSS %.1f MiB",
+            console.out("\(r.method.rawValue) \(r.m)x\(r.n) rank \(r.rank): " + String(format: "%.2f ms/step (CPU %.2f ms), state %.1f MiB, transient %.1f MiB, peak RSS %.1f MiB",
                   r.secondsPerStep * 1000, r.cpuSecondsPerStep * 1000, mib(r.stateBytes), mib(r.transientBytes), mib(r.peakResidentBytes)))
         }
     }

@@ -29,8 +29,7 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The tensor file, index or checkpoint directory.")
     var path: String
 
-    @Flag(help: "Print JSON (schema in docs/commands/inspect.md) instead of a table.")
-    var json = false
+    @OptionGroup var format: JSONOutput
 
     @Flag(help: "Also read the data: min, max, mean, std and NaN/Inf/zero counts per tensor.")
     var stats = false
@@ -41,13 +40,11 @@ struct InspectCommand: ParsableCommand {
     var filter: String?
 
     func run() throws {
-        try CommandFailure.reporting("inspect") {
-            let console = Console.current
-            let reader = try ModelSource.open(path).reader
-            var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))
-            if stats { try computeStatistics(&report, reader: reader, console: console) }
-            console.out(json ? JSON.serialize(report.json, style: .indented) : report.text)
-        }
+        let console = Console.current
+        let reader = try ModelSource.open(path).reader
+        var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))
+        if stats { try computeStatistics(&report, reader: reader, console: console) }
+        console.out(format.json ? JSON.serialize(report.json, style: .indented) : report.text)
     }
 
     /// Streams the tensors in file order, dropping each one's pages once its statistics are in.
@@ -58,7 +55,7 @@ struct InspectCommand: ParsableCommand {
         var done = 0
         for index in report.entries.indices {
             let info = report.entries[index].info
-            progress.update(done: done, total: total, item: info.name)
+            progress.update(done: done, total: total, detail: info.name)
             if InspectCommand.hasStatistics(info.dtype) {
                 let data = InspectCommand.aligned(try reader.data(for: info.name))
                 report.entries[index].statistics = TensorStatistics.compute(data)
@@ -66,7 +63,7 @@ struct InspectCommand: ParsableCommand {
             }
             done += info.byteCount
         }
-        progress.update(done: total, total: total, item: nil)
+        progress.update(done: total, total: total)
         progress.finish()
     }
 

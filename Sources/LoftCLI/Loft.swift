@@ -1,7 +1,14 @@
 // The root command: gathers the subcommands. Each command lives in its own file and only
-// parses, calls a library, and reports; the work is in the library targets.
+// parses, calls a library, and reports; the work is in the library targets. Every command
+// runs through `execute`, so every error takes the same path (CommandFailure).
 
 import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public struct Loft: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -23,4 +30,39 @@ public struct Loft: ParsableCommand {
     ]
 
     public init() {}
+
+    /// The executable's entry point (in place of ArgumentParser's `main()`, whose errors
+    /// read `Error: ...`).
+    public static func main() {
+        terminate(execute(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// Parses and runs one command line; returns the exit status. Output goes to
+    /// `Console.current`, so tests run commands in-process through here too.
+    public static func execute(_ arguments: [String]) -> Int32 {
+        let console = Console.current
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch {
+            return CommandFailure.report(error, command: commandPath(arguments), console: console)
+        }
+    }
+
+    /// "loft", "loft merge", "loft experiment factorization": the subcommand words at the
+    /// start of the arguments (the name errors are reported under).
+    static func commandPath(_ arguments: [String]) -> String {
+        var names = ["loft"]
+        var current: [ParsableCommand.Type] = Loft.commands
+        for word in arguments {
+            guard let next = current.first(where: { $0.configuration.commandName == word }) else { break }
+            names.append(word)
+            current = next.configuration.subcommands
+        }
+        return names.joined(separator: " ")
+    }
 }
+
+/// exit(3) (flushes stdio), outside the type, where `exit` means ParsableCommand's `exit(withError:)`.
+private func terminate(_ status: Int32) -> Never { exit(status) }

@@ -28,11 +28,10 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Where to write: FILE.safetensors, FILE.npz, or a directory.")
     var out: String
 
-    @Option(help: "Write every float tensor in this dtype (f32, f16, bf16, f64) instead of the base's.")
-    var dtype: String?
+    @Option(help: "Write every float tensor in this dtype instead of the base's.")
+    var dtype: FloatDType?
 
-    @Option(name: .customLong("max-shard-size"), help: "Reshard the output directory into files of at most this size (e.g. 2GB, 500MB).")
-    var maxShardSize: String?
+    @OptionGroup var shardSize: ShardSizeOption
 
     @Flag(help: "Remove the adapters instead of adding them (unmerge).")
     var subtract = false
@@ -40,33 +39,29 @@ struct MergeCommand: ParsableCommand {
     @Flag(name: .customLong("allow-nonfinite"), help: "Write NaN or infinite merged values instead of refusing.")
     var allowNonFinite = false
 
-    @Flag(help: "Print the report as JSON (for scripts).")
-    var json = false
+    @OptionGroup var format: JSONOutput
 
     func validate() throws {
         if adapters.isEmpty { throw ValidationError("give at least one --adapter DIR[:WEIGHT]") }
-        if let dtype, parsedDType(dtype) == nil { throw ValidationError("--dtype \(dtype): expected f32, f16, bf16 or f64") }
+        try CommandFailure.requirePath(base, flag: "--base")
+        try CommandFailure.requirePath(out, flag: "--out")
+        do { _ = try adapterSources() } catch { throw ValidationError("\(error)") }
     }
 
-    func parsedDType(_ name: String) -> DType? {
-        guard let type = DType(userName: name), [.F32, .F16, .BF16, .F64].contains(type) else { return nil }
-        return type
-    }
+    func adapterSources() throws -> [AdapterSource] { try adapters.map(AdapterSource.init(argument:)) }
 
     func run() throws {
-        try CommandFailure.reporting("merge") {
-            var options = MergeOptions(base: base, adapters: try adapters.map(AdapterSource.init(argument:)), output: out)
-            options.dtype = dtype.flatMap(parsedDType)
-            options.maxShardSize = try maxShardSize.map(ShardSize.parse)
-            options.subtract = subtract
-            options.allowNonFinite = allowNonFinite
-            let start = ProgressBar.now()
-            let progress = ProgressBar(label: "merge")
-            let report = try AdapterMerge.run(options) { progress.update(done: $0, total: $1, item: nil) }
-            progress.finish()
-            let seconds = ProgressBar.now() - start
-            Console.current.out(json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))
-        }
+        var options = MergeOptions(base: base, adapters: try adapterSources(), output: out)
+        options.dtype = dtype?.dtype
+        options.maxShardSize = try shardSize.bytes()
+        options.subtract = subtract
+        options.allowNonFinite = allowNonFinite
+        let start = ProgressBar.now()
+        let progress = ProgressBar(label: "merge")
+        let report = try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }
+        progress.finish()
+        let seconds = ProgressBar.now() - start
+        Console.current.out(format.json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))
     }
 }
 

@@ -13,6 +13,9 @@ public enum JSONStyle: Sendable {
     case indented
     /// `json.dumps(value, indent=2, sort_keys=True)`: what transformers and PEFT write.
     case indentedSortedKeys
+    /// `json.dumps(value)`: one line, `", "` and `": "` between items (a JSON Lines record,
+    /// a command's one-line result).
+    case line
 }
 
 extension JSON {
@@ -20,6 +23,7 @@ extension JSON {
         switch style {
         case .indented: return PythonJSON.dumps(PythonJSONValue(value), indent: 2, sortKeys: false)
         case .indentedSortedKeys: return PythonJSON.dumps(PythonJSONValue(value), indent: 2, sortKeys: true)
+        case .line: return PythonJSON.dumps(PythonJSONValue(value), indent: nil, sortKeys: false)
         case .compact: break
         }
         let object = makeObject(value)

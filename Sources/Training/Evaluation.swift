@@ -29,10 +29,15 @@ public struct EvaluationResult: Sendable, Equatable {
 }
 
 public enum Evaluation {
+    /// The settings' ranges: at least one chunk per pass, chunks of at least two tokens (one
+    /// prediction). `sequence` nil: an MLP, or a language model's default length.
+    public static func checkSettings(batch: Int, sequence: Int?) throws {
+        guard batch > 0 else { throw TrainingError.invalidSetting(.batch, value: "\(batch)", requirement: "≥ 1") }
+        if let sequence, sequence < 2 { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "≥ 2") }
+    }
+
     public static func languageModel(_ model: CausalLanguageModel, tokens: [Int32], batch: Int, sequence: Int) throws -> EvaluationResult {
-        guard batch > 0, sequence >= 2 else {
-            throw TrainingError.invalidOption("evaluation needs --batch ≥ 1 and --seq ≥ 2 (got \(batch), \(sequence))")
-        }
+        try checkSettings(batch: batch, sequence: sequence)
         var chunks: [Range<Int>] = []
         var start = 0
         while start < tokens.count {
@@ -71,7 +76,7 @@ public enum Evaluation {
     }
 
     public static func mlp(_ model: MLPModel, data: MLPData, batch: Int) throws -> EvaluationResult {
-        guard batch > 0 else { throw TrainingError.invalidOption("evaluation needs --batch ≥ 1") }
+        try checkSettings(batch: batch, sequence: nil)
         var total = 0.0
         var start = 0
         while start < data.rows {

@@ -38,6 +38,25 @@ public struct FinetuneRequest: Sendable {
     }
 }
 
+extension FinetuneRequest {
+    /// The checks that need no file: every setting in its range, no contradictory pair. A
+    /// command runs them before it reads anything; FinetuneJob runs them again.
+    public func validate() throws {
+        guard base != nil || initConfig != nil else { throw TrainingError.missingSetting(.base, alternative: .initConfig) }
+        guard evalData == nil || evalFraction == nil else { throw TrainingError.conflictingSettings(.evalData, .evalFraction) }
+        guard !output.isEmpty else { throw TrainingError.invalidSetting(.output, value: "\"\"", requirement: "a directory path, not empty") }
+        if let evalFraction, !(evalFraction > 0 && evalFraction < 1) {
+            throw TrainingError.invalidSetting(.evalFraction, value: "\(evalFraction)", requirement: "in (0, 1)")
+        }
+        if let epochs, !(epochs > 0 && epochs.isFinite) { throw TrainingError.invalidSetting(.epochs, value: "\(epochs)", requirement: "positive") }
+        guard batch > 0 else { throw TrainingError.invalidSetting(.batch, value: "\(batch)", requirement: "positive") }
+        if let sequence, sequence <= 0 { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "positive") }
+        if let warmup, warmup < 0 { throw TrainingError.invalidSetting(.warmupSteps, value: "\(warmup)", requirement: "≥ 0") }
+        if let evalInterval, evalInterval <= 0 { throw TrainingError.invalidSetting(.evalInterval, value: "\(evalInterval)", requirement: "positive") }
+        try options.validate()
+    }
+}
+
 public struct FinetuneSummary: Sendable {
     public var steps: Int
     public var finalLoss: Float?
@@ -56,15 +75,7 @@ public final class FinetuneJob {
 
     public init(_ request: FinetuneRequest) throws {
         self.request = request
-        guard request.base != nil || request.initConfig != nil else {
-            throw TrainingError.invalidOption("give --base MODEL (or --init CONFIG.json to start from a random GPT-2)")
-        }
-        guard request.evalData == nil || request.evalFraction == nil else {
-            throw TrainingError.invalidOption("give --eval-data or --eval-fraction, not both")
-        }
-        if let fraction = request.evalFraction, !(fraction > 0 && fraction < 1) {
-            throw TrainingError.invalidOption("--eval-fraction must be in (0, 1) (got \(fraction))")
-        }
+        try request.validate()
         // A random model under an adapter config naming --base as its base would be
         // applied to weights it was never trained with.
         if let base = request.base, let config = request.initConfig { throw TrainingError.baseAndInit(base: base, config: config) }
@@ -120,7 +131,6 @@ public final class FinetuneJob {
         // model does not have is refused below, never replaced.
         options.targets = request.options.targets ?? model.trainable.defaultTargets
         if let epochs = request.epochs {
-            guard epochs > 0 else { throw TrainingError.invalidOption("--epochs must be positive (got \(epochs))") }
             options.steps = max(1, Int((epochs * Double(task.trainingItems) / Double(task.itemsPerStep)).rounded(.up)))
         }
         options.warmupSteps = request.warmup ?? options.steps / 20
@@ -134,14 +144,11 @@ public final class FinetuneJob {
             do {
                 try model.trainable.checkAdapterRank(options.rank, targets: options.targets ?? [])
             } catch let ModelError.rankTooLarge(rank, module, inFeatures, outFeatures) {
-                throw TrainingError.invalidOption("--rank \(rank) is larger than module \(module) (\(inFeatures) in, \(outFeatures) out): "
-                    + "give at most \(min(inFeatures, outFeatures))")
+                throw TrainingError.rankTooLarge(rank: rank, module: module, inFeatures: inFeatures, outFeatures: outFeatures)
             }
         }
         try MemoryEstimate.check(model: model.trainable, options: options, rows: task.itemsPerStep,
-                                 vocabulary: model.languageModel?.vocabularySize ?? 0,
-                                 describe: "--batch \(request.batch)" + (model.languageModel == nil ? "" : " x --seq \(task.itemsPerStep / request.batch)")
-                                    + (options.method == .adamw ? "" : " at --rank \(options.rank)"))
+                                 vocabulary: model.languageModel?.vocabularySize ?? 0)
         trainer = try Trainer(task: task, options: options)
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
@@ -154,7 +161,7 @@ public final class FinetuneJob {
         let replaced = FileIdentity(path: (request.output as NSString).appendingPathComponent("model.safetensors"))
         let baseIdentity = FileIdentity(path: base)
         if let baseIdentity, baseIdentity == outputDirectory || baseIdentity == replaced {
-            throw TrainingError.invalidOption("--out \(request.output) holds the --base model \(base): --optimizer adamw would overwrite its model.safetensors and config.json; choose another --out")
+            throw TrainingError.outputHoldsBase(output: request.output, base: base)
         }
     }
 

@@ -28,17 +28,22 @@ public struct SamplingOptions: Sendable {
         self.seed = seed
         self.stopToken = stopToken
     }
+
+    public func validate() throws {
+        guard maxTokens >= 0 else { throw TrainingError.invalidSetting(.maxTokens, value: "\(maxTokens)", requirement: "≥ 0") }
+        guard temperature >= 0, temperature.isFinite else {
+            throw TrainingError.invalidSetting(.temperature, value: "\(temperature)", requirement: "≥ 0 and finite")
+        }
+        guard topK >= 0 else { throw TrainingError.invalidSetting(.topK, value: "\(topK)", requirement: "≥ 0") }
+    }
 }
 
 public enum Generation {
     /// The generated ids (without the prompt). `onToken` sees each id as it is chosen.
     public static func generate(_ model: CausalLanguageModel, prompt: [Int32], options: SamplingOptions, cached: Bool = true,
                                 onToken: (Int32) -> Void = { _ in }) throws -> [Int32] {
-        guard !prompt.isEmpty else { throw TrainingError.invalidOption("the prompt encodes to no tokens") }
-        guard options.temperature >= 0, options.temperature.isFinite else {
-            throw TrainingError.invalidOption("--temperature must be ≥ 0 (got \(options.temperature))")
-        }
-        guard options.topK >= 0 else { throw TrainingError.invalidOption("--top-k must be ≥ 0 (got \(options.topK))") }
+        guard !prompt.isEmpty else { throw TrainingError.emptyPrompt }
+        try options.validate()
         let vocabulary = model.vocabularySize
         if let bad = prompt.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw TrainingError.tokenOutOfVocabulary(path: "prompt", index: prompt.firstIndex(of: bad)!, id: Int64(bad), vocabularySize: vocabulary)

@@ -56,7 +56,7 @@ public struct MLPData: Sendable {
             default: labels = data.withElements(as: UInt8.self) { $0.map(Int64.init) }
             }
             if let bad = labels.first(where: { $0 < 0 || $0 > Int64(Int32.max) }) {
-                throw TrainingError.invalidOption("\(path): class id \(bad) in 'y' is negative or too large")
+                throw TrainingError.classOutOfRange(path: path, id: bad)
             }
             targets = .classification(labels: labels.map { Int32($0) })
         default:

@@ -49,11 +49,9 @@ public enum MemoryEstimate {
     }
 
     /// Throws when the estimate exceeds the available memory.
-    static func check(model: TrainableModel, options: TrainingOptions, rows: Int, vocabulary: Int, describe: String) throws {
+    static func check(model: TrainableModel, options: TrainingOptions, rows: Int, vocabulary: Int) throws {
         let needed = try trainingBytes(model: model, options: options, rows: rows, vocabulary: vocabulary)
         guard let available = availableBytes(), needed > available else { return }
-        func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
-        throw TrainingError.invalidOption("\(describe) needs at least \(gigabytes(needed)) of memory beyond the model, "
-            + "\(gigabytes(available)) is available: lower --batch, --seq or --rank")
+        throw TrainingError.memoryExceeded(needed: needed, available: available)
     }
 }

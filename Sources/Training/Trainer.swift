@@ -93,7 +93,7 @@ public final class Trainer {
             model.zeroGradients()
             let (loss, items) = try task.accumulateGradients(step: step)
             guard loss.isFinite else {
-                throw TrainingError.invalidOption("the training loss became \(loss) at step \(step + 1); lower --lr or set --clip")
+                throw TrainingError.lossNotFinite(step: step + 1, loss: loss)
             }
             let rate = schedule.rate(step: step)
             let report = try binding.step(learningRate: rate)

@@ -62,14 +62,17 @@ public struct TrainingOptions: Sendable, Equatable {
     }
 
     public func validate() throws {
-        guard steps > 0 else { throw TrainingError.invalidOption("--steps must be positive (got \(steps))") }
-        guard rank > 0 else { throw TrainingError.invalidOption("--rank must be positive (got \(rank))") }
-        guard learningRate > 0, learningRate.isFinite else { throw TrainingError.invalidOption("--lr must be positive (got \(learningRate))") }
-        guard warmupSteps >= 0 else { throw TrainingError.invalidOption("--warmup must be ≥ 0 (got \(warmupSteps))") }
-        guard weightDecay >= 0 else { throw TrainingError.invalidOption("--weight-decay must be ≥ 0 (got \(weightDecay))") }
-        if let clip, !(clip > 0) { throw TrainingError.invalidOption("--clip must be positive (got \(clip)); 0 is not 'off', omit it or pass --no-clip") }
-        guard evalInterval > 0 else { throw TrainingError.invalidOption("--eval-interval must be positive (got \(evalInterval))") }
-        if let targets, targets.isEmpty { throw TrainingError.invalidOption("--targets names no module") }
-        if let alpha = loraAlpha, !(alpha > 0) { throw TrainingError.invalidOption("--lora-alpha must be positive (got \(alpha))") }
+        func refuse(_ setting: TrainingSetting, _ value: Any, _ requirement: String) -> TrainingError {
+            .invalidSetting(setting, value: "\(value)", requirement: requirement)
+        }
+        guard steps > 0 else { throw refuse(.steps, steps, "positive") }
+        guard rank > 0 else { throw refuse(.rank, rank, "positive") }
+        guard learningRate > 0, learningRate.isFinite else { throw refuse(.learningRate, learningRate, "positive and finite") }
+        guard warmupSteps >= 0 else { throw refuse(.warmupSteps, warmupSteps, "≥ 0") }
+        guard weightDecay >= 0, weightDecay.isFinite else { throw refuse(.weightDecay, weightDecay, "≥ 0 and finite") }
+        if let clip, !(clip > 0 && clip.isFinite) { throw refuse(.clip, clip, "positive and finite; 0 does not turn clipping off") }
+        guard evalInterval > 0 else { throw refuse(.evalInterval, evalInterval, "positive") }
+        if let targets, targets.isEmpty { throw refuse(.targets, "nothing", "at least one module name") }
+        if let alpha = loraAlpha, !(alpha > 0 && alpha.isFinite) { throw refuse(.loraAlpha, alpha, "positive and finite") }
     }
 }

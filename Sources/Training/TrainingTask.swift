@@ -27,9 +27,10 @@ public final class LanguageModelTask: TrainingTask {
     /// Checks the data fits (T + 1 tokens at least, T within the model's positions).
     public init(model: CausalLanguageModel, trainTokens: [Int32], evalTokens: [Int32]?, batch: Int, sequence: Int, seed: UInt64,
                 trainPath: String = "training data", evalPath: String = "evaluation data") throws {
-        guard batch > 0, sequence > 0 else { throw TrainingError.invalidOption("--batch and --seq must be positive (got \(batch), \(sequence))") }
+        guard batch > 0 else { throw TrainingError.invalidSetting(.batch, value: "\(batch)", requirement: "positive") }
+        guard sequence > 0 else { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "positive") }
         guard sequence <= model.maxPositions else {
-            throw TrainingError.invalidOption("--seq \(sequence) is longer than the model's context of \(model.maxPositions) positions")
+            throw TrainingError.sequenceTooLong(sequence: sequence, context: model.maxPositions)
         }
         guard trainTokens.count >= sequence + 1 else {
             throw TrainingError.tooShort(path: trainPath, count: trainTokens.count, needed: sequence + 1, what: "training tokens (one window of --seq + 1)")
@@ -68,7 +69,7 @@ public final class MLPTask: TrainingTask {
     public let sampler: RowSampler
 
     public init(model: MLPModel, train: MLPData, eval: MLPData?, batch: Int, seed: UInt64) throws {
-        guard batch > 0 else { throw TrainingError.invalidOption("--batch must be positive (got \(batch))") }
+        guard batch > 0 else { throw TrainingError.invalidSetting(.batch, value: "\(batch)", requirement: "positive") }
         try train.check(against: model)
         try eval?.check(against: model)
         guard train.rows >= 1 else { throw TrainingError.tooShort(path: train.path, count: 0, needed: 1, what: "rows") }

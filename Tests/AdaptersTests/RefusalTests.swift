@@ -137,7 +137,9 @@ import TensorIO
     @Test func adapterArgumentsParseTheirWeight() throws {
         #expect(try AdapterSource(argument: "runs/a:0.25") == AdapterSource(path: "runs/a", weight: 0.25))
         #expect(try AdapterSource(argument: "runs/a") == AdapterSource(path: "runs/a", weight: 1))
-        #expect(try AdapterSource(argument: "c:/x:y") == AdapterSource(path: "c:/x:y", weight: 1))
+        // Text after the last ':' that is not a number is refused (a typo such as run:O.5),
+        // unless the whole argument is an existing directory.
+        #expect(throws: AdapterError.self) { try AdapterSource(argument: "c:/x:y") }
         #expect(throws: AdapterError.self) { try AdapterSource(argument: ":2") }
     }
 }

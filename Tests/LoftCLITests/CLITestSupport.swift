@@ -16,30 +16,34 @@ enum Repo {
     static var binary: String? { Repository.binary }
 }
 
+/// Runs the built binary (Repo.binary) with `arguments`: how it ended and its stderr.
+func runBinary(_ arguments: [String]) throws -> (reason: Process.TerminationReason, status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(Repo.binary))
+    process.arguments = arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationReason, process.terminationStatus, text)
+}
+
 struct CommandResult {
     var status: Int32
     var stdout: String
     var stderr: String
 }
 
-/// Parses and runs `loft ARGS...` in this process, the way `Loft.main()` would.
+/// Parses and runs `loft ARGS...` in this process, through the same path as the executable
+/// (`Loft.execute`: errors, statuses, help on stdout).
 func loft(_ arguments: String...) -> CommandResult { loft(arguments) }
 
 func loft(_ arguments: [String]) -> CommandResult {
     var status: Int32 = 0
-    var message = ""
-    let console = Console.capture {
-        do {
-            var command = try Loft.parseAsRoot(arguments)
-            try command.run()
-        } catch {
-            status = Loft.exitCode(for: error).rawValue
-            message = Loft.message(for: error)  // empty for ExitCode: the command printed already
-        }
-    }
-    // --help is a "clean exit" whose text belongs on stdout.
-    if status == 0 { return CommandResult(status: 0, stdout: console.standardOutput + message, stderr: console.standardError) }
-    return CommandResult(status: status, stdout: console.standardOutput, stderr: console.standardError + message)
+    let console = Console.capture { status = Loft.execute(arguments) }
+    return CommandResult(status: status, stdout: console.standardOutput, stderr: console.standardError)
 }
 
 

@@ -53,22 +53,13 @@ import Testing
     }
 
     @Test(.requiresBinary) func binaryExitsWithStatusAndMessageNotATrace() throws {
-        let binary = try #require(Repo.binary)
         let scratch = try ScratchDirectory()
         let path = scratch.file("garbage.npz")
         try Data(repeating: 0x50, count: 100).write(to: URL(fileURLWithPath: path))
         for arguments in [["inspect", path], ["inspect", path, "--stats"], ["convert", path, scratch.file("o.safetensors")], ["inspect"]] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            let errors = Pipe()
-            process.standardError = errors
-            process.standardOutput = Pipe()
-            try process.run()
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit)
-            #expect(process.terminationStatus == (arguments.count == 1 ? 64 : 1), "\(arguments): \(text)")
+            let (reason, status, text) = try runBinary(arguments)
+            #expect(reason == .exit)
+            #expect(status == (arguments.count == 1 ? 64 : 1), "\(arguments): \(text)")
             #expect(!text.contains("Fatal error") && !text.contains("Stack dump"))
             if arguments.count > 1 { #expect(text.contains(path)) }
         }

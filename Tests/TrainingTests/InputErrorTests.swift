@@ -35,8 +35,8 @@ import TensorIO
     @Test func rankAboveTheModuleWidthIsRefused() throws {
         // The fixture GPT-2 is 32 channels wide: c_attn is 32 in, 96 out.
         try expectRefused({ r, _ in r.options.rank = 33 }) { error in
-            guard case let TrainingError.invalidOption(message) = error else { return false }
-            return message.contains("--rank 33") && message.contains("at most 32")
+            guard case let TrainingError.rankTooLarge(33, module, 32, 96) = error else { return false }
+            return module.hasSuffix("c_attn") && String(describing: error).contains("at most 32")
         }
     }
 
@@ -67,7 +67,7 @@ import TensorIO
 
     @Test func sequenceLongerThanTheContext() throws {
         try expectRefused({ r, _ in r.sequence = 65 }) { error in
-            if case TrainingError.invalidOption = error { return String(describing: error).contains("64") }
+            if case TrainingError.sequenceTooLong(65, 64) = error { return true }
             return false
         }
     }
@@ -95,7 +95,7 @@ import TensorIO
 
     @Test func evalDataAndFractionTogether() throws {
         try expectRefused({ r, _ in r.evalData = TrainingFixtures.path("tokens.npy"); r.evalFraction = 0.1 }) { error in
-            if case TrainingError.invalidOption = error { return true }
+            if case TrainingError.conflictingSettings(.evalData, .evalFraction) = error { return true }
             return false
         }
     }

@@ -23,7 +23,7 @@ import Testing
         let path = TrainingFixtures.path("tokens-u16.npy")
         // The fixture holds 65535 at index 7 (and 2000 at index 6).
         #expect(throws: TrainingError.tokenOutOfVocabulary(path: path, index: 6, id: 2000, vocabularySize: 2000)) {
-            try TokenFile.tokens(path: path, vocabularySize: 2000) { throw TrainingError.invalidOption("no tokenizer needed") }
+            try TokenFile.tokens(path: path, vocabularySize: 2000) { throw TrainingError.noTokenizer(path: path, reason: "no tokenizer needed") }
         }
     }
 

@@ -107,10 +107,9 @@ struct InspectReport {
     /// Non-finite values (an all-NaN tensor's mean) have no JSON number: they become null.
     static func json(_ statistics: TensorStatistics?) -> JSONValue {
         guard let s = statistics else { return .null }
-        func number(_ value: Double) -> JSONValue { value.isFinite ? .double(value) : .null }
         return .object([
-            JSONMember("min", number(s.min)), JSONMember("max", number(s.max)),
-            JSONMember("mean", number(s.mean)), JSONMember("std", number(s.std)),
+            JSONMember("min", .finite(s.min)), JSONMember("max", .finite(s.max)),
+            JSONMember("mean", .finite(s.mean)), JSONMember("std", .finite(s.std)),
             JSONMember("nan_count", .integer(Int64(s.nanCount))), JSONMember("inf_count", .integer(Int64(s.infCount))),
             JSONMember("zero_count", .integer(Int64(s.zeroCount))),
         ])

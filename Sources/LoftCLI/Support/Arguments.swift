@@ -1,0 +1,113 @@
+// The command line's vocabulary, declared once: closed choices as ExpressibleByArgument types
+// (their values are listed in --help and checked by the parser), the option groups several
+// commands share, and the flag each library setting is spelled with.
+
+import ArgumentParser
+import Experiments
+import TensorIO
+import Training
+
+extension TrainingMethod: ExpressibleByArgument {}
+extension ScheduleShape: ExpressibleByArgument {}
+extension OptimizerBenchmark.Method: ExpressibleByArgument {}
+
+/// Any element type, by its safetensors name or a NumPy/PyTorch alias (f16, float16, half).
+extension DType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(userName: argument) }
+    public static var allValueStrings: [String] { allCases.map { $0.rawValue.lowercased() } }
+}
+
+/// The float types a merged checkpoint can be written in.
+enum FloatDType: String, CaseIterable, ExpressibleByArgument {
+    case f32, f16, bf16, f64
+
+    var dtype: DType {
+        switch self {
+        case .f32: return .F32
+        case .f16: return .F16
+        case .bf16: return .BF16
+        case .f64: return .F64
+        }
+    }
+
+    init?(argument: String) {
+        guard let type = DType(userName: argument), let match = FloatDType.allCases.first(where: { $0.dtype == type }) else { return nil }
+        self = match
+    }
+}
+
+/// `--json`: the result as one JSON document on stdout (schemas in docs/commands/).
+struct JSONOutput: ParsableArguments {
+    @Flag(help: "Print the result as JSON (for scripts; the schema is in docs/commands/).")
+    var json = false
+}
+
+extension JSONValue {
+    /// A number, or null when it is NaN or infinite (JSON has no such numbers).
+    static func finite(_ value: Double?) -> JSONValue { value.flatMap { $0.isFinite ? .double($0) : nil } ?? .null }
+}
+
+/// The model eval and generate run: a base, an optional adapter, where the tokenizer is.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, weights, tokenizer) or .safetensors file, or an MLP.")
+    var base: String
+    @Option(help: "An adapter directory (PEFT LoRA: adapter_config.json + adapter_model.safetensors).")
+    var adapter: String?
+    @Option(help: "Tokenizer directory (default: the --base directory).")
+    var tokenizer: String?
+
+    /// Where the tokenizer is looked for.
+    var tokenizerPath: String { tokenizer ?? base }
+
+    func validate() throws {
+        try CommandFailure.requirePath(base, flag: "--base")
+        try adapter.map { try CommandFailure.requirePath($0, flag: "--adapter") }
+        try tokenizer.map { try CommandFailure.requirePath($0, flag: "--tokenizer") }
+    }
+}
+
+/// `--max-shard-size`: decimal units as Hugging Face means them (5GB = 5e9 bytes), or binary.
+struct ShardSizeOption: ParsableArguments {
+    @Option(name: .customLong("max-shard-size"), parsing: .unconditional,
+            help: ArgumentHelp("Shards of at most this size (decimal units: 500MB, 5GB; binary: 2GiB).", valueName: "size"))
+    var text: String?
+
+    /// The limit in bytes, nil when not given.
+    func bytes() throws -> Int? { try text.map(ShardSize.parse) }
+
+    func validate() throws {
+        do { _ = try bytes() } catch { throw ValidationError("--max-shard-size: \(error)") }
+    }
+}
+
+extension TrainingSetting {
+    /// The flag that sets it.
+    var flag: String {
+        switch self {
+        case .base: return "--base"
+        case .initConfig: return "--init"
+        case .evalData: return "--eval-data"
+        case .evalFraction: return "--eval-fraction"
+        case .output: return "--out"
+        case .method: return "--optimizer"
+        case .rank: return "--rank"
+        case .loraAlpha: return "--lora-alpha"
+        case .targets: return "--targets"
+        case .steps: return "--steps"
+        case .epochs: return "--epochs"
+        case .batch: return "--batch"
+        case .sequence: return "--seq"
+        case .learningRate: return "--lr"
+        case .warmupSteps: return "--warmup"
+        case .schedule: return "--schedule"
+        case .weightDecay: return "--weight-decay"
+        case .clip: return "--clip"
+        case .evalInterval: return "--eval-interval"
+        case .seed: return "--seed"
+        case .maxTokens: return "--max-tokens"
+        case .temperature: return "--temperature"
+        case .topK: return "--top-k"
+        case .tokenizer: return "--tokenizer"
+        }
+    }
+}
