@@ -49,8 +49,30 @@ public struct FactorizationExperiment: Sendable {
         return (residual.squaredNorm() / Double(count), gA, gB)
     }
 
+    /// Bytes the largest run (full AdamW: target, residual, W, its gradient and two moments,
+    /// all m x n float32) allocates, estimated before anything is allocated.
+    public var estimatedBytes: Double { 6 * 4 * Double(m) * Double(n) + 4 * 4 * Double(m + n) * Double(rank) * Double(rank + 3) }
+
+    /// Writes the target and the initial factors to a safetensors file (tensors `target`
+    /// m x n, `a0` r x n, `b0` m x r, float32), for scripts/loft_reference.py.
+    public func saveProblem(to path: String) throws {
+        let (target, a0, b0) = problem()
+        func tensor(_ name: String, _ matrix: Matrix) -> TensorData {
+            let info = TensorInfo(name: name, dtype: .F32, shape: matrix.shape)
+            let buffer = ByteBuffer(count: info.byteCount)
+            if info.byteCount > 0 { buffer.bytes.baseAddress!.copyMemory(from: matrix.baseAddress, byteCount: info.byteCount) }
+            return TensorData(info: info, buffer: buffer)
+        }
+        try SafetensorsWriter.write(to: path, tensors: [tensor("target", target), tensor("a0", a0), tensor("b0", b0)],
+                                    metadata: [("seed", String(seed))])
+    }
+
     /// Loss before the first step and after each step: `steps + 1` values.
-    public func run(_ method: Method) throws -> [Double] {
+    public func run(_ method: Method) throws -> [Double] { try runCountingEvents(method).losses }
+
+    /// The losses and the number of optimizer events (OptimizerEvent: regularised solves,
+    /// skipped steps) over the run.
+    public func runCountingEvents(_ method: Method) throws -> (losses: [Double], events: Int) {
         let (target, a0, b0) = problem()
         let residual = Matrix(rows: m, columns: n)
         var losses: [Double] = []
@@ -76,7 +98,7 @@ public struct FactorizationExperiment: Sendable {
                 try optimizer.step(gradients: ["W": .dense(gradient)], learningRate: learningRate)
             }
             losses.append(lossAndResidual { $0.assign(w) })
-            return losses
+            return (losses, optimizer.eventCount)
         }
 
         let pair = LowRankPair(a: a0.copy(), b: b0.copy())
@@ -97,6 +119,6 @@ public struct FactorizationExperiment: Sendable {
             try optimizer.step(gradients: ["BA": .pair(a: gA, b: gB)], learningRate: learningRate)
         }
         losses.append(lossAndResidual { Matrix.multiply(pair.b, pair.a, into: $0) })
-        return losses
+        return (losses, optimizer.eventCount)
     }
 }

@@ -34,14 +34,24 @@ public struct LoFTOptions: Sendable, Equatable {
     /// projected full Adam step. Off: a plain elementwise second moment of the scaled
     /// gradient and an Adam step in factor space (the authors' ablation).
     public var secondMomentCalibration: Bool
+    /// Rebalance the pair after each step, (B, A) <- (B S, S⁻¹ A) with equal Gram matrices
+    /// (LoFTRebalancing.swift). The product is unchanged; off: the factors may drift into an
+    /// ill-conditioned split that float32 cannot follow.
+    public var rebalancing: Bool
 
     public init(alternatingUpdates: Bool = true, gradientScaling: Bool = true,
-                momentumCalibration: Bool = true, secondMomentCalibration: Bool = true) {
+                momentumCalibration: Bool = true, secondMomentCalibration: Bool = true,
+                rebalancing: Bool = true) {
         self.alternatingUpdates = alternatingUpdates
         self.gradientScaling = gradientScaling
         self.momentumCalibration = momentumCalibration
         self.secondMomentCalibration = secondMomentCalibration
+        self.rebalancing = rebalancing
     }
+
+    /// Rebalancing relies on the calibrations to carry the state into the new bases (exactly
+    /// only with gradient scaling on); with an ablation that switches one off it is not done.
+    var rebalances: Bool { rebalancing && gradientScaling && momentumCalibration && secondMomentCalibration }
 
     public static let full = LoFTOptions()
     public static let noAlternation = LoFTOptions(alternatingUpdates: false)

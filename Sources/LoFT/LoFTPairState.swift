@@ -2,8 +2,8 @@
 // gradient scaling, change of basis (calibration) and moment updates. The full-size part of
 // the step (the projected Adam update) is in LoFTProjectedUpdate.swift.
 //
-// Spec: shared/docs/loft-method.md. Every projection in a step uses the factors A_t, B_t as
-// they were when the gradients were taken, also for the factor processed second.
+// The method: docs/loft.md, "The method". Every projection in a step uses the factors A_t, B_t
+// as they were when the gradients were taken, also for the factor processed second.
 
 import Compute
 import TensorIO
@@ -64,27 +64,71 @@ struct LoFTPreparedStep {
     let movesB: Bool
 }
 
+/// What `prepare` made of a step: the scaled gradients, with the factors whose Gram matrix
+/// needed a larger ridge than the method's; or why the pair cannot step at all.
+enum LoFTPreparation {
+    case prepared(LoFTPreparedStep, ridges: [(factor: String, ridge: Double)])
+    case skipped(reason: String)
+}
+
 extension LoFTPairState {
     /// Scales the gradients. `globalStep` (0-based) decides which factor moves.
-    func prepare(gradientA: Matrix, gradientB: Matrix, globalStep: Int) throws -> LoFTPreparedStep {
+    func prepare(gradientA: Matrix, gradientB: Matrix, globalStep: Int) -> LoFTPreparation {
         let a = pair.a, b = pair.b, r = pair.rank
+        guard gradientA.isFinite, gradientB.isFinite else { return .skipped(reason: "gradient not finite") }
+        guard a.isFinite, b.isFinite else { return .skipped(reason: "factor not finite") }
         let gramB = b.gramOfColumns()
         let gramA = a.gramOfRows()
         let movesB = !options.alternatingUpdates || globalStep % 2 == 0
         let movesA = !options.alternatingUpdates || globalStep % 2 == 1
         guard options.gradientScaling else {
-            return LoFTPreparedStep(scalingA: nil, scalingB: nil, gramB: gramB, gramA: gramA,
-                                    scaledGradientA: gradientA.copy(), scaledGradientB: gradientB.copy(),
-                                    movesA: movesA, movesB: movesB)
+            return .prepared(LoFTPreparedStep(scalingA: nil, scalingB: nil, gramB: gramB, gramA: gramA,
+                                              scaledGradientA: gradientA.copy(), scaledGradientB: gradientB.copy(),
+                                              movesA: movesA, movesB: movesB), ridges: [])
         }
-        let scalingA = try CholeskyFactorization(addingRidge(gramB, LoFTOptions.ridgeB, order: r), order: r)
-        let scalingB = try CholeskyFactorization(addingRidge(gramA, LoFTOptions.ridgeA, order: r), order: r)
+        var ridges: [(factor: String, ridge: Double)] = []
+        guard let scalingA = regularizedCholesky(gramB, ridge: LoFTOptions.ridgeB, order: r, factor: "B", ridges: &ridges),
+              let scalingB = regularizedCholesky(gramA, ridge: LoFTOptions.ridgeA, order: r, factor: "A", ridges: &ridges)
+        else { return .skipped(reason: "Gram matrix not positive definite with any ridge") }
         let scaledA = gradientA.copy()
         scalingA.solveInPlace(leftHandOf: scaledA)
         let scaledB = gradientB.copy()
         scalingB.solveInPlace(rightHandOf: scaledB)
-        return LoFTPreparedStep(scalingA: scalingA, scalingB: scalingB, gramB: gramB, gramA: gramA,
-                                scaledGradientA: scaledA, scaledGradientB: scaledB, movesA: movesA, movesB: movesB)
+        guard scaledA.isFinite, scaledB.isFinite else { return .skipped(reason: "scaled gradient not finite") }
+        return .prepared(LoFTPreparedStep(scalingA: scalingA, scalingB: scalingB, gramB: gramB, gramA: gramA,
+                                          scaledGradientA: scaledA, scaledGradientB: scaledB, movesA: movesA, movesB: movesB),
+                         ridges: ridges)
+    }
+
+    /// Cholesky of gram + ridge I. The Gram matrix of finite float32 factors, formed in Double,
+    /// is positive semi-definite up to rounding of about 1e-16 of its largest entries, which
+    /// the method's ridge absorbs unless those entries exceed ~1e10. Then (and only then) the
+    /// ridge grows to 1e-10 of the mean diagonal, ten times at a time, and the caller reports it.
+    private func regularizedCholesky(_ gram: [Double], ridge: Double, order r: Int, factor: String,
+                                     ridges: inout [(factor: String, ridge: Double)]) -> CholeskyFactorization? {
+        if let factored = try? CholeskyFactorization(addingRidge(gram, ridge, order: r), order: r) { return factored }
+        var trace = 0.0
+        for i in 0..<r { trace += gram[i * r + i] }
+        guard trace.isFinite else { return nil }
+        var larger = max(ridge * 10, 1e-10 * trace / Double(max(r, 1)))
+        for _ in 0..<12 {
+            if let factored = try? CholeskyFactorization(addingRidge(gram, larger, order: r), order: r) {
+                ridges.append((factor, larger))
+                return factored
+            }
+            larger *= 10
+        }
+        return nil
+    }
+
+    /// Clears both factors' moments (after they produced a non-finite direction).
+    func resetMoments() {
+        for state in [stateA, stateB] {
+            state.step = 0
+            state.momentum.storage.update(repeating: 0)
+            state.secondMoment.storage.update(repeating: 0)
+            state.basis = nil
+        }
     }
 
     /// Squared Frobenius norm of the projected full gradients of the factors that move:
@@ -271,6 +315,15 @@ enum LoFTTiling {
 
     static func rowTile(rows: Int, columns: Int) -> Int {
         max(1, min(rows, max(1, elementsPerTile / max(columns, 1))))
+    }
+}
+
+extension Matrix {
+    /// No element is NaN or infinite.
+    var isFinite: Bool {
+        let s = storage
+        for k in 0..<s.count where !s[k].isFinite { return false }
+        return true
     }
 }
 

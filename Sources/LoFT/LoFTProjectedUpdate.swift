@@ -28,6 +28,7 @@ extension LoFTPairState {
             factorSpaceAdamDirection(state, into: result, eps: eps, c2: c2)
             return result
         }
+        let floor = Float(secondMomentFloor(step: state.step, beta1: beta1, beta2: beta2))
         let packedB = triangle.packedOuterProductsOfRows(b)
         let width = LoFTTiling.columnTile(rows: m, columns: n)
         let secondMomentTile = Matrix(rows: m, columns: width)
@@ -42,7 +43,7 @@ extension LoFTPairState {
                        b.baseAddress, lda: r, state.momentum.baseAddress + start, ldb: n,
                        beta: 0, momentumTile.baseAddress, ldc: w)
             adamDirection(momentum: momentumTile.storage, secondMoment: secondMomentTile.storage,
-                          count: m * w, eps: eps, c2: c2)
+                          count: m * w, eps: eps, c2: c2, floor: floor)
             // (Bᵀ U)[:, tile]
             gemm(transposeA: true, transposeB: false, m: r, n: w, k: m, alpha: 1,
                        b.baseAddress, lda: r, momentumTile.baseAddress, ldb: w,
@@ -64,6 +65,7 @@ extension LoFTPairState {
             factorSpaceAdamDirection(state, into: result, eps: eps, c2: c2)
             return result
         }
+        let floor = Float(secondMomentFloor(step: state.step, beta1: beta1, beta2: beta2))
         let packedA = triangle.packedOuterProductsOfColumns(a)
         let height = LoFTTiling.rowTile(rows: m, columns: n)
         let secondMomentTile = Matrix(rows: height, columns: n)
@@ -78,7 +80,7 @@ extension LoFTPairState {
                        state.momentum.baseAddress + start * r, lda: r, a.baseAddress, ldb: n,
                        beta: 0, momentumTile.baseAddress, ldc: n)
             adamDirection(momentum: momentumTile.storage, secondMoment: secondMomentTile.storage,
-                          count: h * n, eps: eps, c2: c2)
+                          count: h * n, eps: eps, c2: c2, floor: floor)
             // (U Aᵀ)[tile, :]
             gemm(transposeA: false, transposeB: true, m: h, n: r, k: n, alpha: 1,
                        momentumTile.baseAddress, lda: n, a.baseAddress, ldb: n,
@@ -93,19 +95,42 @@ extension LoFTPairState {
     private func factorSpaceAdamDirection(_ state: LoFTFactorState, into result: Matrix, eps: Float, c2: Double) {
         result.assign(state.momentum)
         adamDirection(momentum: result.storage, secondMoment: state.secondMoment.storage,
-                      count: result.count, eps: eps, c2: c2)
+                      count: result.count, eps: eps, c2: c2, floor: 0)
     }
 }
 
-/// momentum[k] <- momentum[k] / (sqrt(max(v[k], 0)) / sqrt(c2) + eps), the first `count` elements.
-/// The reconstructed V can dip below zero by rounding, hence the clamp.
+/// momentum[k] <- momentum[k] / (sqrt(max(v[k], floor · momentum[k]², 0)) / sqrt(c2) + eps),
+/// the first `count` elements. The reconstructed V = b_iᵀ P[j] b_i is a difference of float32
+/// terms that can cancel to nearly nothing (or below zero) where the true V is small; the
+/// floor (`secondMomentFloor`) restores the bound every Adam step has in exact arithmetic.
 func adamDirection(momentum: UnsafeMutableBufferPointer<Float>, secondMoment: UnsafeMutableBufferPointer<Float>,
-                   count: Int, eps: Float, c2: Double) {
+                   count: Int, eps: Float, c2: Double, floor: Float) {
     let inverseRootC2 = Float(1 / c2.squareRoot())
     Parallel.forEachRange(count: count, minimumChunk: 1 << 15) { range in
         for k in range {
-            let v = max(secondMoment[k], 0)
-            momentum[k] = momentum[k] / (v.squareRoot() * inverseRootC2 + eps)
+            let m = momentum[k]
+            let v = max(secondMoment[k], floor * m * m, 0)
+            momentum[k] = m / (v.squareRoot() * inverseRootC2 + eps)
         }
     }
+}
+
+/// The largest κ with v >= κ m² for every Adam moment pair after `step` steps: with
+/// m = (1-b1) Σ b1^k g_k and v = (1-b2) Σ b2^k g_k² (k < step), Cauchy-Schwarz gives
+/// m² <= (1-b1)² Σ (b1²/b2)^k / (1-b2) · v. LoFT's full moments M = B mA and
+/// V = b_iᵀ PA[j] b_i are such a pair for each entry (the calibrations map m and P by the
+/// same R), so flooring V at κ M² changes nothing in exact arithmetic; it caps |M| / sqrt(V)
+/// where float32 cancellation has made V too small. 0 when no bound exists (b2 = 0 < b1).
+func secondMomentFloor(step: Int, beta1: Float, beta2: Float) -> Double {
+    let b1 = Double(beta1), b2 = Double(beta2)
+    guard step > 0 else { return 0 }
+    if b2 == 0 { return b1 == 0 ? 1 : 0 }
+    let ratio = b1 * b1 / b2
+    var sum = 0.0, term = 1.0
+    for _ in 0..<min(step, 100_000) {
+        sum += term
+        term *= ratio
+        if term < 1e-17 * sum { break }
+    }
+    return (1 - b2) / ((1 - b1) * (1 - b1) * sum)
 }

@@ -24,6 +24,28 @@ public struct OptimizerStepReport: Sendable {
     public var gradientNorm: Double
     /// The factor the raw gradients were multiplied by (1 when not clipped).
     public var clipCoefficient: Float
+    /// What the step had to work around (empty on a normal step): see `OptimizerEvent`.
+    public var events: [OptimizerEvent] = []
+}
+
+/// A LoFT step that could not be taken as specified. A step never fails for numerical
+/// reasons: it works around the case, and says so here, for the training log.
+public enum OptimizerEvent: Sendable, Equatable, CustomStringConvertible {
+    /// A Gram matrix could not be factored with the method's ridge (1e-6 / 1e-8); it was
+    /// solved with a larger one, `ridge`.
+    case regularizedSolve(name: String, factor: String, ridge: Double)
+    /// The pair did not move this step (non-finite gradient, factor or direction, or a Gram
+    /// matrix that no ridge makes positive definite). `reset`: its moments were cleared.
+    case skippedStep(name: String, reason: String, reset: Bool)
+
+    public var description: String {
+        switch self {
+        case let .regularizedSolve(name, factor, ridge):
+            return "optimizer: pair '\(name)': \(factor) Gram matrix not positive definite, solved with ridge \(ridge)"
+        case let .skippedStep(name, reason, reset):
+            return "optimizer: pair '\(name)': step skipped (\(reason))" + (reset ? ", moments reset" : "")
+        }
+    }
 }
 
 public enum OptimizerError: Error, CustomStringConvertible, Equatable {
@@ -32,7 +54,6 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     case missingGradient(name: String)
     case wrongGradientKind(name: String)
     case shapeMismatch(name: String, expected: [Int], got: [Int])
-    case notPositiveDefinite(name: String, detail: String)
     case invalidState(path: String, tensor: String, problem: String)
 
     public var description: String {
@@ -44,7 +65,6 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
             return "optimizer: parameter '\(name)' got a dense gradient for a pair or a pair gradient for a dense parameter"
         case let .shapeMismatch(name, expected, got):
             return "optimizer: gradient '\(name)' has shape \(got), expected \(expected)"
-        case let .notPositiveDefinite(name, detail): return "optimizer: pair '\(name)': \(detail)"
         case let .invalidState(path, tensor, problem): return "\(path): optimizer state tensor '\(tensor)': \(problem)"
         }
     }
@@ -57,6 +77,8 @@ public final class Optimizer {
     public var maxGradientNorm: Float?
     /// Steps taken so far (decides which LoFT factor moves next).
     public internal(set) var stepCount = 0
+    /// Events (`OptimizerEvent`) reported by all steps so far.
+    public internal(set) var eventCount = 0
 
     enum Entry {
         case dense(Matrix, DenseAdamWState)
@@ -103,6 +125,7 @@ public final class Optimizer {
 
         // Pass 1: gradient scaling (LoFT) and the global norm.
         var prepared: [LoFTPreparedStep?] = []
+        var events: [OptimizerEvent] = []
         var squaredNorm = 0.0
         for (name, entry) in entries {
             guard let gradient = gradients[name] else { throw OptimizerError.missingGradient(name: name) }
@@ -119,12 +142,15 @@ public final class Optimizer {
             case let (.loft(state), .pair(gA, gB)):
                 try checkShape(name + ".A", gA, state.pair.a)
                 try checkShape(name + ".B", gB, state.pair.b)
-                do {
-                    let step = try state.prepare(gradientA: gA, gradientB: gB, globalStep: stepCount)
+                // A pair that cannot be prepared sits this step out (and adds nothing to the norm).
+                switch state.prepare(gradientA: gA, gradientB: gB, globalStep: stepCount) {
+                case let .prepared(step, ridges):
+                    for (factor, ridge) in ridges { events.append(.regularizedSolve(name: name, factor: factor, ridge: ridge)) }
                     squaredNorm += state.projectedGradientSquaredNorm(step)
                     prepared.append(step)
-                } catch let error as CholeskyError {
-                    throw OptimizerError.notPositiveDefinite(name: name, detail: error.description)
+                case let .skipped(reason):
+                    events.append(.skippedStep(name: name, reason: reason, reset: false))
+                    prepared.append(nil)
                 }
             default:
                 throw OptimizerError.wrongGradientKind(name: name)
@@ -145,21 +171,31 @@ public final class Optimizer {
                 stateA.apply(to: pair.a, gradient: gA, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
                 stateB.apply(to: pair.b, gradient: gB, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
             case let (.loft(state), _):
-                applyLoFT(state, prepared[index]!, gradientScale: coefficient, learningRate: learningRate)
+                guard let step = prepared[index] else { continue }
+                if let reason = applyLoFT(state, step, gradientScale: coefficient, learningRate: learningRate) {
+                    events.append(.skippedStep(name: name, reason: reason, reset: true))
+                }
             default:
                 break
             }
         }
         stepCount += 1
-        return OptimizerStepReport(gradientNorm: norm, clipCoefficient: coefficient)
+        eventCount += events.count
+        return OptimizerStepReport(gradientNorm: norm, clipCoefficient: coefficient, events: events)
     }
 
-    private func applyLoFT(_ state: LoFTPairState, _ prepared: LoFTPreparedStep, gradientScale: Float, learningRate: Float) {
+    /// Steps 2-5 for one pair, then the rebalancing. Returns why the pair did not move, when
+    /// a direction is not finite (its moments are reset then: they produced it).
+    private func applyLoFT(_ state: LoFTPairState, _ prepared: LoFTPreparedStep, gradientScale: Float, learningRate: Float) -> String? {
         let h = hyperparameters
         state.updateMoments(prepared, gradientScale: gradientScale, beta1: h.beta1, beta2: h.beta2)
         // Both directions come from A_t, B_t: compute them before either factor moves.
         let directionA = prepared.movesA ? state.directionA(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2) : nil
         let directionB = prepared.movesB ? state.directionB(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2) : nil
+        if !(directionA?.isFinite ?? true) || !(directionB?.isFinite ?? true) {
+            state.resetMoments()
+            return "update direction not finite"
+        }
         let decay = 1 - learningRate * h.weightDecay
         if let direction = directionA {
             let c1 = 1 - pow(Double(h.beta1), Double(state.stateA.step))
@@ -171,6 +207,8 @@ public final class Optimizer {
             if decay != 1 { state.pair.b.scale(by: decay) }
             state.pair.b.add(direction, scaledBy: -Float(Double(learningRate) / c1))
         }
+        if state.options.rebalances { state.rebalance() }
+        return nil
     }
 
     private func checkShape(_ name: String, _ gradient: Matrix, _ parameter: Matrix) throws {

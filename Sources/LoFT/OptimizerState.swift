@@ -73,6 +73,7 @@ extension Optimizer {
             if !o.gradientScaling { name += "-no-scaling" }
             if !o.momentumCalibration { name += "-no-momentum-calibration" }
             if !o.secondMomentCalibration { name += "-no-second-moment-calibration" }
+            if !o.rebalancing { name += "-no-rebalancing" }
             return name
         }
     }

@@ -8,6 +8,7 @@ import Foundation
 import Compute
 import LoFT
 import TensorIO
+import Training
 
 struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,6 +48,8 @@ struct FactorizationCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam's eps.") var eps: Float = 1e-4
     @Option(help: "Seed of the target and the initial factors.") var seed: UInt64 = 0
     @Option(help: "Output directory (created if missing).") var out: String
+    @Flag(help: "Also write DIR/problem.safetensors: the target and the initial factors (target, a0, b0), for scripts/loft_reference.py.")
+    var saveProblem = false
     @OptionGroup var format: JSONOutput
 
     func parsedBetas() throws -> (Float, Float) {
@@ -70,6 +73,11 @@ struct FactorizationCommand: ParsableCommand {
     func run() throws {
         var experiment = FactorizationExperiment()
         (experiment.m, experiment.n, experiment.rank, experiment.targetRank) = (m, n, rank, targetRank)
+        // Before anything is allocated: a size that cannot fit is refused, not killed.
+        if let available = MemoryEstimate.availableBytes(), experiment.estimatedBytes > available {
+            throw ValidationError(String(format: "--m %d --n %d needs at least %.1f GB of memory and %.1f GB is available",
+                                         m, n, experiment.estimatedBytes / 1e9, available / 1e9))
+        }
         experiment.steps = steps
         experiment.learningRate = lr
         let (beta1, beta2) = try parsedBetas()
@@ -81,12 +89,19 @@ struct FactorizationCommand: ParsableCommand {
         let methods = FactorizationExperiment.Method.allCases
         let console = Console.current
         let json = format.json
+        if saveProblem { try experiment.saveProblem(to: (out as NSString).appendingPathComponent("problem.safetensors")) }
         var losses: [[Double]] = []
+        var events: [Int] = []
         for method in methods {
             if !json { console.out("running \(method.rawValue)...", terminator: " ") }
             let start = Date()
-            losses.append(try experiment.run(method))
-            if !json { console.out(String(format: "%.1f s", Date().timeIntervalSince(start))) }
+            let run = try experiment.runCountingEvents(method)
+            losses.append(run.losses)
+            events.append(run.events)
+            if !json {
+                console.out(String(format: "%.1f s", Date().timeIntervalSince(start))
+                            + (run.events > 0 ? " (\(run.events) optimizer events: regularised solves or skipped steps)" : ""))
+            }
         }
 
         var csv = "step," + methods.map(\.rawValue).joined(separator: ",") + "\n"
@@ -108,6 +123,7 @@ struct FactorizationCommand: ParsableCommand {
                 JSONMember("m", .integer(Int64(m))), JSONMember("n", .integer(Int64(n))),
                 JSONMember("rank", .integer(Int64(rank))), JSONMember("steps", .integer(Int64(steps))),
                 JSONMember("final_losses", .object(finals)),
+                JSONMember("optimizer_events", .object(zip(methods, events).map { JSONMember($0.rawValue, .integer(Int64($1))) })),
                 JSONMember("csv", .string(csvPath)), JSONMember("svg", .string(svgPath)),
             ])
             console.out(JSON.serialize(document, style: .indented))

@@ -121,6 +121,7 @@ struct FinetuneCommand: ParsableCommand {
                 if let rate = entry.tokensPerSecond { tokensPerSecond = tokensPerSecond == 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate }
                 var detail = "loss \(entry.loss.map { fourDecimals(Double($0)) } ?? "-")  \(Int(tokensPerSecond)) tok/s"
                 if let eval = entry.evalLoss { detail += "  eval loss \(fourDecimals(eval))" }
+                for note in entry.optimizerEvents { progress.log("step \(entry.step): \(note)") }
                 progress.update(done: entry.step, total: o.steps, detail: detail)
             }
         }

@@ -16,15 +16,18 @@ public struct LogEntry: Sendable, Equatable {
     public var learningRate: Float?
     public var tokensPerSecond: Double?
     public var gradientNorm: Double?
+    /// What the optimizer step had to work around (LoFT's `OptimizerEvent`s), as text.
+    public var optimizerEvents: [String]
 
     public init(step: Int, loss: Float? = nil, evalLoss: Double? = nil, learningRate: Float? = nil,
-                tokensPerSecond: Double? = nil, gradientNorm: Double? = nil) {
+                tokensPerSecond: Double? = nil, gradientNorm: Double? = nil, optimizerEvents: [String] = []) {
         self.step = step
         self.loss = loss
         self.evalLoss = evalLoss
         self.learningRate = learningRate
         self.tokensPerSecond = tokensPerSecond
         self.gradientNorm = gradientNorm
+        self.optimizerEvents = optimizerEvents
     }
 }
 
@@ -100,7 +103,7 @@ public final class Trainer {
             step += 1
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             var entry = LogEntry(step: step, loss: loss, learningRate: rate, tokensPerSecond: Double(items) / max(seconds, 1e-9),
-                                 gradientNorm: report.gradientNorm)
+                                 gradientNorm: report.gradientNorm, optimizerEvents: report.events.map(\.description))
             if step % options.evalInterval == 0 || step == options.steps, let result = try task.evaluate() {
                 entry.evalLoss = result.loss
             }

@@ -2,6 +2,8 @@
 // readable one: DIR/log.csv and DIR/log.jsonl (one object per entry), columns
 // step, loss, eval_loss, lr, tokens_per_s (empty / null when not measured at that step;
 // step 0 is the evaluation before training), and DIR/loss.svg (train and eval loss per step).
+// A step whose optimizer had to work around a numerical case (a regularised Gram solve, a
+// skipped pair) carries them in log.jsonl as "optimizer_events" (absent otherwise).
 
 import Foundation
 import Plots
@@ -25,19 +27,24 @@ public enum TrainingLog {
 
     public static func json(_ entry: LogEntry) -> JSONValue {
         func number(_ value: Double?) -> JSONValue { value.map { $0.isFinite ? .double($0) : .null } ?? .null }
-        return .object([
+        var members = [
             JSONMember("step", .integer(Int64(entry.step))),
             JSONMember("loss", number(entry.loss.map(Double.init))),
             JSONMember("eval_loss", number(entry.evalLoss)),
             JSONMember("lr", number(entry.learningRate.map(Double.init))),
             JSONMember("tokens_per_s", number(entry.tokensPerSecond)),
-        ])
+        ]
+        if !entry.optimizerEvents.isEmpty {
+            members.append(JSONMember("optimizer_events", .array(entry.optimizerEvents.map { .string($0) })))
+        }
+        return .object(members)
     }
 
     public static func entry(_ json: JSONValue) -> LogEntry? {
         guard let step = json["step"]?.intValue else { return nil }
         return LogEntry(step: step, loss: json["loss"]?.doubleValue.map(Float.init), evalLoss: json["eval_loss"]?.doubleValue,
-                        learningRate: json["lr"]?.doubleValue.map(Float.init), tokensPerSecond: json["tokens_per_s"]?.doubleValue)
+                        learningRate: json["lr"]?.doubleValue.map(Float.init), tokensPerSecond: json["tokens_per_s"]?.doubleValue,
+                        optimizerEvents: (json["optimizer_events"]?.arrayValue ?? []).compactMap(\.stringValue))
     }
 
     public static func plot(_ history: [LogEntry]) -> SVGLinePlot {

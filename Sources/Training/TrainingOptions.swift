@@ -55,7 +55,7 @@ public struct TrainingOptions: Sendable, Equatable {
         LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, shape: schedule)
     }
 
-    /// AdamW's hyper-parameters: LoFT uses eps 1e-4 (loft-method.md), the others PyTorch's 1e-8.
+    /// AdamW's hyper-parameters: LoFT uses eps 1e-4 (docs/loft.md, "One step", defaults), the others PyTorch's 1e-8.
     public var hyperparameters: AdamWHyperparameters {
         method == .loft ? AdamWHyperparameters(eps: 1e-4, weightDecay: weightDecay)
             : AdamWHyperparameters(eps: 1e-8, weightDecay: weightDecay)

@@ -94,7 +94,7 @@ public enum LowRank {
              hidden, lda: rank, b, ldb: rank, beta: 1, y, ldc: outFeatures)
     }
 
-    /// The factor gradients without the `out x in` weight gradient G (loft-method.md):
+    /// The factor gradients without the `out x in` weight gradient G (docs/loft.md, "Notation"):
     /// dh = scale · dy B  [rows, r];  gA += dhᵀ x  (= scale (dY B)ᵀ X);  gB += scale · dyᵀ hidden;
     /// dx += dh A (accumulated: the frozen weight's Linear.backward wrote dx first).
     /// `hiddenGradient` is scratch of rows·r floats.
