@@ -6,7 +6,9 @@ The problem file (DIR/problem.safetensors) holds loft's exact float32 target T (
 initial factors A0 (r x n), B0 (m x r); the loss is mean((B A - T)^2). This script runs the
 method as docs/loft.md states it, dense and in float64, with no rebalancing and no fallback:
 the point is to see where exact-ish arithmetic takes the product, independently of loft's
-tiled float32 implementation. `--float32` keeps factors and optimizer state in float32
+tiled float32 implementation. `--rebalance` adds loft's rebalancing between steps
+(docs/loft.md, "Keeping the pair balanced"), computed here by an SVD-free route of its own:
+B = Qb Rb, Aᵀ = Qa Ra (QR), Rb Raᵀ = U Σ Vᵀ, B <- Qb U Σ^½, A <- Σ^½ Vᵀ Qaᵀ. `--float32` keeps factors and optimizer state in float32
 (Gram matrices and solves in float64, as loft did before rebalancing) to show what float32
 alone does to the trajectory.
 
@@ -62,9 +64,22 @@ def spd_solver(gram, ridge):
     return solve
 
 
-def loft(target, a0, b0, steps, lr, beta1, beta2, eps, dtype=np.float64):
-    """LoFT-AdamW (all blocks on, alternating updates, no clipping, no weight decay).
-    Returns the losses before the first step and after each step."""
+def balanced(a, b):
+    """The pair (B S, S⁻¹ A) with the same product and equal Gram matrices, through QR and
+    the SVD of an r x r matrix (loft uses a Cholesky factor and an eigendecomposition)."""
+    qb, rb = np.linalg.qr(b.astype(np.float64))
+    qa, ra = np.linalg.qr(a.astype(np.float64).T)
+    u, sigma, vt = np.linalg.svd(rb @ ra.T)
+    if not np.all(np.isfinite(sigma)) or sigma[-1] <= 1e-12 * sigma[0]:
+        return a, b  # rank-deficient: leave the pair alone, as loft does
+    root = np.sqrt(sigma)
+    return (root[:, None] * vt) @ qa.T, qb @ (u * root)
+
+
+def loft(target, a0, b0, steps, lr, beta1, beta2, eps, dtype=np.float64, rebalance=False):
+    """LoFT-AdamW (all blocks on, alternating updates, no clipping, no weight decay), and with
+    `rebalance` the pair rebalanced after each step. Returns the losses before the first step
+    and after each step."""
     cast = lambda x: np.asarray(x, dtype=dtype)
     t = np.asarray(target, dtype=np.float64)
     a, b = cast(a0), cast(b0)
@@ -120,6 +135,9 @@ def loft(target, a0, b0, steps, lr, beta1, beta2, eps, dtype=np.float64):
             v = np.maximum(np.einsum("ja,iab,jb->ij", a.T, pB, a.T), 0)
             u = full_m / (np.sqrt(v / c2) + eps)
             b = cast(b - (lr / c1) * cast(solveB(a @ u.T).T))
+        if rebalance:
+            # The moments stay in the old bases; the next calibration carries them over.
+            a, b = (cast(x) for x in balanced(a, b))
         losses.append(loss())
         if not np.isfinite(losses[-1]):
             raise NotPositiveDefinite("loss is not finite")
@@ -153,6 +171,7 @@ def main():
     parser.add_argument("--eps", type=float, default=1e-4)
     parser.add_argument("--betas", default="0.9,0.999")
     parser.add_argument("--float32", action="store_true", help="factors and state in float32")
+    parser.add_argument("--rebalance", action="store_true", help="rebalance the pair after each step")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     beta1, beta2 = (float(x) for x in args.betas.split(","))
@@ -160,7 +179,8 @@ def main():
     dtype = np.float32 if args.float32 else np.float64
     result = {"adamw-full": adamw(target, a0, b0, args.steps, args.lr, beta1, beta2, args.eps)[-1]}
     try:
-        result["loft"] = loft(target, a0, b0, args.steps, args.lr, beta1, beta2, args.eps, dtype)[-1]
+        result["loft"] = loft(target, a0, b0, args.steps, args.lr, beta1, beta2, args.eps, dtype,
+                                args.rebalance)[-1]
     except NotPositiveDefinite as error:
         result["loft"] = None
         result["aborted"] = str(error)

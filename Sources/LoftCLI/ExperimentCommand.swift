@@ -68,16 +68,18 @@ struct FactorizationCommand: ParsableCommand {
         guard eps > 0, eps.isFinite else { throw ValidationError("--eps must be positive and finite (got \(eps))") }
         _ = try parsedBetas()
         try CommandFailure.requirePath(out, flag: "--out")
+        // Before anything is allocated: a size that cannot fit is refused, not killed.
+        var experiment = FactorizationExperiment()
+        (experiment.m, experiment.n, experiment.rank) = (m, n, rank)
+        if let available = MemoryEstimate.availableBytes(), experiment.estimatedBytes > available {
+            throw ValidationError(String(format: "--m %d --n %d needs at least %.1f GB of memory and %.1f GB is available",
+                                         m, n, experiment.estimatedBytes / 1e9, available / 1e9))
+        }
     }
 
     func run() throws {
         var experiment = FactorizationExperiment()
         (experiment.m, experiment.n, experiment.rank, experiment.targetRank) = (m, n, rank, targetRank)
-        // Before anything is allocated: a size that cannot fit is refused, not killed.
-        if let available = MemoryEstimate.availableBytes(), experiment.estimatedBytes > available {
-            throw ValidationError(String(format: "--m %d --n %d needs at least %.1f GB of memory and %.1f GB is available",
-                                         m, n, experiment.estimatedBytes / 1e9, available / 1e9))
-        }
         experiment.steps = steps
         experiment.learningRate = lr
         let (beta1, beta2) = try parsedBetas()

@@ -1,4 +1,5 @@
-// `loft finetune` refuses a run it cannot hold before allocating it: --rank 100000 on the demo
+// `loft finetune` and `loft experiment factorization` refuse a run they cannot hold before
+// allocating it. finetune --rank 100000 on the demo
 // model (64 wide) used to abort with "failed to allocate 80000800032 bytes" (exit 134).
 
 import Foundation
@@ -23,5 +24,15 @@ import Testing
                           "--targets", "q_proj", "--steps", "1", "--out", scratch.file("x"))
         #expect(result.status != 0)
         #expect(result.stderr.contains("q_proj") && result.stderr.contains("c_attn"), "\(result.stderr)")
+    }
+
+    /// `loft experiment factorization --m 100000 --n 100000` (240 GB of m x n matrices) is
+    /// refused before anything is allocated or written.
+    @Test func factorizationTooLargeForMemoryIsAUsageError() throws {
+        let scratch = try ScratchDirectory()
+        let result = loft("experiment", "factorization", "--m", "100000", "--n", "100000", "--out", scratch.file("x"))
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("loft experiment factorization: --m 100000 --n 100000 needs at least"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("x")))
     }
 }
