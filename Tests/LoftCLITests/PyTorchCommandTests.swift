@@ -76,6 +76,23 @@ import TestSupport
         #expect(bin.stdout == original.stdout)
     }
 
+    /// finetune and merge take a .bin base: the adapter trained on it is the one trained on
+    /// the safetensors original, and merging it into either gives the same values (the .bin
+    /// base also carries its tied lm_head.weight, which the safetensors file leaves out).
+    @Test func finetuneAndMergeOnABinBase() throws {
+        let scratch = try ScratchDirectory()
+        for (base, out) in [(Self.fixture("gpt2"), "bin"), (Self.demo, "st")] {
+            let run = loft("finetune", "--base", base, "--data", Self.text, "--steps", "2", "--batch", "1", "--seq", "16", "--out", scratch.file(out))
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        #expect(FileManager.default.contentsEqual(atPath: scratch.file("bin/adapter_model.safetensors"), andPath: scratch.file("st/adapter_model.safetensors")))
+        let merged = loft("merge", "--base", Self.fixture("gpt2"), "--adapter", scratch.file("st"), "--out", scratch.file("m-bin.safetensors"))
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(loft("merge", "--base", Self.demo, "--adapter", scratch.file("st"), "--out", scratch.file("m-st.safetensors")).status == 0)
+        let diff = loft("diff", scratch.file("m-bin.safetensors"), scratch.file("m-st.safetensors"), "--atol", "0", "--rtol", "0")
+        #expect(diff.stdout.contains("52 tensor(s) compared, 0 differ, 0 missing, 1 extra"), "\(diff.stdout)")
+    }
+
     @Test(arguments: ["os-system.pt", "whole-module.pt", "offset-past-end.pt", "truncated-zip.pt", "mark-bomb.pt", "storage-numel-lies.pt"])
     func hostileFilesLeaveNoOutput(_ file: String) throws {
         let scratch = try ScratchDirectory()
