@@ -13,10 +13,12 @@ import PackageDescription
 //   Training              data, schedules, the training loop, evaluation, generation
 //   Experiments           the factorization experiment, step benchmarks
 //   LoftCLI -> loft       one file per command; `loft` is main only
+//   Benchmarks            `loft-bench`: timings of the hot paths, outside the tests
 let package = Package(
     name: "loft",
     products: [
         .executable(name: "loft", targets: ["loft"]),
+        .executable(name: "loft-bench", targets: ["Benchmarks"]),
         .library(name: "TensorIO", targets: ["TensorIO"]),
     ],
     dependencies: [
@@ -43,6 +45,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "loft", dependencies: ["LoftCLI"]),
+        // loft-only timings of the hot paths (conversion, model step, layers, tokenizer).
+        .executableTarget(
+            name: "Benchmarks",
+            dependencies: [
+                "CBLAS", "Compute", "TensorIO", "Models", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // Scratch directories, the Python peers (and the traits that skip without them), the
         // repository's paths: shared by every test target.

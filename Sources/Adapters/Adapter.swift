@@ -295,11 +295,7 @@ extension String {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 func fileExists(_ path: String) -> Bool {
     var status = stat()

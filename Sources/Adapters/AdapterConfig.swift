@@ -15,9 +15,7 @@
 
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#endif
 
 public struct PeftLoraSettings {
     /// LoraConfig's defaults (peft 0.21), used when adapter_config.json leaves a key out.

@@ -6,13 +6,11 @@
 import Foundation
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
 
 // malloc.h is not part of the Glibc module.
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif
 
 public struct MergeOptions: Sendable {
     public var base: String
@@ -62,12 +60,10 @@ public enum AdapterMerge {
     /// Merges, writes OUT, and says what it did. `progress(done, total)` counts output bytes.
     public static func run(_ options: MergeOptions, progress: ((Int, Int) -> Void)? = nil) throws -> MergeReport {
         guard !options.adapters.isEmpty else { throw AdapterError.invalidAdapterArgument(argument: "", reason: "give at least one adapter") }
-        #if canImport(Glibc)
         // glibc raises its mmap threshold after the first large free, after which each merged
         // tensor's buffer comes from the heap and stays resident; a fixed threshold keeps
         // every buffer of a megabyte or more its own mapping, returned when freed.
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD, malloc.h */, 1 << 20)
-        #endif
         let source = try ModelSource.open(options.base)
         let base = source.reader
         try checkNotInput(options.output, base: source)

@@ -23,10 +23,5 @@ public enum Parallel {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
 private func sysconfCoreCount() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
-#else
-import Foundation
-private func sysconfCoreCount() -> Int { ProcessInfo.processInfo.activeProcessorCount }
-#endif

@@ -49,15 +49,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
 @inline(__always) private func _log(_ x: Double) -> Double { log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }
-#else
-import Foundation
-@inline(__always) private func _log(_ x: Double) -> Double { log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }
-#endif
 
 extension Matrix {
     /// Elements uniform in [-bound, bound) (PyTorch's Linear init uses bound 1/sqrt(fan_in)).

@@ -11,11 +11,7 @@ import Compute
 import LoFT
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Foundation
-#endif
 
 public struct OptimizerBenchmark: Sendable {
     public enum Method: String, CaseIterable, Sendable {

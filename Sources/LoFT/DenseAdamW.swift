@@ -3,11 +3,7 @@
 import Compute
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Foundation
-#endif
 
 /// Adam's state for one dense tensor (a dense parameter, or one LoRA factor).
 final class DenseAdamWState {

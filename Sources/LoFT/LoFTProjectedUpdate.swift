@@ -10,11 +10,7 @@
 import Compute
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Foundation
-#endif
 
 extension LoFTPairState {
     /// The r x n direction D with A_new = decay * A - (lr / c1) D (D = SA Bᵀ U), from A_t, B_t.

@@ -180,8 +180,4 @@ public final class Optimizer {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Foundation
-#endif

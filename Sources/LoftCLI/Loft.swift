@@ -4,11 +4,7 @@
 
 import ArgumentParser
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct Loft: ParsableCommand {
     public static let configuration = CommandConfiguration(

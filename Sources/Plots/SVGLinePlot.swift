@@ -6,11 +6,7 @@
 //     plot.add("loft", values: losses)          // x = 0, 1, 2, ...
 //     try plot.render().write(toFile: "losses.svg", atomically: true, encoding: .utf8)
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Foundation
-#endif
 
 public struct SVGLinePlot: Sendable {
     public struct Series: Sendable {

@@ -5,11 +5,7 @@
 // the object is dropped without commit, the temporary file is removed and whatever was at
 // the target before is untouched.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public final class AtomicOutputFile {
     public let path: String
@@ -96,12 +92,8 @@ public final class AtomicOutputFile {
     /// not set: looked up by name (glibc 2.27 and later have it; nil means write() always).
     private typealias CopyFileRange = @convention(c) (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
     private static let copyFileRange: CopyFileRange? = {
-        #if os(Linux)
         guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "copy_file_range") else { return nil }
         return unsafeBitCast(symbol, to: CopyFileRange.self)
-        #else
-        return nil
-        #endif
     }()
 
     public func write(_ bytes: [UInt8]) throws {

@@ -5,11 +5,7 @@
 // unchanged asks the kernel to copy from it (AtomicOutputFile.write(_:from:)), which never
 // touches the mapping's pages.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public final class MappedFile: @unchecked Sendable {
     public let path: String

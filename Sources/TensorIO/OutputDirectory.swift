@@ -2,11 +2,7 @@
 // (Foundation's createDirectory reports an NSError dump such as
 // "Error Domain=NSCocoaErrorDomain Code=642 ... The volume is read only.").
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public enum OutputDirectory {
     public static func create(_ path: String) throws {

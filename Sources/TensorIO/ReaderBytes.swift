@@ -4,9 +4,16 @@
 
 public protocol MappedTensorReader: TensorReader {
     init(path: String, source: ReaderBytes) throws
+    /// The mapped file (or the caller's memory) the reader was opened on.
+    var source: ReaderBytes { get }
 }
 
 extension MappedTensorReader {
+    /// npy and npz carry no file-level metadata.
+    public var metadata: [(key: String, value: String)] { [] }
+    var bytes: UnsafeRawBufferPointer { source.bytes }
+    var owner: AnyObject? { source.owner }
+
     public init(path: String) throws { try self.init(path: path, source: ReaderBytes(path: path)) }
 
     /// Reads from memory the caller keeps alive through `owner` (the fuzz targets use this).

@@ -6,11 +6,7 @@
 // called from a signal handler, so it only reads the table and calls unlink (both
 // async-signal-safe) and takes no lock.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public enum TemporaryFiles {
     private static let capacity = 256

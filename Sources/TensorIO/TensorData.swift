@@ -4,11 +4,7 @@
 // common case for safetensors) or a ByteBuffer (an npz member inflated, big-endian or
 // Fortran-order npy data rearranged, a converted tensor).
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct TensorData: @unchecked Sendable {
     public let info: TensorInfo
@@ -65,7 +61,6 @@ public final class ByteBuffer: @unchecked Sendable {
     private let mapped: Bool
 
     public init(count: Int) {
-        #if canImport(Glibc)
         if count >= 1 << 20, let address = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
            address != MAP_FAILED {
             // The kernel places anonymous mappings of 2 MiB and more on 2 MiB boundaries.
@@ -74,7 +69,6 @@ public final class ByteBuffer: @unchecked Sendable {
             mapped = true
             return
         }
-        #endif
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         bytes = UnsafeMutableRawBufferPointer(start: pointer, count: count)
         mapped = false
@@ -88,9 +82,7 @@ public final class ByteBuffer: @unchecked Sendable {
     public var count: Int { bytes.count }
 
     deinit {
-        #if canImport(Glibc)
         if mapped { munmap(bytes.baseAddress, bytes.count); return }
-        #endif
         bytes.baseAddress?.deallocate()
     }
 }

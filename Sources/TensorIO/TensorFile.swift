@@ -20,11 +20,7 @@
 //
 // A new container is one entry in `formats`; a new sharded layout one entry in `layouts`.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct TensorFormat: Sendable {
     /// Short id ("safetensors", "pytorch-zip").

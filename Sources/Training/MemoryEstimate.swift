@@ -34,18 +34,14 @@ public enum MemoryEstimate {
         return 4 * floats
     }
 
-    /// The memory the system can give without swapping (Linux: MemAvailable), nil when unknown.
+    /// The memory the system can give without swapping (MemAvailable), nil when unknown.
     public static func availableBytes() -> Double? {
-        #if os(Linux)
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
             let fields = line.split(separator: " ")
             if fields.count >= 2, let kilobytes = Double(fields[1]) { return kilobytes * 1024 }
         }
         return nil
-        #else
-        return Double(ProcessInfo.processInfo.physicalMemory)
-        #endif
     }
 
     /// Throws when the estimate exceeds the available memory.

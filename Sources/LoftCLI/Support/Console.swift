@@ -2,11 +2,7 @@
 // test can run a command in-process and read what it printed (`Console.capture`), while the
 // executable writes straight to the standard streams.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public final class Console: @unchecked Sendable {
     /// Where the text goes: file descriptors, or strings kept for a test.

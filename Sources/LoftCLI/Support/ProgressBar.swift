@@ -6,11 +6,7 @@
 
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 final class ProgressBar {
     /// What `done` and `total` count.

@@ -6,11 +6,7 @@
 
 import TensorIO
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public enum SignalCleanup {
     public static func install() {

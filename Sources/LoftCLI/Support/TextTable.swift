@@ -1,10 +1,6 @@
 // Aligned plain-text tables for human output: text columns left-aligned, numbers right.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 struct TextTable {
     enum Alignment { case left, right }

@@ -107,12 +107,8 @@ public final class GPT2Model: TrainableModel {
         }
     }
 
-    /// The output head's weight (vocab x C): lm_head when untied, wte otherwise.
-    public var head: Parameter { untiedHead ?? tokenEmbedding }
-
     public func untieHead() {
-        guard untiedHead == nil else { return }
-        let copy = Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        guard let copy = untiedHeadCopy() else { return }
         untiedHead = copy
         parameters.append(copy)
     }

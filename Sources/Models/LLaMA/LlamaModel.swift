@@ -90,12 +90,8 @@ public final class LlamaModel: TrainableModel {
         try self.init(config: config) { name, shape in initializedParameter(name, shape, std: 0.02, random: &random) }
     }
 
-    /// The output head's weight (vocab x hidden): lm_head when untied, embed_tokens otherwise.
-    public var head: Parameter { untiedHead ?? tokenEmbedding }
-
     public func untieHead() {
-        guard untiedHead == nil else { return }
-        let copy = Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        guard let copy = untiedHeadCopy() else { return }
         untiedHead = copy
         parameters.append(copy)
         config.tiedEmbeddings = false

@@ -14,8 +14,10 @@ import TensorIO
 
 public protocol DecoderLanguageModel: CausalLanguageModel {
     associatedtype Activations: DecoderActivations
-    /// The output head's weight (vocab x hidden): lm_head when untied, the token embedding otherwise.
-    var head: Parameter { get }
+    /// The token embedding (vocab x hidden), also the output head when the head is tied.
+    var tokenEmbedding: Parameter { get }
+    /// `lm_head.weight` (vocab x hidden); nil when the head is tied to the token embedding.
+    var untiedHead: Parameter? { get }
     /// The residual stream's width.
     var hiddenSize: Int { get }
     /// The last forward's buffers (nil before the first forward and after releaseActivations).
@@ -27,6 +29,15 @@ public protocol DecoderLanguageModel: CausalLanguageModel {
 }
 
 extension DecoderLanguageModel {
+    /// The output head's weight (vocab x hidden): lm_head when untied, the token embedding otherwise.
+    public var head: Parameter { untiedHead ?? tokenEmbedding }
+
+    /// A trainable lm_head initialised from the tied embedding, or nil when already untied.
+    func untiedHeadCopy() -> Parameter? {
+        guard untiedHead == nil else { return nil }
+        return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+    }
+
     /// Checks the input, reallocates `slot` when (batch, sequence) changed (the old buffers
     /// freed first), and records the tokens and targets: the start of every runBlocks.
     func beginForward(_ slot: inout Activations?, tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int,

@@ -182,7 +182,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     static let parallelMinimumBytes = 1 << 18
 
     /// Encodes valid UTF-8 bytes (without template), appending to `ids`.
-    func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool = true) {
+    public func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool = true) {
         var segments: [TextSegment] = []
         if exactMatcher.isEmpty {
             segments.append(TextSegment(range: 0..<bytes.count, id: -1))

@@ -7,11 +7,7 @@
 //   "#version" header skipped; GPT-2's pre-tokenizer and decoder are implied, and
 //   <|endoftext|> is a special token when the vocabulary has it (as in transformers).
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TensorIO
 
 /// One element of a post-processor template: fixed ids, or the encoded text.

@@ -2,11 +2,7 @@
 // the post-processor), else GPT-2's vocab.json + merges.txt. tokenizer_config.json, when present,
 // names the BOS and EOS tokens (as a string or as {"content": ...}).
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TensorIO
 
 public enum TokenizerLoader {

@@ -9,13 +9,10 @@
 public final class NpyReader: MappedTensorReader {
     public let path: String
     public var format: String { "npy" }
-    public var metadata: [(key: String, value: String)] { [] }
     public let tensors: [TensorInfo]
     public let header: NpyHeader
 
-    private let source: ReaderBytes
-    private var bytes: UnsafeRawBufferPointer { source.bytes }
-    private var owner: AnyObject? { source.owner }
+    public let source: ReaderBytes
 
     public init(path: String, source: ReaderBytes) throws {
         self.path = path

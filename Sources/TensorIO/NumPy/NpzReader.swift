@@ -12,7 +12,6 @@
 public final class NpzReader: MappedTensorReader {
     public let path: String
     public var format: String { "npz" }
-    public var metadata: [(key: String, value: String)] { [] }
     public let tensors: [TensorInfo]
 
     private struct Member {
@@ -22,9 +21,7 @@ public final class NpzReader: MappedTensorReader {
     }
 
     private let members: [TensorNameKey: Member]
-    private let source: ReaderBytes
-    private var bytes: UnsafeRawBufferPointer { source.bytes }
-    private var owner: AnyObject? { source.owner }
+    public let source: ReaderBytes
 
     public init(path: String, source: ReaderBytes) throws {
         self.path = path

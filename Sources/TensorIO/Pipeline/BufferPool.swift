@@ -9,11 +9,7 @@
 // A buffer goes back to the pool only when the writer has asked for the next tensor, which
 // every writer does after it has written the previous one (their streaming contract).
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 final class BufferPool: @unchecked Sendable {
     private var free: [ByteBuffer] = []

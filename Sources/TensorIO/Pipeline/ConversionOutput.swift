@@ -7,11 +7,7 @@
 //                          or a last component without an extension)
 // A maximum shard size asks for sharded output, so it needs a directory or index path.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public enum ConversionOutput: Equatable, Sendable {
     case safetensors(path: String)

@@ -2,11 +2,7 @@
 // at (device and inode, after following symlinks), so `out -> model.safetensors`, a hard
 // link or `./a/../model.safetensors` are all caught.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct FileIdentity: Hashable {
     public let device: UInt64

@@ -15,11 +15,7 @@
 // NumPy has no bfloat16 or float8: written to .npy/.npz those tensors are widened to F32
 // (exact), with a note, so a NumPy user reads the right numbers.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct ConversionOptions: Sendable {
     /// Target value type for the cast, or nil to keep every dtype.

@@ -11,11 +11,7 @@
 // strips a prefix and nothing else. Rules apply in the order given, each to the result of
 // the one before. Two tensors that end up with one name are an error naming both.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 public struct TensorNamePattern: Sendable, Equatable, CustomStringConvertible {
     public let text: String

@@ -6,22 +6,16 @@
 // crc32 (carry-less multiply, same polynomial, same continuation convention) is used
 // instead, loaded at run time so it stays optional.
 
-#if canImport(Glibc)
 import Compute
 import Glibc
-#endif
 import CZlib
 
 enum CRC32 {
     private typealias Function = @convention(c) (UInt32, UnsafeRawPointer?, Int) -> UInt32
     private static let libdeflate: Function? = {
-        #if canImport(Glibc)
         guard let handle = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL),
               let symbol = dlsym(handle, "libdeflate_crc32") else { return nil }
         return unsafeBitCast(symbol, to: Function.self)
-        #else
-        return nil
-        #endif
     }()
 
     /// Off in tests, to check both implementations against each other.
