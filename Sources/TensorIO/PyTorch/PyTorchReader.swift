@@ -8,13 +8,12 @@
 public final class PyTorchReader: MappedTensorReader {
     public let path: String
     public let format: String
-    public var metadata: [(key: String, value: String)] { [] }
     public let tensors: [TensorInfo]
     public let notes: [String]
     public let otherEntries: [(name: String, value: String)]
 
     private let layouts: [TensorNameKey: TorchTensorLayout]
-    private let source: ReaderBytes
+    public let source: ReaderBytes
     private let bigEndian: Bool
 
     public convenience init(path: String, source: ReaderBytes) throws {
