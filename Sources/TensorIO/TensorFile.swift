@@ -138,7 +138,13 @@ public enum TensorFile {
     /// is a checkpoint.
     public static func acceptsKey(_ path: String) -> Bool {
         var status = stat()
-        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, let head = try? FileHead(path: path) else { return true }
+        guard stat(path, &status) == 0 else { return true }
+        if (status.st_mode & S_IFMT) == S_IFDIR {
+            // The layout the directory would open: safetensors first (TensorFile.layouts).
+            return !isFile(join(path, layouts[0].index)) && !isFile(join(path, layouts[0].single))
+        }
+        if lastComponent(path) == layouts[0].index { return false }
+        guard (status.st_mode & S_IFMT) == S_IFREG, let head = try? FileHead(path: path) else { return true }
         return formats.first { $0.recognizes(head) }?.openKeyed != nil
     }
 

@@ -44,6 +44,10 @@ import TestSupport
         // diff with --key on the PyTorch side.
         let keyed = loft("diff", Self.fixture("nested.pt"), Self.fixture("expected/nested.safetensors"), "--key", "model")
         #expect(keyed.status == 0, "\(keyed.stdout)\(keyed.stderr)")
+        // --key applies to the PyTorch side only, also against a safetensors directory.
+        #expect(loft("convert", Self.fixture("lightning.ckpt"), scratch.file("dir/")).status == 0)
+        let directory = loft("diff", Self.fixture("lightning.ckpt"), scratch.file("dir"), "--key", "state_dict")
+        #expect(directory.status == 0, "\(directory.stdout)\(directory.stderr)")
     }
 
     @Test func shardedBinToShardedSafetensors() throws {
