@@ -20,6 +20,8 @@ targets() {
 safetensors|Fuzz/SafetensorsFuzz.swift|fixtures/safetensors|*.safetensors|4096|Fuzz/safetensors.dict
 npy|Fuzz/NpyFuzz.swift|fixtures/numpy|*.npy|16384|
 npz|Fuzz/NpzFuzz.swift|fixtures/numpy|*.npz|16384|
+pickle|Fuzz/PickleFuzz.swift|fixtures/pytorch/pickles|*.pkl|16384|Fuzz/pickle.dict
+torch|Fuzz/TorchFuzz.swift|fixtures/pytorch|*.pt|16384|Fuzz/pickle.dict
 TABLE
 }
 

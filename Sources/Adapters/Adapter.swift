@@ -92,11 +92,12 @@ public final class Adapter {
     public static let peftPrefix = "base_model.model."
 
     /// The weight files an adapter directory may hold, in the order looked for, with the
-    /// reader that opens each. Another container (PEFT's pickled adapter_model.bin, once a
-    /// safe reader exists) is one more line here.
+    /// reader that opens each. PEFT's `safe_serialization=False` writes adapter_model.bin, a
+    /// PyTorch checkpoint: read by the format table (no pickled code is ever run).
     static let weightFiles: [(name: String, format: AdapterFormat, open: (String) throws -> TensorReader)] = [
         ("adapter_model.safetensors", .peft, { try SafetensorsReader(path: $0) }),
         ("adapters.safetensors", .mlx, { try SafetensorsReader(path: $0) }),
+        ("adapter_model.bin", .peft, { try TensorFile.open($0) }),
     ]
 
     /// The weights of the adapter in `directory`: its format, file and an open reader.
@@ -106,7 +107,6 @@ public final class Adapter {
             let path = directory + "/" + file.name
             return (file.format, path, try file.open(path))
         }
-        if fileExists(directory + "/adapter_model.bin") { throw AdapterError.pickleOnly(path: directory + "/adapter_model.bin") }
         throw AdapterError.notAnAdapter(path: directory)
     }
 

@@ -6,7 +6,6 @@
 public enum AdapterError: Error, CustomStringConvertible, Equatable {
     case notAnAdapter(path: String)
     case missingConfig(path: String)
-    case pickleOnly(path: String)
     case invalidConfig(path: String, reason: String)
     case unsupportedType(path: String, peftType: String)
     /// A setting whose adapter cannot be folded into the weights as plain low-rank deltas.
@@ -26,12 +25,9 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .notAnAdapter(path):
-            return "\(path): not an adapter (expected adapter_config.json with adapter_model.safetensors (PEFT) or adapters.safetensors (MLX-LM))"
+            return "\(path): not an adapter (expected adapter_config.json with adapter_model.safetensors or adapter_model.bin (PEFT) or adapters.safetensors (MLX-LM))"
         case let .missingConfig(path):
             return "\(path): adapter_config.json is missing (the scale lora_alpha / r cannot be read off the tensors)"
-        case let .pickleOnly(path):
-            return "\(path): only adapter_model.bin, a pickle, which loft does not load (it can run code). Convert it once with PEFT: "
-                + "PeftModel.from_pretrained(base, dir).save_pretrained(dir, safe_serialization=True)"
         case let .invalidConfig(path, reason):
             return "\(path): adapter_config.json: \(reason)"
         case let .unsupportedType(path, peftType):

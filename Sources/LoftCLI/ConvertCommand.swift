@@ -12,6 +12,8 @@ struct ConvertCommand: ParsableCommand {
         discussion: """
             The formats come from the paths: .safetensors, .npz, .npy (exactly one tensor), \
             a sharded checkpoint given as its model.safetensors.index.json or its directory. \
+            PyTorch checkpoints (.bin, .pt, .pth, .ckpt, sharded pytorch_model-*.bin) are read \
+            as input without running their code; --key picks the entry holding the state dict. \
             --max-shard-size writes a sharded checkpoint into the directory OUT.
 
             --dtype casts floating-point tensors only: integer and bool tensors (token ids, \
@@ -34,6 +36,8 @@ struct ConvertCommand: ParsableCommand {
               loft convert sharded/ merged.safetensors --exclude 'lm_head.*'
               loft convert in.safetensors out.safetensors --rename '^model.=' --dtype bf16
               loft convert model.safetensors wte.npy --include transformer.wte.weight
+              loft convert pytorch_model.bin model.safetensors
+              loft convert last.ckpt model.safetensors --key state_dict
             """)
 
     @Argument(help: "The input: a tensor file, index or checkpoint directory.")
@@ -65,6 +69,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Add or replace a metadata entry (repeatable; safetensors outputs).", valueName: "key=value"))
     var metadata: [String] = []
 
+    @OptionGroup var stateDict: StateDictKeyOption
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
@@ -92,7 +98,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let reader = try ModelSource.open(input).reader
+        let reader = try ModelSource.open(input, key: stateDict.key).reader
         let progress = ProgressBar(label: "convert", console: console)
         let summary = try TensorConversion.run(reader: reader, output: try target(), options: try options()) {
             progress.update(done: $0.bytesDone, total: $0.totalBytes, detail: $0.current)

@@ -30,6 +30,8 @@ struct DiffCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Relative tolerance, relative to B (numpy's default 1e-5).")
     var rtol: Double = 1e-5
 
+    @OptionGroup var stateDict: StateDictKeyOption
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
@@ -39,7 +41,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let report: DiffReport
         do {
-            report = try TensorDiff.compare(a, b, atol: atol, rtol: rtol)
+            report = try TensorDiff.compare(a, b, atol: atol, rtol: rtol, key: stateDict.key)
         } catch {
             // diff's own statuses (as cmp and diff(1)): 2 for trouble, 1 reserved for "they differ".
             _ = CommandFailure.report(error, command: "loft diff", console: Console.current)

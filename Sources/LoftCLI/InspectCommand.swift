@@ -10,8 +10,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show the tensors, dtypes, shapes and metadata of a tensor file.",
         discussion: """
-            PATH is a .safetensors, .npy or .npz file, a sharded checkpoint's \
-            model.safetensors.index.json, or a directory holding one (or a model.safetensors).
+            PATH is a .safetensors, .npy or .npz file, a PyTorch checkpoint (.bin, .pt, .pth, \
+            .ckpt; read without running its code), a sharded checkpoint's index, or a \
+            directory holding one (or a model.safetensors / pytorch_model.bin).
 
             Lists every tensor (name, dtype, shape, parameters, bytes), totals by dtype, the \
             metadata and, for a sharded checkpoint, which file holds which tensor. NumPy dtypes \
@@ -29,6 +30,8 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "The tensor file, index or checkpoint directory.")
     var path: String
 
+    @OptionGroup var stateDict: StateDictKeyOption
+
     @OptionGroup var format: JSONOutput
 
     @Flag(help: "Also read the data: min, max, mean, std and NaN/Inf/zero counts per tensor.")
@@ -41,7 +44,8 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
-        let reader = try ModelSource.open(path).reader
+        let reader = try ModelSource.open(path, key: stateDict.key).reader
+        for note in reader.notes { console.err("note: \(note)") }
         var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))
         if stats { try computeStatistics(&report, reader: reader, console: console) }
         console.out(format.json ? JSON.serialize(report.json, style: .indented) : report.text)

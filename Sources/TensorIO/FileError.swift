@@ -13,6 +13,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     /// A directory that holds no checkpoint: what was looked for, and what it holds instead.
     case noCheckpoint(path: String, lookedFor: [String], holds: [String])
     case invalidJSON(path: String, reason: String)
+    /// `--key` given for a file that is a single state dict already.
+    case keyNotApplicable(path: String, contents: String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
             if weights.isEmpty { return "\(path): no weights: holds only \(listed)" }
             return "\(path): no checkpoint: none of \(lookedFor.joined(separator: ", ")); it holds \(listed) (give a weights file itself)"
         case let .invalidJSON(path, reason): return "\(path): invalid JSON: \(reason)"
+        case let .keyNotApplicable(path, contents): return "\(path): --key selects an entry of a PyTorch checkpoint; this is \(contents)"
         case let .wouldOverwriteInput(path): return "\(path): refusing to overwrite the input"
         case let .misnamed(path, contents, reason):
             return "\(path): \(reason); its first bytes are those of \(contents), not of what its extension says (rename it)"

@@ -52,8 +52,9 @@ public final class ModelSource {
 
     public static let configName = "config.json"
 
-    public static func open(_ path: String) throws -> ModelSource {
-        let reader = try TensorFile.open(path)
+    /// `key`: the entry of a PyTorch checkpoint that holds the state dict (`--key`).
+    public static func open(_ path: String, key: String? = nil) throws -> ModelSource {
+        let reader = try TensorFile.open(path, key: key)
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent

@@ -2,10 +2,10 @@
 //
 //   safetensors        u64 header length, then "{"              SafetensorsReader
 //   npy                "\x93NUMPY"                              NpyReader
-//   PyTorch zip        "PK\x03\x04" with an `ARCHIVE/data.pkl` member   (no reader yet)
+//   PyTorch zip        "PK\x03\x04" with an `ARCHIVE/data.pkl` member   PyTorchReader
 //   npz                "PK\x03\x04" / "PK\x05\x06", other members       NpzReader
 //   legacy PyTorch     pickle protocol 2 ("\x80\x02"), then the magic
-//                      number 0x1950a86a20f9469cfc6c              (no reader yet)
+//                      number 0x1950a86a20f9469cfc6c              PyTorchReader
 //   other pickle       "\x80\x02"                                (no reader yet)
 //   GGUF               "GGUF"                                    (no reader yet)
 //   HDF5 (Keras .h5)   "\x89HDF\r\n\x1a\n"                       (no reader yet)
@@ -33,6 +33,9 @@ public struct TensorFormat: Sendable {
     let recognizes: @Sendable (FileHead) -> Bool
     /// nil: recognised, but loft has no reader for it yet.
     let open: (@Sendable (String) throws -> TensorReader)?
+    /// For containers that hold more than a state dict (PyTorch checkpoints): opens with the
+    /// entry to read (`--key`).
+    var openKeyed: (@Sendable (String, String) throws -> TensorReader)? = nil
 
     public var isReadable: Bool { open != nil }
 }
@@ -54,7 +57,8 @@ public enum TensorFile {
         TensorFormat(name: "npy", description: "a .npy file", extensions: [".npy"],
                      recognizes: { $0.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) }, open: { try NpyReader(path: $0) }),
         TensorFormat(name: "pytorch-zip", description: "a PyTorch zip checkpoint (torch.save)", extensions: pytorchExtensions,
-                     recognizes: { $0.isZip && $0.zipMemberNames.contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") } }, open: nil),
+                     recognizes: { $0.isZip && $0.zipMemberNames.contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") } },
+                     open: { try PyTorchReader(path: $0) }, openKeyed: { try PyTorchReader(path: $0, key: $1) }),
         TensorFormat(name: "npz", description: "a .npz (zip) archive", extensions: [".npz"],
                      recognizes: { head in
                          // An unreadable directory is NpzReader's to report in detail.
@@ -64,7 +68,8 @@ public enum TensorFile {
         TensorFormat(name: "zip", description: "a zip archive that is not an .npz (no .npy members)", extensions: [".zip"],
                      recognizes: { $0.isZip }, open: nil),
         TensorFormat(name: "pytorch-legacy", description: "a legacy PyTorch checkpoint (pickle, torch.save before 1.6)", extensions: pytorchExtensions,
-                     recognizes: { $0.starts(with: legacyTorchMagic) }, open: nil),
+                     recognizes: { $0.starts(with: legacyTorchMagic) },
+                     open: { try PyTorchReader(path: $0) }, openKeyed: { try PyTorchReader(path: $0, key: $1) }),
         TensorFormat(name: "pickle", description: "a Python pickle (protocol 2, as legacy PyTorch checkpoints are)", extensions: pytorchExtensions + [".pkl"],
                      recognizes: { $0.starts(with: [0x80, 0x02]) }, open: nil),
         TensorFormat(name: "gguf", description: "a GGUF file", extensions: [".gguf"],
@@ -72,7 +77,8 @@ public enum TensorFile {
         TensorFormat(name: "hdf5", description: "an HDF5 file (Keras/TensorFlow .h5)", extensions: [".h5", ".hdf5", ".keras"],
                      recognizes: { $0.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) }, open: nil),
         TensorFormat(name: "index", description: "a JSON file", extensions: [".json"],
-                     recognizes: { $0.firstNonSpace == UInt8(ascii: "{") }, open: { try ShardedSafetensorsReader(path: $0) }),
+                     recognizes: { $0.firstNonSpace == UInt8(ascii: "{") }, open: { try ShardedSafetensorsReader(path: $0) },
+                     openKeyed: { try ShardedSafetensorsReader(path: $0, key: $1) }),
     ]
 
     /// In order of preference (Hugging Face's: safetensors before PyTorch).
@@ -97,24 +103,29 @@ public enum TensorFile {
 
     /// The tensors at `path`: a file of any readable format, a sharded index, or a directory
     /// holding one of `layouts`.
-    public static func open(_ path: String) throws -> TensorReader {
+    /// `key` (`--key`) names the entry of a PyTorch checkpoint that holds the state dict;
+    /// other formats refuse it.
+    public static func open(_ path: String, key: String? = nil) throws -> TensorReader {
         var status = stat()
         guard stat(path, &status) == 0 else {
             throw FileError.cannotOpen(path: path, reason: systemErrorMessage())
         }
-        if (status.st_mode & S_IFMT) == S_IFDIR { return try open(directory: path) }
+        if (status.st_mode & S_IFMT) == S_IFDIR { return try open(directory: path, key: key) }
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw FileError.notARegularFile(path: path) }
         let head = try FileHead(path: path)
         let lower = path.lowercased()
         let named = formats.first { $0.extensions.contains(where: lower.hasSuffix) }
         let sniffed = formats.first { $0.recognizes(head) }
-        if let sniffed, named == nil || sniffed.extensions.contains(where: lower.hasSuffix) || !(named!.isReadable) {
+        // .bin, .pt, ... name all kinds of files (a safetensors saved as model.bin): a readable
+        // format recognised from the bytes wins over them.
+        let genericName = pytorchExtensions.contains(where: lower.hasSuffix) && sniffed?.isReadable == true
+        if let sniffed, named == nil || genericName || sniffed.extensions.contains(where: lower.hasSuffix) || !(named!.isReadable) {
             guard let open = sniffed.open else { throw FileError.unsupportedFormat(path: path, contents: sniffed.description) }
-            return try open(path)
+            return try opening(sniffed, path, key: key, default: open)
         }
         guard let named, let open = named.open else { throw FileError.unknownFormat(path: path) }
         do {
-            return try open(path)
+            return try opening(named, path, key: key, default: open)
         } catch {
             guard let sniffed else { throw error }
             guard sniffed.isReadable else { throw FileError.unsupportedFormat(path: path, contents: sniffed.description) }
@@ -122,14 +133,36 @@ public enum TensorFile {
         }
     }
 
+    /// Whether `--key` means something for this path (a PyTorch checkpoint, or a directory
+    /// or index that may hold PyTorch shards): diff applies one `--key` to whichever side
+    /// is a checkpoint.
+    public static func acceptsKey(_ path: String) -> Bool {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return true }
+        if (status.st_mode & S_IFMT) == S_IFDIR {
+            // The layout the directory would open: safetensors first (TensorFile.layouts).
+            return !isFile(join(path, layouts[0].index)) && !isFile(join(path, layouts[0].single))
+        }
+        if lastComponent(path) == layouts[0].index { return false }
+        guard (status.st_mode & S_IFMT) == S_IFREG, let head = try? FileHead(path: path) else { return true }
+        return formats.first { $0.recognizes(head) }?.openKeyed != nil
+    }
+
+    private static func opening(_ format: TensorFormat, _ path: String, key: String?,
+                                default open: (String) throws -> TensorReader) throws -> TensorReader {
+        guard let key else { return try open(path) }
+        guard let keyed = format.openKeyed else { throw FileError.keyNotApplicable(path: path, contents: format.description) }
+        return try keyed(path, key)
+    }
+
     /// The first layout the directory holds: its index (shards read through `open`), else
     /// its single file.
-    static func open(directory: String) throws -> TensorReader {
+    static func open(directory: String, key: String? = nil) throws -> TensorReader {
         for layout in layouts {
             let index = join(directory, layout.index)
-            if isFile(index) { return try ShardedSafetensorsReader(path: index) }
+            if isFile(index) { return try ShardedSafetensorsReader(path: index, key: key) }
             let single = join(directory, layout.single)
-            if isFile(single) { return try open(single) }
+            if isFile(single) { return try open(single, key: key) }
         }
         throw noCheckpoint(directory)
     }

@@ -18,10 +18,18 @@ public protocol TensorReader: AnyObject {
     func release(_ name: String)
     /// The tensor of that exact name (a reader with an index answers without a scan).
     func info(for name: String) -> TensorInfo?
+    /// What the reader decided that the user should hear (a PyTorch checkpoint: where the
+    /// state dict was found, entries that are not tensors). Commands print them as notes.
+    var notes: [String] { get }
+    /// Entries of the file that are not tensors, with a short description (a checkpoint's
+    /// `epoch: int 3`): listed by inspect, skipped by convert.
+    var otherEntries: [(name: String, value: String)] { get }
 }
 
 extension TensorReader {
     public func release(_ name: String) {}
+    public var notes: [String] { [] }
+    public var otherEntries: [(name: String, value: String)] { [] }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)

@@ -3,6 +3,7 @@
 // fixtures/generators/adapters.py; PEFT adds in float32, loft in float64 rounded once, so the
 // two agree to float32 rounding, and untouched tensors are byte-identical to the base.
 
+import Foundation
 import Testing
 import TensorIO
 @testable import Adapters
@@ -42,6 +43,17 @@ import TensorIO
             }
         }
         #expect(changed > 0)
+    }
+
+    // Issue 11: the same adapter saved by PEFT with safe_serialization=False (adapter_model.bin)
+    // merges to exactly the bytes of its safetensors twin.
+    @Test func aBinAdapterMergesLikeItsSafetensorsTwin() throws {
+        let scratch = ScratchDirectory()
+        let bin = Repository.path("fixtures/pytorch/peft-gpt2-lora-bin")
+        try merge(base: Fixture.path("gpt2-base.safetensors"), adapters: [AdapterSource(path: bin)], out: scratch.file("bin.safetensors"))
+        try merge(base: Fixture.path("gpt2-base.safetensors"), adapters: [AdapterSource(path: Fixture.path("peft-gpt2-lora"))], out: scratch.file("st.safetensors"))
+        #expect(FileManager.default.contentsEqual(atPath: scratch.file("bin.safetensors"), andPath: scratch.file("st.safetensors")))
+        #expect(try Adapter(directory: bin).weightsPath.hasSuffix("adapter_model.bin"))
     }
 
     // Issue 10, defect 5: without lora_alpha merge used alpha = r (4); PEFT's default is 8.

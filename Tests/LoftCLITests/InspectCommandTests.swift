@@ -41,7 +41,7 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
 
     @Test func jsonHasTheDocumentedKeysAndValues() throws {
         let json = try inspectJSON(Repo.fixture("small.safetensors"))
-        #expect(json.objectMembers?.map(\.key) == ["format", "path", "metadata", "tensors", "totals", "shards"])
+        #expect(json.objectMembers?.map(\.key) == ["format", "path", "metadata", "tensors", "totals", "shards", "other_entries"])
         #expect(json["format"]?.stringValue == "safetensors")
         #expect(json["metadata"]?["format"]?.stringValue == "pt")
         let tensors = try #require(json["tensors"]?.arrayValue)

@@ -10,13 +10,13 @@ import Testing
     static let demo = Repo.root.appendingPathComponent("demo/model").path
     static let text = Repo.root.appendingPathComponent("demo/text/proverbs-eval.txt").path
 
-    @Test func inspectAndEvalSayAPyTorchFileIsOne() throws {
-        let path = Self.format("pytorch_model.bin")
+    @Test func inspectAndEvalSayAPickleIsOne() throws {
+        let path = Self.format("plain.pickle.bin")
         // Before: "not an .npy array" and "a header length of 578712552184433488".
         for arguments in [["inspect", path], ["convert", path, "unused.safetensors"], ["eval", "--base", path, "--data", Self.text]] {
             let result = loft(arguments)
             #expect(result.status == 1, "\(arguments)")
-            #expect(result.stderr.contains("\(path): a PyTorch zip checkpoint (torch.save); loft cannot read this format yet"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("\(path): a Python pickle (protocol 2, as legacy PyTorch checkpoints are); loft cannot read this format yet"), "\(arguments): \(result.stderr)")
         }
     }
 

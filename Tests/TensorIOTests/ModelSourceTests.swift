@@ -95,8 +95,6 @@ enum SourceFixtures {
     // Regression (issue 10, defect 12): `inspect pytorch_model.bin` said "not an .npy array",
     // `eval` reported a header length of 578712552184433488.
     @Test(arguments: [
-        ("pytorch_model.bin", "a PyTorch zip checkpoint"),
-        ("legacy.pt", "a legacy PyTorch checkpoint"),
         ("plain.pickle.bin", "a Python pickle"),
         ("tiny.gguf", "a GGUF file"),
         ("keras.h5", "an HDF5 file"),
@@ -109,16 +107,27 @@ enum SourceFixtures {
         #expect(message.hasSuffix("loft cannot read this format yet"), "\(message)")
     }
 
+    // Issue 11: both PyTorch containers open (Sources/TensorIO/PyTorch).
+    @Test(arguments: [("pytorch_model.bin", "pytorch-zip"), ("legacy.pt", "pytorch-legacy")])
+    func pyTorchCheckpointsOpen(file: String, format: String) throws {
+        let reader = try ModelSource.open(SourceFixtures.format(file)).reader
+        #expect(reader.format == format)
+        #expect(reader.tensors == [TensorInfo(name: "w", dtype: .F32, shape: [2, 3])])
+    }
+
     @Test func theBytesDecideWhateverTheName() throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         // No extension, and the extension of another unreadable format: the bytes say.
         for name in ["checkpoint", "weights.gguf", "model.safetensors"] {
             try? FileManager.default.removeItem(atPath: scratch.file(name))
-            try FileManager.default.copyItem(atPath: SourceFixtures.format("pytorch_model.bin"), toPath: scratch.file(name))
+            try FileManager.default.copyItem(atPath: SourceFixtures.format("plain.pickle.bin"), toPath: scratch.file(name))
             let message = SourceFixtures.message { _ = try ModelSource.open(scratch.file(name)) }
-            #expect(message.contains("a PyTorch zip checkpoint (torch.save); loft cannot read this format yet"), "\(name): \(message)")
+            #expect(message.contains("a Python pickle (protocol 2, as legacy PyTorch checkpoints are); loft cannot read this format yet"), "\(name): \(message)")
         }
+        // A PyTorch checkpoint without a PyTorch extension opens from its bytes.
+        try FileManager.default.copyItem(atPath: SourceFixtures.format("pytorch_model.bin"), toPath: scratch.file("checkpoint.gguf"))
+        #expect(try ModelSource.open(scratch.file("checkpoint.gguf")).reader.format == "pytorch-zip")
         // A readable file under an unreadable format's name opens.
         try FileManager.default.copyItem(atPath: SourceFixtures.path("fixtures/cli/small.safetensors"), toPath: scratch.file("model.bin"))
         #expect(try ModelSource.open(scratch.file("model.bin")).reader.format == "safetensors")
@@ -131,8 +140,9 @@ enum SourceFixtures {
         try #"{"metadata": {}, "weight_map": {"w": "pytorch_model-00001-of-00001.bin"}}"#
             .write(toFile: scratch.file("pytorch_model.bin.index.json"), atomically: false, encoding: .utf8)
         // Found through TensorFile.layouts; the shard goes through the format table.
-        let message = SourceFixtures.message { _ = try ModelSource.open(scratch.path) }
-        #expect(message == scratch.file("pytorch_model-00001-of-00001.bin") + ": a PyTorch zip checkpoint (torch.save); loft cannot read this format yet")
+        let reader = try ModelSource.open(scratch.path).reader
+        #expect(reader.format == "pytorch-zip-sharded")
+        #expect(reader.tensors.map(\.name) == ["w"])
         // A safetensors checkpoint beside it wins, as in transformers.
         try FileManager.default.copyItem(atPath: SourceFixtures.path("fixtures/cli/small.safetensors"), toPath: scratch.file("model.safetensors"))
         #expect(try ModelSource.open(scratch.path).reader.format == "safetensors")
@@ -140,6 +150,6 @@ enum SourceFixtures {
 
     @Test func everyEntryOfTheTableIsDistinct() {
         #expect(Set(TensorFile.formats.map(\.name)).count == TensorFile.formats.count)
-        #expect(TensorFile.formats.filter(\.isReadable).map(\.name) == ["safetensors", "npy", "npz", "index"])
+        #expect(TensorFile.formats.filter(\.isReadable).map(\.name) == ["safetensors", "npy", "pytorch-zip", "npz", "pytorch-legacy", "index"])
     }
 }

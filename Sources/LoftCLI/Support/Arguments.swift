@@ -111,3 +111,11 @@ extension TrainingSetting {
         }
     }
 }
+
+/// `--key`: where a PyTorch checkpoint keeps its state dict (inspect, convert, diff).
+struct StateDictKeyOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "PyTorch checkpoints: the entry holding the state dict (e.g. state_dict, model; a dotted path for nested ones). Default: the top level, else state_dict, model or module.",
+        valueName: "key"))
+    var key: String?
+}

@@ -31,6 +31,8 @@ struct InspectReport {
     let path: String
     let format: String
     let metadata: [(key: String, value: String)]
+    /// Entries that are not tensors (a PyTorch checkpoint's step counter, config), as the reader describes them.
+    let others: [(name: String, value: String)]
     var entries: [Entry]
     /// Tensors in the file before --filter.
     let fileTensorCount: Int
@@ -43,6 +45,7 @@ struct InspectReport {
         path = reader.path
         format = reader.format
         metadata = reader.metadata
+        others = reader.otherEntries
         fileTensorCount = reader.tensors.count
         var fileOf: [[UInt8]: String] = [:]  // byte keys: names are compared as bytes
         if let sharded = reader as? ShardedTensorReader {
@@ -101,6 +104,7 @@ struct InspectReport {
             JSONMember("tensors", .array(tensors)),
             JSONMember("totals", .object(totals)),
             JSONMember("shards", .array(shards)),
+            JSONMember("other_entries", .object(others.map { JSONMember($0.name, .string($0.value)) })),
         ])
     }
 
@@ -128,6 +132,14 @@ struct InspectReport {
             lines.append("metadata")
             var table = TextTable([("key", .left), ("value", .left)])
             for (key, value) in metadata { table.add([NumberText.printable(key), NumberText.printable(value)]) }
+            lines.append(table.render(indent: "  "))
+        }
+
+        if !others.isEmpty {
+            lines.append("")
+            lines.append("not tensors (skipped by convert)")
+            var table = TextTable([("entry", .left), ("value", .left)])
+            for (name, value) in others { table.add([NumberText.printable(name), NumberText.printable(value)]) }
             lines.append(table.render(indent: "  "))
         }
 

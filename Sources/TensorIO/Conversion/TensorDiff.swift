@@ -45,9 +45,10 @@ public struct DiffReport: Sendable {
 public enum TensorDiff {
     static let blockElements = 1 << 20
 
-    public static func compare(_ pathA: String, _ pathB: String, atol: Double = 1e-8, rtol: Double = 1e-5) throws -> DiffReport {
-        let a = try ModelSource.open(pathA).reader
-        let b = try ModelSource.open(pathB).reader
+    /// `key`: where the state dict is in PyTorch checkpoints among the two (`--key`).
+    public static func compare(_ pathA: String, _ pathB: String, atol: Double = 1e-8, rtol: Double = 1e-5, key: String? = nil) throws -> DiffReport {
+        let a = try ModelSource.open(pathA, key: TensorFile.acceptsKey(pathA) ? key : nil).reader
+        let b = try ModelSource.open(pathB, key: TensorFile.acceptsKey(pathB) ? key : nil).reader
         var inB: [String: TensorInfo] = [:]
         for tensor in b.tensors { inB[tensor.name] = tensor }
         let namesA = Set(a.tensors.map(\.name))

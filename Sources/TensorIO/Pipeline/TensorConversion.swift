@@ -79,7 +79,8 @@ public enum TensorConversion {
     ) throws -> ConversionSummary {
         let start = monotonicSeconds()
         try InputProtection.check(output: output, inputs: InputProtection.inputFiles(of: reader))
-        var notes: [String] = []
+        // The reader's own notes (where a PyTorch state dict was found, entries skipped).
+        var notes: [String] = reader.notes
         let steps = try plan(reader: reader, output: output, options: options, notes: &notes)
         let metadata = outputMetadata(reader: reader, output: output, options: options, notes: &notes)
 

@@ -32,7 +32,8 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// `path` is an index JSON or a directory holding one (TensorFile.layouts: safetensors,
     /// then PyTorch). A directory with only the layout's single file is read as a checkpoint
     /// of one shard.
-    public init(path: String) throws {
+    /// `key`: the entry holding the state dict in each PyTorch shard (`--key`).
+    public init(path: String, key: String? = nil) throws {
         self.path = path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -40,19 +41,19 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
         }
         guard isDirectory.boolValue else {
             directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-            (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory)
+            (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory, key: key)
             format = Self.format(readers.values)
             return
         }
         directory = path
         for layout in TensorFile.layouts {
             if TensorFile.isFile(TensorFile.join(path, layout.index)) {
-                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: TensorFile.join(path, layout.index), directory: path)
+                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: TensorFile.join(path, layout.index), directory: path, key: key)
                 format = Self.format(readers.values)
                 return
             }
             if TensorFile.isFile(TensorFile.join(path, layout.single)) {
-                let reader = try TensorFile.open(TensorFile.join(path, layout.single))
+                let reader = try TensorFile.open(TensorFile.join(path, layout.single), key: key)
                 metadata = reader.metadata
                 tensors = reader.tensors
                 shards = [(layout.single, reader.tensors.map(\.name))]
@@ -93,7 +94,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// The shard file (relative to `directory`) that holds a tensor.
     public func shard(of name: String) -> String? { shardOfTensor[TensorNameKey(name)] }
 
-    private static func load(index indexPath: String, directory: String) throws -> (
+    private static func load(index indexPath: String, directory: String, key: String?) throws -> (
         [(key: String, value: String)], [TensorInfo], [(file: String, tensors: [String])],
         [String: TensorReader], [TensorNameKey: String]
     ) {
@@ -132,7 +133,7 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 guard FileManager.default.fileExists(atPath: shardPath) else {
                     throw SafetensorsError.missingShard(path: indexPath, tensor: entry.key, shard: shard)
                 }
-                readers[shard] = try TensorFile.open(shardPath)
+                readers[shard] = try TensorFile.open(shardPath, key: key)
                 shardPosition[shard] = shards.count
                 shards.append((shard, []))
             }
