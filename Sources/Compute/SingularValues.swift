@@ -130,7 +130,7 @@ public enum SVD {
         return (q, r)
     }
 
-    static func transpose(_ values: [Double], rows: Int, columns: Int) -> [Double] {
+    public static func transpose(_ values: [Double], rows: Int, columns: Int) -> [Double] {
         var out = [Double](repeating: 0, count: values.count)
         for i in 0..<rows { for j in 0..<columns { out[j * rows + i] = values[i * columns + j] } }
         return out
