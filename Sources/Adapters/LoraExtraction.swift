@@ -196,13 +196,17 @@ public enum LoraExtraction {
         for m in loras { counts[m.rank!, default: 0] += 1 }
         let r = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }?.key ?? options.rank
         let pattern = loras.filter { $0.rank != r }
-        let config = extractConfig(rank: r, pattern: pattern.map { ($0.module, $0.rank!) }, targets: loras.map(\.module),
-                                   modulesToSave: fullModules, fanInFanOut: anyConv1D,
-                                   bias: modules.contains { $0.kind == .bias }, base: options.base)
+        var config = PEFTConfigText(rank: r, alpha: Double(r), targets: loras.map(\.module))
+        config.rankPattern = pattern.map { ($0.module, $0.rank!) }
+        config.alphaPattern = pattern.map { ($0.module, Double($0.rank!)) }
+        config.modulesToSave = fullModules
+        config.fanInFanOut = anyConv1D
+        config.bias = modules.contains { $0.kind == .bias } ? "lora_only" : "none"
+        config.baseModel = options.base
 
         let directory = try CheckpointOutput.TemporaryDirectory(beside: options.output)
         try SafetensorsWriter.write(to: directory.path + "/adapter_model.safetensors", tensors: loraTensors + saved, metadata: [("format", "pt")])
-        try (JSON.serialize(config, style: .indentedSortedKeys) + "\n").write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
+        try config.text.write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
         try directory.commit()
         return ExtractReport(base: options.base, tuned: options.tuned, output: options.output, modules: modules, unchanged: unchanged, rank: r,
                              files: [options.output + "/adapter_model.safetensors", options.output + "/adapter_config.json"])
@@ -255,19 +259,4 @@ public enum LoraExtraction {
         TensorData(info: TensorInfo(name: name, dtype: data.info.dtype, shape: data.info.shape), bytes: data.bytes, owner: data.owner)
     }
 
-    static func extractConfig(rank: Int, pattern: [(String, Int)], targets: [String], modulesToSave: [String],
-                              fanInFanOut: Bool, bias: Bool, base: String) -> JSONValue {
-        let patternJSON = JSONValue.object(pattern.map { JSONMember($0.0, .integer(Int64($0.1))) })
-        let members: [(String, JSONValue)] = [
-            ("alpha_pattern", patternJSON), ("base_model_name_or_path", .string(base)),
-            ("bias", .string(bias ? "lora_only" : "none")), ("fan_in_fan_out", .bool(fanInFanOut)),
-            ("inference_mode", .bool(true)), ("init_lora_weights", .bool(true)),
-            ("lora_alpha", .integer(Int64(rank))), ("lora_dropout", .double(0)),
-            ("modules_to_save", modulesToSave.isEmpty ? .null : .array(modulesToSave.map { .string($0) })),
-            ("peft_type", .string("LORA")), ("r", .integer(Int64(rank))), ("rank_pattern", patternJSON),
-            ("target_modules", .array(targets.map { .string($0) })), ("task_type", .string("CAUSAL_LM")),
-            ("use_dora", .bool(false)), ("use_rslora", .bool(false)),
-        ]
-        return .object(members.map { JSONMember($0.0, $0.1) })
-    }
 }

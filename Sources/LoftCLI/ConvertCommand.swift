@@ -2,6 +2,7 @@
 // reports. Notes (widening, kept dtypes, dropped metadata) go to stderr, the summary to
 // stdout.
 
+import Adapters
 import ArgumentParser
 import TensorIO
 
@@ -65,9 +66,13 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Add or replace a metadata entry (repeatable; safetensors outputs).", valueName: "key=value"))
     var metadata: [String] = []
 
+    @Option(help: "Convert the adapter directory INPUT to this layout (peft or mlx) instead of converting tensors.")
+    var to: AdapterLayout?
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
+        if to != nil { return try validateAdapterConversion() }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
             _ = try options()
@@ -91,6 +96,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let to { return try runAdapterConversion(to) }
         let console = Console.current
         let reader = try ModelSource.open(input).reader
         let progress = ProgressBar(label: "convert", console: console)
