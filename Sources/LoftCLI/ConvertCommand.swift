@@ -2,6 +2,7 @@
 // reports. Notes (widening, kept dtypes, dropped metadata) go to stderr, the summary to
 // stdout.
 
+import Adapters
 import ArgumentParser
 import TensorIO
 
@@ -71,9 +72,13 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var stateDict: StateDictKeyOption
 
+    @Option(help: "Convert the adapter directory INPUT to this layout (peft or mlx) instead of converting tensors.")
+    var to: AdapterLayout?
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
+        if to != nil { return try validateAdapterConversion() }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
             _ = try options()
@@ -97,6 +102,7 @@ struct ConvertCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let to { return try runAdapterConversion(to) }
         let console = Console.current
         let reader = try ModelSource.open(input, key: stateDict.key).reader
         let progress = ProgressBar(label: "convert", console: console)

@@ -22,7 +22,7 @@ public struct Loft: ParsableCommand {
     /// Every subcommand, in the order `loft --help` lists them.
     static let commands: [ParsableCommand.Type] = [
         InspectCommand.self, ConvertCommand.self, ExperimentCommand.self, FinetuneCommand.self,
-        EvalCommand.self, GenerateCommand.self, MergeCommand.self, DiffCommand.self,
+        EvalCommand.self, GenerateCommand.self, MergeCommand.self, CombineCommand.self, ExtractCommand.self, DiffCommand.self,
     ]
 
     public init() {}

@@ -1,0 +1,112 @@
+// The ways several "task tensors" (same-shaped tensors, one per adapter) become one, as PEFT
+// defines them (peft.utils.merge_utils) and the TIES / DARE papers describe them:
+//
+//   linear          sum_i w_i t_i                                      (task arithmetic)
+//   magnitude_prune sum_i w_i prune_top(t_i, density)
+//   ties            prune_top each t_i; elect a sign per element from the pruned, unweighted
+//                   t_i (total: sign of sum_i t_i; frequency: sign of sum_i sign t_i; ties go
+//                   to +); then the mean of the weighted w_i t_i that agree with the sign,
+//                   over the count that agree (at least 1)
+//   dare_linear     t_i keeps each element with probability density, rescaled by 1/density,
+//                   then linear
+//   dare_ties       the DARE mask and rescale, then ties' sign election and disjoint mean
+//
+// prune_top keeps the int(density * count) elements of largest magnitude (ties broken by
+// position); density >= 1 keeps everything. The random masks come from a SeededGenerator
+// whose seed the caller derives from --seed, the module and the tensor, so a result does
+// not depend on the order modules are processed in.
+
+import Compute
+
+public enum TaskMerge: String, Sendable, CaseIterable {
+    case linear
+    case magnitudePrune = "magnitude_prune"
+    case ties
+    case dareLinear = "dare_linear"
+    case dareTies = "dare_ties"
+
+    var prunesByMagnitude: Bool { self == .magnitudePrune || self == .ties }
+    var dropsAtRandom: Bool { self == .dareLinear || self == .dareTies }
+    var electsSign: Bool { self == .ties || self == .dareTies }
+}
+
+public enum MajoritySignMethod: String, Sendable, CaseIterable {
+    case total
+    case frequency
+}
+
+public struct TaskMergeParameters: Sendable {
+    public var density: Double
+    public var signMethod: MajoritySignMethod
+    public var seed: UInt64
+
+    public init(density: Double = 1, signMethod: MajoritySignMethod = .total, seed: UInt64 = 0) {
+        self.density = density
+        self.signMethod = signMethod
+        self.seed = seed
+    }
+}
+
+enum TaskTensors {
+    /// Merges `tensors` (equal counts) with `weights`; `seeds[i]` seeds tensor i's DARE mask.
+    static func merge(_ tensors: [[Double]], weights: [Double], method: TaskMerge,
+                      parameters: TaskMergeParameters, seeds: [UInt64]) -> [Double] {
+        precondition(tensors.count == weights.count && !tensors.isEmpty)
+        let count = tensors[0].count
+        var pruned = tensors
+        if method.prunesByMagnitude {
+            pruned = pruned.map { keepLargest($0, density: parameters.density) }
+        } else if method.dropsAtRandom {
+            pruned = zip(pruned, seeds).map { dropAtRandom($0, density: parameters.density, seed: $1) }
+        }
+        var out = [Double](repeating: 0, count: count)
+        guard method.electsSign else {
+            for (t, w) in zip(pruned, weights) { for j in 0..<count { out[j] += w * t[j] } }
+            return out
+        }
+        for j in 0..<count {
+            var vote = 0.0
+            for t in pruned {
+                switch parameters.signMethod {
+                case .total: vote += t[j]
+                case .frequency: vote += t[j] > 0 ? 1 : t[j] < 0 ? -1 : 0
+                }
+            }
+            let positive = vote >= 0
+            var sum = 0.0, agreeing = 0.0
+            for (t, w) in zip(pruned, weights) where positive ? t[j] > 0 : t[j] < 0 {
+                sum += w * t[j]
+                agreeing += 1
+            }
+            out[j] = sum / max(agreeing, 1)
+        }
+        return out
+    }
+
+    /// The int(density * count) largest magnitudes kept, the rest zeroed.
+    static func keepLargest(_ values: [Double], density: Double) -> [Double] {
+        guard density < 1 else { return values }
+        let keep = Int(density * Double(values.count))
+        guard keep < values.count else { return values }
+        var out = [Double](repeating: 0, count: values.count)
+        guard keep > 0 else { return out }
+        let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
+        for i in order[0..<keep] { out[i] = values[i] }
+        return out
+    }
+
+    /// DARE: each element kept with probability density and divided by density.
+    static func dropAtRandom(_ values: [Double], density: Double, seed: UInt64) -> [Double] {
+        guard density < 1 else { return values }
+        var generator = SeededGenerator(seed: seed)
+        return values.map { generator.nextUnit() < density ? $0 / density : 0 }
+    }
+
+    /// A seed for one tensor: --seed mixed with a stable hash of the module, the adapter's
+    /// position and which factor (FNV-1a, not Swift's per-process randomised Hasher).
+    static func seed(_ base: UInt64, module: String, index: Int, part: Int) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in module.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return base &* 0x9E37_79B9_7F4A_7C15 ^ hash ^ UInt64(index) << 32 ^ UInt64(part) << 48
+    }
+}
