@@ -15,7 +15,7 @@ public enum TrainingCheckpoint {
 
     public static func save(_ trainer: Trainer, outputDirectory: String) throws {
         let directory = directory(outputDirectory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputTarget.makeDirectories(directory)
         try trainer.optimizer.saveState(to: (directory as NSString).appendingPathComponent("optimizer.safetensors"))
         let o = trainer.options
         let json = JSONValue.object([
