@@ -68,7 +68,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func validate() throws {
         guard steps == nil || epochs == nil else { throw ValidationError("give --steps or --epochs, not both") }
-        for (flag, path) in [("--out", out), ("--base", base), ("--init", initConfig), ("--data", data), ("--eval-data", evalData), ("--resume", resume), ("--tokenizer", tokenizer)] {
+        for (flag, path) in [("--base", base), ("--init", initConfig), ("--data", data), ("--eval-data", evalData), ("--resume", resume), ("--tokenizer", tokenizer)] {
             try path.map { try CommandFailure.requirePath($0, flag: flag) }
         }
         // Every range and combination, before any file is read.
@@ -129,7 +129,7 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         progress.finish()
-        let files = summary.outputFiles.map { (out as NSString).appendingPathComponent($0) }
+        let files = summary.outputFiles.map { SystemPath.join(out, $0) }
         let perplexity = job.model.languageModel != nil ? summary.finalEvalLoss.map(exp) : nil
         if format.json {
             console.out(JSON.serialize(.object([

@@ -47,18 +47,17 @@ public final class ModelSource {
 
     /// Where config.json is, or would be: in the model directory, else beside the file.
     public var expectedConfigPath: String {
-        TensorFile.join(directory ?? ((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent), Self.configName)
+        TensorFile.join(directory ?? SystemPath.parent(path), Self.configName)
     }
 
     public static let configName = "config.json"
 
     public static func open(_ path: String) throws -> ModelSource {
         let reader = try TensorFile.open(path)
-        var isDirectory: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let isDirectory = PathStatus.isDirectory(path)
+        let parent = SystemPath.parent(path)
         let directory: String?
-        if isDirectory.boolValue {
+        if isDirectory {
             directory = path
         } else if let sharded = reader as? ShardedSafetensorsReader {
             directory = sharded.directory
@@ -71,6 +70,6 @@ public final class ModelSource {
             TensorFile.isFile(TensorFile.join(folder, "tokenizer.json"))
                 || (TensorFile.isFile(TensorFile.join(folder, "vocab.json")) && TensorFile.isFile(TensorFile.join(folder, "merges.txt")))
         }
-        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory.boolValue || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
+        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
     }
 }

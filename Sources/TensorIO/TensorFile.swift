@@ -103,7 +103,7 @@ public enum TensorFile {
     /// holding one of `layouts`.
     public static func open(_ path: String) throws -> TensorReader {
         var status = stat()
-        guard stat(path, &status) == 0 else {
+        guard stat(SystemPath.cString(path), &status) == 0 else {
             throw FileError.cannotOpen(path: path, reason: systemErrorMessage())
         }
         if (status.st_mode & S_IFMT) == S_IFDIR { return try open(directory: path) }
@@ -140,22 +140,13 @@ public enum TensorFile {
 
     static func noCheckpoint(_ directory: String) -> FileError {
         var holds: [String] = []
-        if let handle = opendir(directory) {
-            defer { closedir(handle) }
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if !name.hasPrefix(".") { holds.append(name) }
-            }
-        }
+        for name in SystemPath.list(directory) ?? [] where !name.hasPrefix(".") { holds.append(SystemPath.display(name)) }
         return FileError.noCheckpoint(path: directory, lookedFor: layouts.flatMap { [$0.index, $0.single] }, holds: holds.sorted())
     }
 
     static func join(_ directory: String, _ name: String) -> String { directory.hasSuffix("/") ? directory + name : directory + "/" + name }
 
-    static func isFile(_ path: String) -> Bool {
-        var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
-    }
+    static func isFile(_ path: String) -> Bool { PathStatus.isRegularFile(path) }
 }
 
 /// The first bytes of a file, and for a zip the names of its members (read only when a
@@ -167,7 +158,7 @@ final class FileHead: @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(SystemPath.cString(path), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: 16)

@@ -19,19 +19,25 @@ public final class OutputStaging {
     /// The staging directory.
     public let path: String
     private var registration: Int?
+    /// Directories made for the target's parent: removed with the staging directory unless committed.
     private var madeParents: [String] = []
+    private var parentRegistrations: [Int?] = []
     private var committed = false
 
     init(target: OutputTarget) throws {
         self.target = target
         let parent = SystemPath.parent(target.path)
-        if !PathStatus.isDirectory(parent) { madeParents = try OutputTarget.makeDirectories(parent) }
+        let made = PathStatus.isDirectory(parent) ? [] : try OutputTarget.makeDirectories(parent)
+        let registrations = made.map { TemporaryFiles.register($0, directory: true) }
         var template = SystemPath.cString(SystemPath.join(parent, ".\(SystemPath.lastComponent(target.path)).tmp-XXXXXX"))
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             let reason = systemErrorMessage()
-            OutputStaging.removeDirectories(madeParents)
+            registrations.forEach(TemporaryFiles.unregister)
+            OutputStaging.removeDirectories(made)
             throw FileError.writeFailed(path: target.path, reason: "cannot create a temporary directory beside it: \(reason)")
         }
+        madeParents = made
+        parentRegistrations = registrations
         path = SystemPath.decode(template.dropLast().map { UInt8(bitPattern: $0) })
         registration = TemporaryFiles.register(path, directory: true)
     }
@@ -67,6 +73,7 @@ public final class OutputStaging {
         committed = true
         TemporaryFiles.unregisterAll(under: path)
         TemporaryFiles.unregister(registration)
+        parentRegistrations.forEach(TemporaryFiles.unregister)
         return names.sorted()
     }
 
@@ -76,6 +83,7 @@ public final class OutputStaging {
         rmdir(SystemPath.cString(path))
         TemporaryFiles.unregisterAll(under: path)
         TemporaryFiles.unregister(registration)
+        parentRegistrations.forEach(TemporaryFiles.unregister)
         OutputStaging.removeDirectories(madeParents)
     }
 

@@ -8,6 +8,7 @@
 // directory is committed). Paths live in a fixed table of C strings holding the exact path
 // bytes. Registration takes a lock; `removeAll()` is called from a signal handler, so it
 // only reads the table and calls unlink and rmdir (both async-signal-safe), files first.
+// Directories the output made on the way (`out/` for `--out out/merged`) are entries too.
 
 #if canImport(Glibc)
 import Glibc
@@ -89,8 +90,13 @@ public enum TemporaryFiles {
         for index in 0..<capacity where !isDirectory[index] {
             if let path = slots[index] { unlink(path) }
         }
-        for index in 0..<capacity where isDirectory[index] {
-            if let path = slots[index] { rmdir(path) }
+        // A directory made for the output holds the staging directory: passes until none goes.
+        var removed = true
+        while removed {
+            removed = false
+            for index in 0..<capacity where isDirectory[index] {
+                if let path = slots[index], rmdir(path) == 0 { removed = true }
+            }
         }
     }
 }

@@ -34,12 +34,11 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// of one shard.
     public init(path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard let status = PathStatus(path) else {
             throw FileError.cannotOpen(path: path, reason: "no such file or directory")
         }
-        guard isDirectory.boolValue else {
-            directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        guard status.isDirectory else {
+            directory = SystemPath.parent(path)
             (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory)
             format = Self.format(readers.values)
             return
@@ -128,8 +127,8 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 throw SafetensorsError.invalidIndex(path: indexPath, reason: "weight_map sends \"\(entry.key)\" to \"\(shard)\", outside the checkpoint directory")
             }
             if readers[shard] == nil {
-                let shardPath = (directory as NSString).appendingPathComponent(shard)
-                guard FileManager.default.fileExists(atPath: shardPath) else {
+                let shardPath = SystemPath.join(directory, shard)
+                guard PathStatus.exists(shardPath) else {
                     throw SafetensorsError.missingShard(path: indexPath, tensor: entry.key, shard: shard)
                 }
                 readers[shard] = try TensorFile.open(shardPath)
