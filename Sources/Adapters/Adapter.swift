@@ -297,12 +297,6 @@ extension String {
 
 import Glibc
 
-func fileExists(_ path: String) -> Bool {
-    var status = stat()
-    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
-}
+func fileExists(_ path: String) -> Bool { PathStatus.isRegularFile(path) }
 
-func directoryExists(_ path: String) -> Bool {
-    var status = stat()
-    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
-}
+func directoryExists(_ path: String) -> Bool { PathStatus.isDirectory(path) }

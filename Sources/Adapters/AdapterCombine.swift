@@ -66,6 +66,8 @@ public struct CombineOptions: Sendable {
     public var adapters: [AdapterSource]
     public var method: CombineMethod
     public var output: String
+    /// Replace the adapter files in a non-empty OUT (--overwrite).
+    public var overwrite = false
     /// SVD methods: the rank kept (default: the largest input rank).
     public var rank: Int?
     public var parameters = TaskMergeParameters()
@@ -89,6 +91,8 @@ public struct CombinedModule: Sendable, Equatable {
 public struct CombineReport: Sendable {
     public var method: CombineMethod
     public var output: String
+    /// Replace the adapter files in a non-empty OUT (--overwrite).
+    public var overwrite = false
     public var adapters: [(path: String, weight: Double)]
     public var modules: [CombinedModule]
     /// The written config's r (most modules' rank) and the modules listed in rank_pattern.
@@ -105,10 +109,7 @@ public enum AdapterCombine {
         let adapters = try options.adapters.map { try Adapter(directory: $0.path) }
         let weights = options.adapters.map(\.weight)
         try checkCombinable(adapters)
-        let output = URL(fileURLWithPath: options.output).standardizedFileURL.resolvingSymlinksInPath().path
-        for adapter in adapters where URL(fileURLWithPath: adapter.path).standardizedFileURL.resolvingSymlinksInPath().path == output {
-            throw FileError.wouldOverwriteInput(path: options.output)
-        }
+        let output = try AdapterOutput(options.output, overwrite: options.overwrite, inputs: options.adapters.map(\.path))
 
         // Modules in first-seen order, each with the inputs that have it.
         var order: [String] = []
@@ -159,14 +160,12 @@ public enum AdapterCombine {
         let pattern = modules.filter { $0.rank != r }.map { (module: $0.module, rank: $0.rank) }
         let config = try combinedConfig(adapters, rank: r, pattern: pattern)
 
-        let directory = try CheckpointOutput.TemporaryDirectory(beside: options.output)
-        try SafetensorsWriter.write(to: directory.path + "/adapter_model.safetensors", tensors: tensors, metadata: [("format", "pt")])
-        try (JSON.serialize(config, style: .indentedSortedKeys) + "\n").write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
-        try directory.commit()
+        let files = try output.write(weights: "adapter_model.safetensors", tensors: tensors, metadata: [("format", "pt")],
+                                     config: JSON.serialize(config, style: .indentedSortedKeys) + "\n")
         return CombineReport(method: options.method, output: options.output,
                              adapters: zip(adapters, weights).map { ($0.path, $1) }, modules: modules,
                              rank: r, rankPattern: pattern,
-                             files: [options.output + "/adapter_model.safetensors", options.output + "/adapter_config.json"])
+                             files: files)
     }
 
     static func validate(_ options: CombineOptions) throws {

@@ -39,8 +39,9 @@ public struct AdapterConversionReport: Sendable {
 }
 
 public enum AdapterConversion {
-    public static func run(input: String, output: String, to layout: AdapterLayout) throws -> AdapterConversionReport {
+    public static func run(input: String, output: String, to layout: AdapterLayout, overwrite: Bool = false) throws -> AdapterConversionReport {
         let adapter = try Adapter(directory: input)
+        let target = try AdapterOutput(output, overwrite: overwrite, inputs: [input])
         if let replaced = adapter.replacements.first {
             throw AdapterError.unsupportedCombination(tensor: "\(input): \(replaced.key)", reason: "modules_to_save / saved embedding layers have no MLX-LM form")
         }
@@ -49,31 +50,22 @@ public enum AdapterConversion {
             if update.bias != nil { throw AdapterError.unsupportedCombination(tensor: "\(input): \(update.module)", reason: "lora_bias has no MLX-LM form") }
         }
         guard !adapter.updates.isEmpty else { throw AdapterError.notAnAdapter(path: input) }
-        let inputPath = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path
-        if URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path == inputPath {
-            throw FileError.wouldOverwriteInput(path: output)
-        }
         let dora = adapter.updates.contains { $0.magnitude != nil }
         if dora && adapter.updates.contains(where: { $0.magnitude == nil }) {
             throw AdapterError.unsupportedCombination(tensor: input, reason: "some modules are DoRA and some plain LoRA; MLX-LM's fine_tune_type is one of them")
         }
-        let directory = try CheckpointOutput.TemporaryDirectory(beside: output)
         var report = AdapterConversionReport(input: input, output: output, from: adapter.format, to: layout, modules: adapter.updates.count,
                                              dora: dora, scale: nil, folded: 0, numLayers: nil, files: [])
         switch layout {
         case .mlx:
             let (tensors, config, scale, folded, layers) = try mlx(adapter, dora: dora)
-            try SafetensorsWriter.write(to: directory.path + "/adapters.safetensors", tensors: tensors, metadata: [("format", "mlx")])
-            try (JSON.serialize(config, style: .indented) + "\n").write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
+            report.files = try target.write(weights: "adapters.safetensors", tensors: tensors, metadata: [("format", "mlx")],
+                                            config: JSON.serialize(config, style: .indented) + "\n")
             (report.scale, report.folded, report.numLayers) = (scale, folded, layers)
-            report.files = [output + "/adapters.safetensors", output + "/adapter_config.json"]
         case .peft:
             let (tensors, config) = peft(adapter, dora: dora)
-            try SafetensorsWriter.write(to: directory.path + "/adapter_model.safetensors", tensors: tensors, metadata: [("format", "pt")])
-            try config.text.write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
-            report.files = [output + "/adapter_model.safetensors", output + "/adapter_config.json"]
+            report.files = try target.write(weights: "adapter_model.safetensors", tensors: tensors, metadata: [("format", "pt")], config: config.text)
         }
-        try directory.commit()
         return report
     }
 

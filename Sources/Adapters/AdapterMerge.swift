@@ -24,6 +24,8 @@ public struct MergeOptions: Sendable {
     public var subtract = false
     /// Write NaN / infinite merged values instead of refusing.
     public var allowNonFinite = false
+    /// Replace an existing output file, or the files merge writes in an existing directory.
+    public var overwrite = false
 
     public init(base: String, adapters: [AdapterSource], output: String) {
         self.base = base
@@ -64,9 +66,10 @@ public enum AdapterMerge {
         // tensor's buffer comes from the heap and stays resident; a fixed threshold keeps
         // every buffer of a megabyte or more its own mapping, returned when freed.
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD, malloc.h */, 1 << 20)
+        let layout = try outputLayout(options.output, maxShardSize: options.maxShardSize)
         let source = try ModelSource.open(options.base)
         let base = source.reader
-        try checkNotInput(options.output, base: source)
+        let target = try layout.target(overwrite: options.overwrite, inputs: inputs(source) + options.adapters.map(\.path))
         let adapters = try options.adapters.map { (try Adapter(directory: $0.path), $0.weight) }
         let plan = try MergePlan(base: base, adapters: adapters, subtract: options.subtract, dtype: options.dtype)
 
@@ -110,51 +113,54 @@ public enum AdapterMerge {
         }
 
         let outputs = plan.tensors.map(\.output)
-        let out = options.output
-        if out.hasSuffix(".safetensors") {
-            if options.maxShardSize != nil {
-                throw AdapterError.invalidOutput(path: out, reason: "--max-shard-size writes shards into a directory; give a directory, not a .safetensors file")
-            }
-            try SafetensorsWriter.write(to: out, tensors: outputs, metadata: CheckpointOutput.firstShardMetadata(base), data: produce)
-            report.files = [out]
-        } else if out.hasSuffix(".npz") {
-            try NpzWriter.write(to: out, tensors: outputs, compress: false, data: produce)
-            report.files = [out]
-        } else {
+        switch layout {
+        case let .safetensors(path):
+            try SafetensorsWriter.write(to: path, tensors: outputs, metadata: CheckpointOutput.firstShardMetadata(base), data: produce)
+            report.files = [path]
+        case let .npz(path, _):
+            try NpzWriter.write(to: path, tensors: outputs, compress: false, data: produce)
+            report.files = [path]
+        case .npy:
+            preconditionFailure("refused by outputLayout")
+        case .sharded:
             let sharded = base as? ShardedSafetensorsReader
             var shardOf: [String: String] = [:]
             for shard in sharded?.shards ?? [] { for name in shard.tensors { shardOf[name] = shard.file } }
             let (shards, writeIndex) = try CheckpointOutput.shards(for: outputs, base: base, maxShardSize: options.maxShardSize) {
                 byName[$0]?.baseName.flatMap { shardOf[$0] }
             }
-            let directory = try CheckpointOutput.TemporaryDirectory(beside: out)
+            let staging = try target.stage()
             for shard in shards {
-                try SafetensorsWriter.write(to: directory.path + "/" + shard.file, tensors: shard.tensors, metadata: shard.metadata, data: produce)
-                report.files.append(out + "/" + shard.file)
+                try SafetensorsWriter.write(to: staging.file(shard.file), tensors: shard.tensors, metadata: shard.metadata, data: produce)
             }
             if writeIndex {
-                let indexName = ShardedSafetensorsReader.indexFileName
                 let json = CheckpointOutput.indexJSON(shards: shards, baseMetadata: sharded.map { $0.metadata } ?? [])
-                try json.write(toFile: directory.path + "/" + indexName, atomically: false, encoding: .utf8)
-                report.files.append(out + "/" + indexName)
+                try AtomicOutputFile.write(json, to: staging.file(ShardedSafetensorsReader.indexFileName))
             }
             if let side = CheckpointOutput.baseDirectory(source) {
-                report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: directory.path, untie: !plan.untied.isEmpty)
+                report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: staging, untie: !plan.untied.isEmpty)
             }
-            try directory.commit()
+            let weights = Set(shards.map(\.file) + (writeIndex ? [ShardedSafetensorsReader.indexFileName] : []))
+            let moved = try staging.commit(staleNames: ConversionOutput.isCheckpointFileName)
+            report.files = moved.filter(weights.contains).map(target.file)
         }
         if let last = lastBase { base.release(last) }
         return report
     }
 
-    static func checkNotInput(_ output: String, base source: ModelSource) throws {
+    /// What OUT means (ConversionOutput's rules): .safetensors, .npz, or a directory (an
+    /// existing one, a name without an extension, or .../model.safetensors.index.json).
+    /// .npy holds one tensor and any other extension is refused, never taken as a directory.
+    public static func outputLayout(_ output: String, maxShardSize: Int?) throws -> ConversionOutput {
+        try ConversionOutput.from(path: output, maxShardSize: maxShardSize, singleTensor: false)
+    }
+
+    /// The base's files and directory: an output may not be, contain or lie inside them.
+    static func inputs(_ source: ModelSource) -> [String] {
         let base = source.reader
-        let outputPath = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
         var inputs = [base.path]
         if let directory = CheckpointOutput.baseDirectory(source) { inputs.append(directory) }
-        if let sharded = base as? ShardedSafetensorsReader { inputs += sharded.shards.map { sharded.directory + "/" + $0.file } }
-        for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == outputPath {
-            throw FileError.wouldOverwriteInput(path: output)
-        }
+        if let sharded = base as? ShardedSafetensorsReader { inputs += sharded.shards.map { SystemPath.join(sharded.directory, $0.file) } }
+        return inputs
     }
 }

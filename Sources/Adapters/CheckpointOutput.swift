@@ -1,6 +1,6 @@
 // Where merged tensors go, in the layout the user asked for:
 //
-//   OUT.safetensors   one file (AtomicOutputFile inside SafetensorsWriter)
+//   OUT.safetensors   one file
 //   OUT.npz           one NumPy archive
 //   OUT (directory)   the base's sharding kept: same shard file names, each shard's own
 //                     metadata, index rewritten (total_size, weight_map); or new shards of at
@@ -8,10 +8,10 @@
 //                     other files (config.json, tokenizer, ...) are copied; config.json stops
 //                     tying the head to the embedding when the merge untied them.
 //
-// A directory is built under a temporary name beside OUT and renamed into place at the end,
-// so a failed merge leaves nothing at OUT (and an old OUT untouched).
+// Where and how the files are written is the output policy's (TensorIO's OutputTarget): a
+// directory is staged beside OUT and moved into place at the end, so a failed merge leaves
+// nothing at OUT (and an old OUT untouched).
 
-import Foundation
 import TensorIO
 
 struct OutputShard {
@@ -33,7 +33,7 @@ enum CheckpointOutput {
             let plan = ShardedSafetensorsWriter.plan(tensors: tensors, maxShardSize: maxShardSize)
             return (plan.map { OutputShard(file: $0.file, tensors: $0.tensors, metadata: baseMetadata) }, plan.count > 1)
         }
-        if let sharded = base as? ShardedSafetensorsReader, FileManager.default.fileExists(atPath: sharded.directory + "/" + ShardedSafetensorsReader.indexFileName) {
+        if let sharded = base as? ShardedSafetensorsReader, PathStatus.exists(SystemPath.join(sharded.directory, ShardedSafetensorsReader.indexFileName)) {
             var byFile: [String: [TensorInfo]] = [:]
             for tensor in tensors { byFile[shardOf(tensor.name) ?? sharded.shards[0].file, default: []].append(tensor) }
             let shards = try sharded.shards.map { shard in
@@ -66,67 +66,27 @@ enum CheckpointOutput {
         base.ownsDirectory ? base.directory : nil
     }
 
-    /// Copies config, tokenizer and other non-weight files; returns whether config.json was rewritten.
-    static func copySideFiles(from directory: String, to destination: String, untie: Bool) throws -> Bool {
-        let manager = FileManager.default
+    /// Copies config, tokenizer and other non-weight files into `staging`; returns whether
+    /// config.json was rewritten.
+    static func copySideFiles(from directory: String, to staging: OutputStaging, untie: Bool) throws -> Bool {
         var configRewritten = false
-        for name in try manager.contentsOfDirectory(atPath: directory).sorted() {
-            let path = directory + "/" + name
-            var isDirectory: ObjCBool = false
-            guard !name.hasPrefix("."), manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+        for name in (SystemPath.list(directory) ?? []).sorted() {
+            let path = SystemPath.join(directory, name)
+            guard !name.hasPrefix("."), PathStatus.isRegularFile(path),
                   !weightExtensions.contains(where: { name.hasSuffix($0) }), !name.hasSuffix(".index.json")
             else { continue }
-            if name == "config.json" && untie, case var .object(members) = try JSON.parse(String(contentsOfFile: path, encoding: .utf8)) {
+            if name == "config.json" && untie, case var .object(members) = try JSONFile.read(path) {
                 if let i = members.firstIndex(where: { $0.key == "tie_word_embeddings" }) {
                     members[i].value = .bool(false)
                 } else {
                     members.append(JSONMember("tie_word_embeddings", .bool(false)))
                 }
-                try (PythonJSON.dumps(PythonJSONValue(.object(members)), indent: 2, sortKeys: true) + "\n").write(toFile: destination + "/" + name, atomically: false, encoding: .utf8)
+                try AtomicOutputFile.write(PythonJSON.dumps(PythonJSONValue(.object(members)), indent: 2, sortKeys: true) + "\n", to: staging.file(name))
                 configRewritten = true
                 continue
             }
-            try manager.copyItem(atPath: path, toPath: destination + "/" + name)
+            try AtomicOutputFile.copy(from: path, to: staging.file(name))
         }
         return configRewritten
-    }
-
-    /// A fresh directory beside `path`, removed by `discard` unless `commit` moved it to `path`.
-    final class TemporaryDirectory {
-        let path: String
-        let target: String
-        private var committed = false
-
-        init(beside target: String) throws {
-            self.target = target
-            let url = URL(fileURLWithPath: target)
-            var template = Array((url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
-            guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-                throw FileError.writeFailed(path: target, reason: "cannot create a temporary directory beside it")
-            }
-            path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        }
-
-        /// Puts the finished directory at the target, replacing an old directory there.
-        func commit() throws {
-            let manager = FileManager.default
-            var isDirectory: ObjCBool = false
-            if manager.fileExists(atPath: target, isDirectory: &isDirectory) {
-                guard isDirectory.boolValue else {
-                    throw AdapterError.invalidOutput(path: target, reason: "exists and is not a directory")
-                }
-                let old = path + ".old"
-                try manager.moveItem(atPath: target, toPath: old)
-                try manager.moveItem(atPath: path, toPath: target)
-                try? manager.removeItem(atPath: old)
-            } else {
-                try manager.moveItem(atPath: path, toPath: target)
-            }
-            committed = true
-        }
-
-        deinit {
-            if !committed { try? FileManager.default.removeItem(atPath: path) }
-        }
     }
 }

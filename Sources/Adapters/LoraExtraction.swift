@@ -38,6 +38,8 @@ public struct ExtractOptions: Sendable {
     public var targets: [String]?
     /// Above this smaller side, the randomized SVD.
     public var denseLimit = 1024
+    /// Replace the adapter files in a non-empty OUT (--overwrite).
+    public var overwrite = false
 
     public init(base: String, tuned: String, output: String, rank: Int) {
         self.base = base
@@ -74,8 +76,10 @@ public struct ExtractReport: Sendable {
 public enum LoraExtraction {
     public static func run(_ options: ExtractOptions, progress: ((Int, Int) -> Void)? = nil) throws -> ExtractReport {
         guard options.rank >= 1 else { throw AdapterError.invalidAdapterArgument(argument: "--rank \(options.rank)", reason: "must be a positive integer") }
-        let base = try ModelSource.open(options.base).reader
-        let tuned = try ModelSource.open(options.tuned).reader
+        let baseSource = try ModelSource.open(options.base)
+        let tunedSource = try ModelSource.open(options.tuned)
+        let (base, tuned) = (baseSource.reader, tunedSource.reader)
+        let output = try AdapterOutput(options.output, overwrite: options.overwrite, inputs: AdapterMerge.inputs(baseSource) + AdapterMerge.inputs(tunedSource))
         let names = BaseNames(base.tensors)
         let tunedNames = BaseNames(tuned.tensors)
         let total = tuned.tensors.count
@@ -204,12 +208,9 @@ public enum LoraExtraction {
         config.bias = modules.contains { $0.kind == .bias } ? "lora_only" : "none"
         config.baseModel = options.base
 
-        let directory = try CheckpointOutput.TemporaryDirectory(beside: options.output)
-        try SafetensorsWriter.write(to: directory.path + "/adapter_model.safetensors", tensors: loraTensors + saved, metadata: [("format", "pt")])
-        try config.text.write(toFile: directory.path + "/adapter_config.json", atomically: false, encoding: .utf8)
-        try directory.commit()
+        let files = try output.write(weights: "adapter_model.safetensors", tensors: loraTensors + saved, metadata: [("format", "pt")], config: config.text)
         return ExtractReport(base: options.base, tuned: options.tuned, output: options.output, modules: modules, unchanged: unchanged, rank: r,
-                             files: [options.output + "/adapter_model.safetensors", options.output + "/adapter_config.json"])
+                             files: files)
     }
 
     struct Factors {

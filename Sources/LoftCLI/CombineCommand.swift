@@ -46,6 +46,8 @@ struct CombineCommand: ParsableCommand {
     @Option(help: "The adapter directory to write (adapter_config.json + adapter_model.safetensors).")
     var out: String
 
+    @OptionGroup var overwrite: OverwriteOption
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
@@ -62,6 +64,7 @@ struct CombineCommand: ParsableCommand {
     func run() throws {
         var options = CombineOptions(adapters: try adapters.map(AdapterSource.init(argument:)), method: method, output: out)
         options.rank = rank
+        options.overwrite = overwrite.overwrite
         options.parameters = TaskMergeParameters(density: density ?? 1, signMethod: majoritySignMethod, seed: seed)
         let start = ProgressBar.now()
         let report = try AdapterCombine.run(options)

@@ -20,7 +20,7 @@ extension ConvertCommand {
     }
 
     func runAdapterConversion(_ layout: AdapterLayout) throws {
-        let report = try AdapterConversion.run(input: input, output: output, to: layout)
+        let report = try AdapterConversion.run(input: input, output: output, to: layout, overwrite: overwrite.overwrite)
         if format.json {
             let value = JSONValue.object([
                 JSONMember("input", .string(report.input)), JSONMember("output", .string(report.output)),

@@ -26,8 +26,10 @@ struct ConvertCommand: ParsableCommand {
             *?[, any name containing the text. --rename FROM=TO replaces the first FROM in \
             each name; ^FROM anchors at the start, FROM$ at the end. Renames apply in order.
 
-            The output appears only when complete (temporary file + rename); loft refuses to \
-            write over its own input (also through symlinks and hard links).
+            The output appears only when complete (temporary file + rename). loft refuses an \
+            output that is, contains or lies inside its input (also through symlinks and hard \
+            links), and an existing output file or non-empty directory unless --overwrite is \
+            given (docs/output.md).
 
             Examples:
               loft convert model.safetensors model-f16.safetensors --dtype f16
@@ -75,9 +77,13 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Convert the adapter directory INPUT to this layout (peft or mlx) instead of converting tensors.")
     var to: AdapterLayout?
 
+    @OptionGroup var overwrite: OverwriteOption
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
+        try CommandFailure.requirePath(input, flag: "INPUT")
+        try CommandFailure.requirePath(output, flag: "OUTPUT")
         if to != nil { return try validateAdapterConversion() }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
@@ -92,9 +98,11 @@ struct ConvertCommand: ParsableCommand {
         let selection = TensorSelection(
             include: include.map(TensorNamePattern.init), exclude: exclude.map(TensorNamePattern.init),
             renames: try rename.map(TensorRename.init(rule:)))
-        return ConversionOptions(
+        var options = ConversionOptions(
             dtype: dtype, castIntegers: dtypeAll, selection: selection,
             metadata: try metadata.map(ConversionOptions.parseMetadata))
+        options.overwrite = overwrite.overwrite
+        return options
     }
 
     func target() throws -> ConversionOutput {
@@ -127,6 +135,7 @@ struct ConvertCommand: ParsableCommand {
             JSONMember("tensors", .integer(Int64(s.tensorCount))),
             JSONMember("input_bytes", .integer(Int64(s.inputBytes))),
             JSONMember("output_bytes", .integer(Int64(s.outputBytes))),
+            JSONMember("files", .array(s.outputFiles.map { .string($0) })),
             JSONMember("seconds", .double(s.seconds)),
             JSONMember("notes", .array(s.notes.map { .string($0) })),
         ])

@@ -50,6 +50,7 @@ struct FactorizationCommand: ParsableCommand {
     @Option(help: "Output directory (created if missing).") var out: String
     @Flag(help: "Also write DIR/problem.safetensors: the target and the initial factors (target, a0, b0), for scripts/loft_reference.py.")
     var saveProblem = false
+    @OptionGroup var overwrite: OverwriteOption
     @OptionGroup var format: JSONOutput
 
     func parsedBetas() throws -> (Float, Float) {
@@ -87,7 +88,7 @@ struct FactorizationCommand: ParsableCommand {
         experiment.seed = seed
 
         // Before the runs: a bad --out is reported at once, not after minutes of work.
-        try OutputDirectory.create(out)
+        let target = try OutputTarget(out, kind: .directory, overwrite: overwrite.overwrite)
         let methods = FactorizationExperiment.Method.allCases
         let console = Console.current
         let json = format.json
@@ -110,14 +111,15 @@ struct FactorizationCommand: ParsableCommand {
         for step in 0...steps {
             csv += "\(step)," + losses.map { "\($0[step])" }.joined(separator: ",") + "\n"
         }
-        let csvPath = (out as NSString).appendingPathComponent("losses.csv")
-        try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
+        try target.prepare()
+        let csvPath = target.file("losses.csv")
+        try AtomicOutputFile.write(csv, to: csvPath)
 
         var plot = SVGLinePlot(title: "Matrix factorization \(m) x \(n), rank \(rank), lr \(lr)",
                                xLabel: "step", yLabel: "loss (MSE)", logScaleY: true)
         for (method, values) in zip(methods, losses) { plot.add(method.rawValue, values: values) }
-        let svgPath = (out as NSString).appendingPathComponent("losses.svg")
-        try plot.render().write(toFile: svgPath, atomically: true, encoding: .utf8)
+        let svgPath = target.file("losses.svg")
+        try AtomicOutputFile.write(plot.render(), to: svgPath)
 
         if json {
             let finals = zip(methods, losses).map { JSONMember($0.rawValue, .finite($1.last!)) }

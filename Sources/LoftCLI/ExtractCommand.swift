@@ -37,6 +37,8 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "The adapter directory to write (adapter_config.json + adapter_model.safetensors).")
     var out: String
 
+    @OptionGroup var overwrite: OverwriteOption
+
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
@@ -54,6 +56,7 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         var options = ExtractOptions(base: base, tuned: tuned, output: out, rank: rank)
         options.energy = energy
+        options.overwrite = overwrite.overwrite
         options.svEpsilon = svEpsilon
         options.targets = targetList
         let start = ProgressBar.now()

@@ -14,7 +14,9 @@ struct FinetuneCommand: ParsableCommand {
             Writes DIR/adapter_model.safetensors + DIR/adapter_config.json (PEFT LoRA format; \
             --optimizer adamw writes model.safetensors + config.json instead), DIR/log.csv, \
             DIR/log.jsonl, DIR/loss.svg and DIR/checkpoint/ (resume with --resume DIR). \
-            Every input is checked before the first step. Details: docs/commands/finetune.md.
+            Every input is checked before the first step. DIR may not be, contain or lie inside \
+            an input; an existing non-empty DIR needs --overwrite, which replaces only the files \
+            finetune writes (--resume DIR --out DIR continues the run in place; docs/output.md). Details: docs/commands/finetune.md.
 
             Examples:
               loft finetune --base gpt2 --data train.txt --eval-fraction 0.05 --out runs/a
@@ -40,6 +42,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Evaluation data, same formats as --data.") var evalData: String?
     @Option(parsing: .unconditional, help: "Hold out this fraction of --data (its tail) for evaluation.") var evalFraction: Double?
     @Option(help: "Output directory.") var out: String
+    @OptionGroup var overwrite: OverwriteOption
     @Option(help: "loft (LoFT-AdamW), lora (LoRA with AdamW) or adamw (full fine-tuning of the targets).")
     var optimizer: TrainingMethod = .loft
     @Option(parsing: .unconditional, help: "Adapter rank r.") var rank = 8
@@ -78,6 +81,7 @@ struct FinetuneCommand: ParsableCommand {
         request.evalData = evalData
         request.evalFraction = evalFraction
         request.resume = resume
+        request.overwrite = overwrite.overwrite
         request.tokenizer = tokenizer
         request.batch = batch
         request.sequence = seq
@@ -126,7 +130,7 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         progress.finish()
-        let files = summary.outputFiles.map { (out as NSString).appendingPathComponent($0) }
+        let files = summary.outputFiles.map { SystemPath.join(out, $0) }
         let perplexity = job.model.languageModel != nil ? summary.finalEvalLoss.map(exp) : nil
         if format.json {
             console.out(JSON.serialize(.object([

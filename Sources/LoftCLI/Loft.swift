@@ -3,6 +3,7 @@
 // runs through `execute`, so every error takes the same path (CommandFailure).
 
 import ArgumentParser
+import TensorIO
 
 import Glibc
 
@@ -30,7 +31,8 @@ public struct Loft: ParsableCommand {
     /// The executable's entry point (in place of ArgumentParser's `main()`, whose errors
     /// read `Error: ...`).
     public static func main() {
-        terminate(execute(Array(CommandLine.arguments.dropFirst())))
+        // Byte-preserving: a path argument that is not UTF-8 names exactly its bytes (SystemPath).
+        terminate(execute(SystemPath.arguments()))
     }
 
     /// Parses and runs one command line; returns the exit status. Output goes to

@@ -9,7 +9,7 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Fold low-rank adapters (PEFT LoRA/DoRA, MLX-LM, loft) into base weights.",
         discussion: """
-            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; anything else is a directory that keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given. A failed merge leaves nothing at OUT. Details: docs/commands/merge.md.
+            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
 
             Examples:
               loft merge --base model.safetensors --adapter lora --out merged.safetensors
@@ -28,6 +28,8 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Where to write: FILE.safetensors, FILE.npz, or a directory.")
     var out: String
 
+    @OptionGroup var overwrite: OverwriteOption
+
     @Option(help: "Write every float tensor in this dtype instead of the base's.")
     var dtype: FloatDType?
 
@@ -45,7 +47,10 @@ struct MergeCommand: ParsableCommand {
         if adapters.isEmpty { throw ValidationError("give at least one --adapter DIR[:WEIGHT]") }
         try CommandFailure.requirePath(base, flag: "--base")
         try CommandFailure.requirePath(out, flag: "--out")
-        do { _ = try adapterSources() } catch { throw ValidationError("\(error)") }
+        do {
+            _ = try adapterSources()
+            _ = try AdapterMerge.outputLayout(out, maxShardSize: shardSize.bytes())
+        } catch { throw ValidationError("\(error)") }
     }
 
     func adapterSources() throws -> [AdapterSource] { try adapters.map(AdapterSource.init(argument:)) }
@@ -56,6 +61,7 @@ struct MergeCommand: ParsableCommand {
         options.maxShardSize = try shardSize.bytes()
         options.subtract = subtract
         options.allowNonFinite = allowNonFinite
+        options.overwrite = overwrite.overwrite
         let start = ProgressBar.now()
         let progress = ProgressBar(label: "merge")
         let report = try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }

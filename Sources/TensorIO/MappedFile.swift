@@ -15,7 +15,7 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(SystemPath.cString(path), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {

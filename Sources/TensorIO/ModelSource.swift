@@ -47,7 +47,7 @@ public final class ModelSource {
 
     /// Where config.json is, or would be: in the model directory, else beside the file.
     public var expectedConfigPath: String {
-        TensorFile.join(directory ?? ((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent), Self.configName)
+        SystemPath.join(directory ?? SystemPath.parent(path), Self.configName)
     }
 
     public static let configName = "config.json"
@@ -55,23 +55,22 @@ public final class ModelSource {
     /// `key`: the entry of a PyTorch checkpoint that holds the state dict (`--key`).
     public static func open(_ path: String, key: String? = nil) throws -> ModelSource {
         let reader = try TensorFile.open(path, key: key)
-        var isDirectory: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let parent = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let isDirectory = PathStatus.isDirectory(path)
+        let parent = SystemPath.parent(path)
         let directory: String?
-        if isDirectory.boolValue {
+        if isDirectory {
             directory = path
         } else if let sharded = reader as? ShardedSafetensorsReader {
             directory = sharded.directory
         } else {
-            directory = TensorFile.isFile(TensorFile.join(parent, configName)) ? parent : nil
+            directory = PathStatus.isRegularFile(SystemPath.join(parent, configName)) ? parent : nil
         }
-        let configPath = directory.map { TensorFile.join($0, configName) }.flatMap { TensorFile.isFile($0) ? $0 : nil }
+        let configPath = directory.map { SystemPath.join($0, configName) }.flatMap { PathStatus.isRegularFile($0) ? $0 : nil }
         let config = try configPath.map(JSONFile.read)
         let tokenizer = [directory ?? parent].first { folder in
-            TensorFile.isFile(TensorFile.join(folder, "tokenizer.json"))
-                || (TensorFile.isFile(TensorFile.join(folder, "vocab.json")) && TensorFile.isFile(TensorFile.join(folder, "merges.txt")))
+            PathStatus.isRegularFile(SystemPath.join(folder, "tokenizer.json"))
+                || (PathStatus.isRegularFile(SystemPath.join(folder, "vocab.json")) && PathStatus.isRegularFile(SystemPath.join(folder, "merges.txt")))
         }
-        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory.boolValue || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
+        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
     }
 }

@@ -107,7 +107,7 @@ public enum TensorFile {
     /// other formats refuse it.
     public static func open(_ path: String, key: String? = nil) throws -> TensorReader {
         var status = stat()
-        guard stat(path, &status) == 0 else {
+        guard stat(SystemPath.cString(path), &status) == 0 else {
             throw FileError.cannotOpen(path: path, reason: systemErrorMessage())
         }
         if (status.st_mode & S_IFMT) == S_IFDIR { return try open(directory: path, key: key) }
@@ -137,14 +137,13 @@ public enum TensorFile {
     /// or index that may hold PyTorch shards): diff applies one `--key` to whichever side
     /// is a checkpoint.
     public static func acceptsKey(_ path: String) -> Bool {
-        var status = stat()
-        guard stat(path, &status) == 0 else { return true }
-        if (status.st_mode & S_IFMT) == S_IFDIR {
+        guard let status = PathStatus(path) else { return true }
+        if status.isDirectory {
             // The layout the directory would open: safetensors first (TensorFile.layouts).
-            return !isFile(join(path, layouts[0].index)) && !isFile(join(path, layouts[0].single))
+            return !PathStatus.isRegularFile(SystemPath.join(path, layouts[0].index)) && !PathStatus.isRegularFile(SystemPath.join(path, layouts[0].single))
         }
-        if lastComponent(path) == layouts[0].index { return false }
-        guard (status.st_mode & S_IFMT) == S_IFREG, let head = try? FileHead(path: path) else { return true }
+        if SystemPath.lastComponent(path) == layouts[0].index { return false }
+        guard status.isRegularFile, let head = try? FileHead(path: path) else { return true }
         return formats.first { $0.recognizes(head) }?.openKeyed != nil
     }
 
@@ -159,31 +158,18 @@ public enum TensorFile {
     /// its single file.
     static func open(directory: String, key: String? = nil) throws -> TensorReader {
         for layout in layouts {
-            let index = join(directory, layout.index)
-            if isFile(index) { return try ShardedSafetensorsReader(path: index, key: key) }
-            let single = join(directory, layout.single)
-            if isFile(single) { return try open(single, key: key) }
+            let index = SystemPath.join(directory, layout.index)
+            if PathStatus.isRegularFile(index) { return try ShardedSafetensorsReader(path: index, key: key) }
+            let single = SystemPath.join(directory, layout.single)
+            if PathStatus.isRegularFile(single) { return try open(single, key: key) }
         }
         throw noCheckpoint(directory)
     }
 
     static func noCheckpoint(_ directory: String) -> FileError {
         var holds: [String] = []
-        if let handle = opendir(directory) {
-            defer { closedir(handle) }
-            while let entry = readdir(handle) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if !name.hasPrefix(".") { holds.append(name) }
-            }
-        }
+        for name in SystemPath.list(directory) ?? [] where !name.hasPrefix(".") { holds.append(SystemPath.display(name)) }
         return FileError.noCheckpoint(path: directory, lookedFor: layouts.flatMap { [$0.index, $0.single] }, holds: holds.sorted())
-    }
-
-    static func join(_ directory: String, _ name: String) -> String { directory.hasSuffix("/") ? directory + name : directory + "/" + name }
-
-    static func isFile(_ path: String) -> Bool {
-        var status = stat()
-        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 }
 
@@ -196,7 +182,7 @@ final class FileHead: @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = Glibc.open(SystemPath.cString(path), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: 16)

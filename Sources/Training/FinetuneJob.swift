@@ -29,6 +29,9 @@ public struct FinetuneRequest: Sendable {
     public var warmup: Int?
     /// Steps between evaluations and checkpoints; nil = a tenth of the steps.
     public var evalInterval: Int?
+    /// Replace the files the run writes in an existing, non-empty output directory.
+    /// Continuing a run (`resume` is `output`) needs no permission: they are its own files.
+    public var overwrite = false
     public var options = TrainingOptions()
 
     public init(base: String?, data: String, output: String) {
@@ -72,6 +75,8 @@ public final class FinetuneJob {
     public let task: TrainingTask
     public let trainer: Trainer
     public private(set) var options: TrainingOptions
+    /// Where the run writes (the output policy, checked before anything is read).
+    public let target: OutputTarget
 
     public init(_ request: FinetuneRequest) throws {
         self.request = request
@@ -79,7 +84,7 @@ public final class FinetuneJob {
         // A random model under an adapter config naming --base as its base would be
         // applied to weights it was never trained with.
         if let base = request.base, let config = request.initConfig { throw TrainingError.baseAndInit(base: base, config: config) }
-        try FinetuneJob.checkOutputIsNotBase(request)
+        target = try FinetuneJob.outputTarget(request)
         if let config = request.initConfig {
             source = nil
             model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
@@ -153,23 +158,22 @@ public final class FinetuneJob {
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
 
-    /// Full fine-tuning writes model.safetensors and config.json into --out: refused when that
-    /// would replace the base model's own files (the same directory, or the base file itself).
-    static func checkOutputIsNotBase(_ request: FinetuneRequest) throws {
-        guard request.options.method == .adamw, let base = request.base else { return }
-        let outputDirectory = FileIdentity(path: request.output)
-        let replaced = FileIdentity(path: (request.output as NSString).appendingPathComponent("model.safetensors"))
-        let baseIdentity = FileIdentity(path: base)
-        if let baseIdentity, baseIdentity == outputDirectory || baseIdentity == replaced {
-            throw TrainingError.outputHoldsBase(output: request.output, base: base)
-        }
+    /// --out under the output policy: not an input, not inside one, not holding one (a
+    /// full fine-tune would otherwise replace the base's model.safetensors), and not a
+    /// non-empty directory unless asked for or continued (--resume DIR --out DIR).
+    static func outputTarget(_ request: FinetuneRequest) throws -> OutputTarget {
+        let output = SystemPath.absolute(request.output)
+        let continuing = request.resume.map { output != nil && SystemPath.absolute($0) == output } ?? false
+        var inputs = [request.base, request.initConfig, request.data, request.evalData, request.tokenizer].compactMap { $0 }
+        if let resume = request.resume, !continuing { inputs.append(resume) }
+        return try OutputTarget(request.output, kind: .directory, overwrite: request.overwrite || continuing, inputs: inputs)
     }
 
     /// Trains, then writes the adapter (or full checkpoint), the logs and the checkpoint.
     @discardableResult
     public func run(observer: (TrainingEvent) -> Void = { _ in }) throws -> FinetuneSummary {
         let output = request.output
-        try OutputDirectory.create(output)
+        try target.prepare()
         try trainer.run(observer: observer, checkpoint: { trainer in
             try TrainingCheckpoint.save(trainer, outputDirectory: output)
             try TrainingLog.write(trainer.history, directory: output)
@@ -188,7 +192,7 @@ public final class FinetuneJob {
         switch (options.method, model) {
         case (.adamw, let .language(language)):
             try FullCheckpoint.write(language, directory: output)
-            if let base = request.tokenizer ?? source?.tokenizerPath ?? request.base { FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
+            if let base = request.tokenizer ?? source?.tokenizerPath ?? request.base { try FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
             return ["model.safetensors", "config.json"]
         case (.adamw, let .mlp(mlp)):
             try FullCheckpoint.write(mlp, directory: output)

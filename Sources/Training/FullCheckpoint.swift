@@ -5,7 +5,6 @@
 // GPT2Config.json. LLaMA: its checkpoint names and LlamaConfig.json. MLP: `layers.N.weight`
 // / `.bias` and {"activation": ...}.
 
-import Foundation
 import Models
 import TensorIO
 
@@ -22,24 +21,21 @@ public enum FullCheckpoint {
     }
 
     private static func write(_ parameters: [Parameter], config: String, directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputTarget.makeDirectories(directory)
         let tensors = parameters.map { tensorData($0.name, $0.value, shape: $0.shape) }
-        try SafetensorsWriter.write(to: (directory as NSString).appendingPathComponent("model.safetensors"),
+        try SafetensorsWriter.write(to: SystemPath.join(directory, "model.safetensors"),
                                     tensors: tensors, metadata: [(key: "format", value: "pt")])
-        try TrainingLog.write(config + "\n", to: (directory as NSString).appendingPathComponent("config.json"))
+        try AtomicOutputFile.write(config + "\n", to: SystemPath.join(directory, "config.json"))
     }
 
-    /// Copies the tokenizer files of a model directory next to a new checkpoint.
-    public static func copyTokenizerFiles(from source: String, to directory: String) {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        let sourceDirectory = manager.fileExists(atPath: source, isDirectory: &isDirectory) && isDirectory.boolValue
-            ? source : (source as NSString).deletingLastPathComponent
+    /// Copies the tokenizer files of a model directory (or of a model file's directory) next
+    /// to a new checkpoint, replacing earlier copies (they are the run's own files).
+    public static func copyTokenizerFiles(from source: String, to directory: String) throws {
+        let sourceDirectory = PathStatus.isDirectory(source) ? source : SystemPath.parent(source)
         for name in ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"] {
-            let from = ((sourceDirectory.isEmpty ? "." : sourceDirectory) as NSString).appendingPathComponent(name)
-            let to = (directory as NSString).appendingPathComponent(name)
-            guard manager.fileExists(atPath: from), !manager.fileExists(atPath: to) else { continue }
-            try? manager.copyItem(atPath: from, toPath: to)
+            let from = SystemPath.join(sourceDirectory, name)
+            guard PathStatus.isRegularFile(from) else { continue }
+            try AtomicOutputFile.copy(from: from, to: SystemPath.join(directory, name))
         }
     }
 }

@@ -35,13 +35,13 @@ public enum PEFTAdapterFile {
     static let prefix = "base_model.model."
 
     public static func write(adapters: [LowRankAdapter], description d: PEFTAdapterDescription, directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try OutputTarget.makeDirectories(directory)
         var tensors: [TensorData] = []
         for adapter in adapters {
             tensors.append(tensorData(prefix + adapter.name + ".lora_A.weight", adapter.a, shape: adapter.aShape))
             tensors.append(tensorData(prefix + adapter.name + ".lora_B.weight", adapter.b, shape: adapter.bShape))
         }
-        try SafetensorsWriter.write(to: (directory as NSString).appendingPathComponent("adapter_model.safetensors"),
+        try SafetensorsWriter.write(to: SystemPath.join(directory, "adapter_model.safetensors"),
                                     tensors: tensors, metadata: [(key: "format", value: "pt")])
         let alpha: JSONValue = d.alpha == d.alpha.rounded() ? .integer(Int64(d.alpha)) : .double(Double(d.alpha))
         let members: [(String, JSONValue)] = [
@@ -62,7 +62,7 @@ public enum PEFTAdapterFile {
             ("velora_config", .null),
         ]
         let text = JSON.serialize(.object(members.map { JSONMember($0.0, $0.1) }), style: .indentedSortedKeys) + "\n"
-        try TrainingLog.write(text, to: (directory as NSString).appendingPathComponent("adapter_config.json"))
+        try AtomicOutputFile.write(text, to: SystemPath.join(directory, "adapter_config.json"))
     }
 }
 

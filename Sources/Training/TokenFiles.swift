@@ -72,17 +72,19 @@ public enum TokenFile {
     /// A data file's bytes, refused with what it is when it is not a non-empty regular file
     /// (`/dev/null` is a character device, not a missing file).
     static func textFile(_ path: String) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard let status = PathStatus(path) else {
             throw TrainingError.cannotRead(path: path, reason: "no such file")
         }
-        guard !isDirectory.boolValue else { throw TrainingError.cannotRead(path: path, reason: "a directory, not a data file") }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+        guard !status.isDirectory else { throw TrainingError.cannotRead(path: path, reason: "a directory, not a data file") }
+        guard status.isRegularFile else {
             throw TrainingError.cannotRead(path: path, reason: "not a regular file (a device, pipe or socket)")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TrainingError.cannotRead(path: path, reason: "not readable (permission denied?)")
+        let data: Data
+        do {
+            let file = try MappedFile(path: path)
+            data = withExtendedLifetime(file) { Data(file.bytes) }
+        } catch let FileError.cannotOpen(_, reason) {
+            throw TrainingError.cannotRead(path: path, reason: "not readable: \(reason)")
         }
         guard !data.isEmpty else { throw TrainingError.cannotRead(path: path, reason: "an empty file") }
         return data
@@ -90,11 +92,9 @@ public enum TokenFile {
 
     /// The tokenizer of a model directory (or of the directory holding a model file).
     public static func tokenizer(modelPath: String) throws -> TextTokenizer {
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory)
-        let directory = exists && isDirectory.boolValue ? modelPath : (modelPath as NSString).deletingLastPathComponent
+        let directory = PathStatus.isDirectory(modelPath) ? modelPath : SystemPath.parent(modelPath)
         do {
-            return try TokenizerLoader.load(modelDirectory: directory.isEmpty ? "." : directory)
+            return try TokenizerLoader.load(modelDirectory: directory)
         } catch let error as TokenizerError {
             throw TrainingError.noTokenizer(path: modelPath, reason: error.description)
         }

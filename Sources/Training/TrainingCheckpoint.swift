@@ -11,12 +11,12 @@ import Foundation
 import TensorIO
 
 public enum TrainingCheckpoint {
-    public static func directory(_ output: String) -> String { (output as NSString).appendingPathComponent("checkpoint") }
+    public static func directory(_ output: String) -> String { SystemPath.join(output, "checkpoint") }
 
     public static func save(_ trainer: Trainer, outputDirectory: String) throws {
         let directory = directory(outputDirectory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try trainer.optimizer.saveState(to: (directory as NSString).appendingPathComponent("optimizer.safetensors"))
+        try OutputTarget.makeDirectories(directory)
+        try trainer.optimizer.saveState(to: SystemPath.join(directory, "optimizer.safetensors"))
         let o = trainer.options
         let json = JSONValue.object([
             JSONMember("format", .string("loft-training-checkpoint")),
@@ -30,14 +30,14 @@ public enum TrainingCheckpoint {
             JSONMember("steps", .integer(Int64(o.steps))),
             JSONMember("history", .array(trainer.history.map(TrainingLog.json))),
         ])
-        try TrainingLog.write(JSON.serialize(json, style: .indented) + "\n", to: (directory as NSString).appendingPathComponent("trainer.json"))
+        try TrainingLog.write(JSON.serialize(json, style: .indented) + "\n", to: SystemPath.join(directory, "trainer.json"))
     }
 
     /// Restores `trainer` (built with the same options) from `outputDirectory`'s checkpoint.
     public static func resume(_ trainer: Trainer, from outputDirectory: String) throws {
         let directory = directory(outputDirectory)
-        let jsonPath = (directory as NSString).appendingPathComponent("trainer.json")
-        guard FileManager.default.fileExists(atPath: jsonPath) else {
+        let jsonPath = SystemPath.join(directory, "trainer.json")
+        guard PathStatus.exists(jsonPath) else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "no checkpoint (trainer.json) there")
         }
         let json: JSONValue
@@ -59,7 +59,7 @@ public enum TrainingCheckpoint {
         guard step <= o.steps else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "the checkpoint is at step \(step), beyond --steps \(o.steps)")
         }
-        try trainer.optimizer.loadState(from: (directory as NSString).appendingPathComponent("optimizer.safetensors"))
+        try trainer.optimizer.loadState(from: SystemPath.join(directory, "optimizer.safetensors"))
         let history = (json["history"]?.arrayValue ?? []).compactMap(TrainingLog.entry)
         trainer.restore(step: step, history: history)
     }

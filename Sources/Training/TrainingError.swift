@@ -60,8 +60,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case missingSetting(TrainingSetting, alternative: TrainingSetting?)
     case rankTooLarge(rank: Int, module: String, inFeatures: Int, outFeatures: Int)
     case sequenceTooLong(sequence: Int, context: Int)
-    /// Full fine-tuning would write over the base model's own files.
-    case outputHoldsBase(output: String, base: String)
     case emptyPrompt
     /// The run's activations, adapters and optimizer state would not fit in the memory left.
     case memoryExceeded(needed: Double, available: Double)
@@ -72,7 +70,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// contents or the run itself.
     public var isUsage: Bool {
         switch self {
-        case .invalidSetting, .conflictingSettings, .missingSetting, .rankTooLarge, .sequenceTooLong, .outputHoldsBase, .emptyPrompt, .memoryExceeded, .baseAndInit:
+        case .invalidSetting, .conflictingSettings, .missingSetting, .rankTooLarge, .sequenceTooLong, .emptyPrompt, .memoryExceeded, .baseAndInit:
             return true
         default:
             return false
@@ -113,8 +111,6 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
             return "\(name(.rank)) \(rank) is larger than module \(module) (\(inFeatures) in, \(outFeatures) out): give at most \(min(inFeatures, outFeatures))"
         case let .sequenceTooLong(sequence, context):
             return "\(name(.sequence)) \(sequence) is longer than the model's context of \(context) positions"
-        case let .outputHoldsBase(output, base):
-            return "\(name(.output)) \(output) holds the \(name(.base)) model \(base): full fine-tuning would overwrite its model.safetensors and config.json; choose another \(name(.output))"
         case .emptyPrompt: return "the prompt encodes to no tokens"
         case let .memoryExceeded(needed, available):
             return String(format: "the run needs at least %.1f GB of memory beyond the model and %.1f GB is available: lower %@, %@ or %@",

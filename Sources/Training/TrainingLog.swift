@@ -55,11 +55,7 @@ public enum TrainingLog {
         return plot
     }
 
-    static func path(_ directory: String, _ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    static func path(_ directory: String, _ name: String) -> String { SystemPath.join(directory, name) }
 
-    static func write(_ text: String, to path: String) throws {
-        let file = try AtomicOutputFile(path: path)
-        try file.write(Array(text.utf8))
-        try file.commit()
-    }
+    static func write(_ text: String, to path: String) throws { try AtomicOutputFile.write(text, to: path) }
 }

@@ -67,19 +67,25 @@ import TensorIO
         #expect(try files(scratch.path) == ["nan"])  // no temporary directory left either
     }
 
-    @Test func anExistingOutputDirectoryIsReplacedOnlyOnSuccess() throws {
+    @Test func anExistingOutputDirectoryKeepsItsOtherFiles() throws {
         let out = scratch.file("existing")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try "old".write(toFile: out + "/marker", atomically: true, encoding: .utf8)
-        try merge(base: sharded, adapters: lora, out: out)
-        #expect(try !files(out).contains("marker"))
+        // An earlier checkpoint's shard the new one does not have: replaced with the rest.
+        try "stale".write(toFile: out + "/model-00001-of-00003.safetensors", atomically: true, encoding: .utf8)
+        #expect(throws: OutputError.directoryNotEmpty(path: out)) { try merge(base: sharded, adapters: lora, out: out) }
+        try merge(base: sharded, adapters: lora, out: out) { $0.overwrite = true }
+        #expect(try files(out) == ["config.json", "marker", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json"])
+        #expect(try String(contentsOfFile: out + "/marker", encoding: .utf8) == "old")
         #expect(try files(scratch.path) == ["existing"])
     }
 
     @Test func theBaseIsNeverOverwritten() throws {
         let copy = scratch.file("base.safetensors")
         try FileManager.default.copyItem(atPath: Fixture.path("llama-base.safetensors"), toPath: copy)
-        #expect(throws: FileError.wouldOverwriteInput(path: copy)) { try merge(base: copy, adapters: lora, out: copy) }
+        #expect(throws: OutputError.overlapsInput(path: copy, input: copy, relation: .isInput)) {
+            try merge(base: copy, adapters: lora, out: copy) { $0.overwrite = true }
+        }
     }
 
     @Test func npzInNpzOut() throws {

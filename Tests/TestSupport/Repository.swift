@@ -17,8 +17,10 @@ public enum Repository {
     /// A path below the root: `Repository.path("fixtures/models/gpt2-tiny")`.
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
-    /// The debug `loft` binary, when `swift build` has made it.
+    /// The debug `loft` binary, when `swift build` has made it ($LOFT_BINARY instead, to run
+    /// the command tests against another build, e.g. an older one).
     public static var binary: String? {
+        if let other = ProcessInfo.processInfo.environment["LOFT_BINARY"] { return other }
         let path = root.appendingPathComponent(".build/debug/loft").path
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }

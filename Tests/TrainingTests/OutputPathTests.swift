@@ -1,5 +1,6 @@
-// Where `loft finetune` may write: full fine-tuning must not replace the base model's own
-// files, and an output directory that cannot be created is reported with the POSIX reason.
+// Where `loft finetune` may write (the output policy, TensorIO's OutputTarget): never into
+// the base model's directory or over its files, and a blocked output directory is reported
+// before anything is read.
 
 import Foundation
 import Testing
@@ -23,25 +24,19 @@ import TensorIO
         return request
     }
 
-    @Test func adamwRefusesToWriteIntoTheBaseDirectory() throws {
+    @Test(arguments: [TrainingMethod.adamw, .loft, .lora]) func noMethodWritesIntoTheBaseDirectory(method: TrainingMethod) throws {
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let base = try baseCopy(in: directory)
         let before = try Data(contentsOf: URL(fileURLWithPath: base + "/model.safetensors"))
-        for (given, output) in [(base, base), (base + "/", base + "/./"), (base + "/model.safetensors", base)] {
-            #expect(throws: TrainingError.self) { try FinetuneJob(adamwRequest(base: given, output: output)) }
+        for (given, output) in [(base, base), (base + "/", base + "/./"), (base + "/model.safetensors", base), (base, base + "/run")] {
+            var request = adamwRequest(base: given, output: output)
+            request.options.method = method
+            request.overwrite = true
+            #expect(throws: OutputError.self) { try FinetuneJob(request) }
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/model.safetensors")) == before)
-    }
-
-    @Test func adapterMethodsMayShareTheBaseDirectory() throws {
-        // LoFT and LoRA write adapter_* files only, which replace nothing of the base.
-        let directory = try TrainingFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let base = try baseCopy(in: directory)
-        var request = adamwRequest(base: base, output: base)
-        request.options.method = .loft
-        _ = try FinetuneJob(request)
+        #expect(!FileManager.default.fileExists(atPath: base + "/run"))
     }
 
     @Test func uncreatableOutputNamesThePathAndReason() throws {
@@ -51,12 +46,6 @@ import TensorIO
         FileManager.default.createFile(atPath: directory + "/file", contents: Data("x".utf8))
         var request = adamwRequest(base: TrainingFixtures.path("gpt2"), output: directory + "/file/out")
         request.options.method = .loft
-        let job = try FinetuneJob(request)
-        do {
-            try job.run()
-            Issue.record("expected an error")
-        } catch let error as FileError {
-            #expect(error == .writeFailed(path: directory + "/file/out", reason: "cannot create the directory: \(directory)/file exists and is not a directory"))
-        }
+        #expect(throws: OutputError.notADirectory(path: directory + "/file/out", blocking: directory + "/file")) { try FinetuneJob(request) }
     }
 }

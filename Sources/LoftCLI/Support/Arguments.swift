@@ -36,6 +36,14 @@ enum FloatDType: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
+/// `--overwrite`: the output policy's one switch (docs/output.md). Without it a command that
+/// finds its output file, or a non-empty output directory, refuses; with it, it replaces the
+/// file, or the files it writes in the directory (other files stay).
+struct OverwriteOption: ParsableArguments {
+    @Flag(help: "Replace an existing output file, or the files loft writes in an existing output directory (other files are kept).")
+    var overwrite = false
+}
+
 /// `--json`: the result as one JSON document on stdout (schemas in docs/commands/).
 struct JSONOutput: ParsableArguments {
     @Flag(help: "Print the result as JSON (for scripts; the schema is in docs/commands/).")

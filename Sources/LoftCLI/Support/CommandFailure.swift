@@ -5,6 +5,7 @@
 // Library errors name settings, not flags: TrainingError is rendered here with flag names.
 
 import ArgumentParser
+import TensorIO
 import Training
 
 enum CommandFailure {
@@ -26,12 +27,12 @@ enum CommandFailure {
             return 0
         case .validationFailure:
             // A parse error or a ValidationError: the message, then how the command is used.
-            console.err("\(command): \(Loft.message(for: error))")
+            console.err("\(command): \(SystemPath.display(Loft.message(for: error)))")
             let full = Loft.fullMessage(for: error)
             if let usage = full.range(of: "Usage: ") { console.err(String(full[usage.lowerBound...])) }
             return usageStatus
         default:
-            console.err("\(command): \(error)")
+            console.err("\(command): \(SystemPath.display("\(error)"))")
             return failureStatus
         }
     }

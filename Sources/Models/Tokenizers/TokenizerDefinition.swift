@@ -245,7 +245,7 @@ struct TokenizerDefinition {
     }
 
     private static func open(_ path: String) throws -> MappedFile {
-        guard access(path, F_OK) == 0 else { throw TokenizerError.missingFile(path: path) }
+        guard access(SystemPath.cString(path), F_OK) == 0 else { throw TokenizerError.missingFile(path: path) }
         do {
             return try MappedFile(path: path)
         } catch {

@@ -8,7 +8,7 @@ import TensorIO
 public enum TokenizerLoader {
     public static func load(modelDirectory directory: String) throws -> ByteLevelBPETokenizer {
         func file(_ name: String) -> String { directory.hasSuffix("/") ? directory + name : directory + "/" + name }
-        func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+        func exists(_ path: String) -> Bool { access(SystemPath.cString(path), F_OK) == 0 }
 
         let definition: TokenizerDefinition
         if exists(file("tokenizer.json")) {

@@ -11,7 +11,6 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case cannotConvert(path: String, tensor: String, from: DType, to: DType)
     case noNumPyDType(path: String, tensor: String, dtype: DType)
     case noSafetensorsDType(path: String, tensor: String, dtype: DType)
-    case outputIsInput(output: String, input: String)
     case unsupportedOutput(path: String, reason: String)
 
     public var description: String {
@@ -34,8 +33,6 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "\(path): tensor \"\(tensor)\": \(dtype.rawValue) has no NumPy dtype (write .safetensors, or --exclude it)"
         case let .noSafetensorsDType(path, tensor, dtype):
             return "\(path): tensor \"\(tensor)\": \(dtype.rawValue) is not a safetensors dtype (use --dtype c64, or --exclude it)"
-        case let .outputIsInput(output, input):
-            return "\(output): refusing to overwrite the input \(input)"
         case let .unsupportedOutput(path, reason):
             return "\(path): \(reason)"
         }

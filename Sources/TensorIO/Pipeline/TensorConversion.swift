@@ -25,6 +25,8 @@ public struct ConversionOptions: Sendable {
     public var selection: TensorSelection
     /// Metadata added to (or replacing keys of) the input's, in order.
     public var metadata: [(key: String, value: String)]
+    /// Replace an existing output file, or loft's files in an existing output directory.
+    public var overwrite = false
 
     public init(dtype: DType? = nil, castIntegers: Bool = false, selection: TensorSelection = TensorSelection(),
                 metadata: [(key: String, value: String)] = []) {
@@ -56,9 +58,12 @@ public struct ConversionSummary: Sendable {
     public let input: String
     public let output: ConversionOutput
     public let tensorCount: Int
-    /// Data bytes read from the selected input tensors and written to the output.
+    /// Data bytes read from the selected input tensors.
     public let inputBytes: Int
+    /// The size of the files written (headers, padding and compression included).
     public let outputBytes: Int
+    /// The files written.
+    public let outputFiles: [String]
     public let seconds: Double
     /// What was done that the user did not spell out (widening, tensors kept as they were).
     public let notes: [String]
@@ -78,7 +83,7 @@ public enum TensorConversion {
         progress: ((ConversionProgress) -> Void)? = nil
     ) throws -> ConversionSummary {
         let start = monotonicSeconds()
-        try InputProtection.check(output: output, inputs: InputProtection.inputFiles(of: reader))
+        let target = try output.target(overwrite: options.overwrite, inputs: inputFiles(of: reader))
         // The reader's own notes (where a PyTorch state dict was found, entries skipped).
         var notes: [String] = reader.notes
         let steps = try plan(reader: reader, output: output, options: options, notes: &notes)
@@ -119,15 +124,15 @@ public enum TensorConversion {
             return tensor
         }
 
-        var createdDirectory: String?
+        var files: [String] = [output.path]
         do {
             switch output {
             case let .safetensors(path):
                 try SafetensorsWriter.write(to: path, tensors: outputs, metadata: metadata, data: data)
-            case let .sharded(directory, maxShardSize):
-                // The writer creates the directory; it is ours to remove if the write fails.
-                if FileIdentity(path: directory) == nil { createdDirectory = directory }
-                try ShardedSafetensorsWriter.write(directory: directory, tensors: outputs, metadata: metadata, maxShardSize: maxShardSize, data: data)
+            case let .sharded(_, maxShardSize):
+                let staging = try target.stage()
+                try ShardedSafetensorsWriter.write(directory: staging.path, tensors: outputs, metadata: metadata, maxShardSize: maxShardSize, data: data)
+                files = try staging.commit(staleNames: ConversionOutput.isCheckpointFileName).map(target.file)
             case let .npz(path, compress):
                 try NpzWriter.write(to: path, tensors: outputs, compress: compress, data: data)
             case let .npy(path):
@@ -136,8 +141,6 @@ public enum TensorConversion {
         } catch {
             prefetcher.finish()
             if let previous { reader.release(previous) }
-            // Only removes the directory if the failed writer left it empty, as it must.
-            if let createdDirectory { rmdir(createdDirectory) }
             throw error
         }
         prefetcher.finish()
@@ -145,7 +148,16 @@ public enum TensorConversion {
         progress?(ConversionProgress(tensorsDone: steps.count, tensorCount: steps.count, bytesDone: totalBytes, totalBytes: totalBytes, current: nil))
         return ConversionSummary(
             input: reader.path, output: output, tensorCount: steps.count, inputBytes: totalBytes,
-            outputBytes: outputs.reduce(0) { $0 + $1.byteCount }, seconds: monotonicSeconds() - start, notes: notes)
+            outputBytes: files.reduce(0) { $0 + (PathStatus($1)?.size ?? 0) }, outputFiles: files,
+            seconds: monotonicSeconds() - start, notes: notes)
+    }
+
+    /// The files a reader reads: the file itself, or the index and every shard (and the
+    /// directory they are in).
+    static func inputFiles(of reader: TensorReader) -> [String] {
+        guard let sharded = reader as? ShardedTensorReader else { return [reader.path] }
+        let directory = PathStatus.isDirectory(reader.path) ? reader.path : SystemPath.parent(reader.path)
+        return [reader.path] + sharded.shards.map { SystemPath.join(directory, $0.file) }
     }
 
     /// One output tensor's bytes: read, then cast (through `via` when set).

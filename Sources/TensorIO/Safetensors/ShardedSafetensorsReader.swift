@@ -35,25 +35,24 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// `key`: the entry holding the state dict in each PyTorch shard (`--key`).
     public init(path: String, key: String? = nil) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard let status = PathStatus(path) else {
             throw FileError.cannotOpen(path: path, reason: "no such file or directory")
         }
-        guard isDirectory.boolValue else {
-            directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        guard status.isDirectory else {
+            directory = SystemPath.parent(path)
             (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: path, directory: directory, key: key)
             format = Self.format(readers.values)
             return
         }
         directory = path
         for layout in TensorFile.layouts {
-            if TensorFile.isFile(TensorFile.join(path, layout.index)) {
-                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: TensorFile.join(path, layout.index), directory: path, key: key)
+            if PathStatus.isRegularFile(SystemPath.join(path, layout.index)) {
+                (metadata, tensors, shards, readers, shardOfTensor) = try Self.load(index: SystemPath.join(path, layout.index), directory: path, key: key)
                 format = Self.format(readers.values)
                 return
             }
-            if TensorFile.isFile(TensorFile.join(path, layout.single)) {
-                let reader = try TensorFile.open(TensorFile.join(path, layout.single), key: key)
+            if PathStatus.isRegularFile(SystemPath.join(path, layout.single)) {
+                let reader = try TensorFile.open(SystemPath.join(path, layout.single), key: key)
                 metadata = reader.metadata
                 tensors = reader.tensors
                 shards = [(layout.single, reader.tensors.map(\.name))]
@@ -129,8 +128,8 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
                 throw SafetensorsError.invalidIndex(path: indexPath, reason: "weight_map sends \"\(entry.key)\" to \"\(shard)\", outside the checkpoint directory")
             }
             if readers[shard] == nil {
-                let shardPath = (directory as NSString).appendingPathComponent(shard)
-                guard FileManager.default.fileExists(atPath: shardPath) else {
+                let shardPath = SystemPath.join(directory, shard)
+                guard PathStatus.exists(shardPath) else {
                     throw SafetensorsError.missingShard(path: indexPath, tensor: entry.key, shard: shard)
                 }
                 readers[shard] = try TensorFile.open(shardPath, key: key)

@@ -10,11 +10,10 @@
 // `{"format": "pt"}` in its own metadata, as transformers writes it.
 //
 // All files go to temporary names first and are renamed only after every one is complete;
-// on failure nothing new is left. Shard files and an index left by an earlier write into the
-// same directory that the new checkpoint does not use are removed, so a reader of the
-// directory cannot mix the two.
+// on failure nothing new is left. The commands write into a staging directory (the output
+// policy, OutputStaging), which also removes an earlier checkpoint's shards from the target.
 
-import Foundation
+import Glibc
 
 public enum ShardedSafetensorsWriter {
     /// The split, as (file name, tensors in order).
@@ -57,17 +56,13 @@ public enum ShardedSafetensorsWriter {
         maxShardSize: Int = ShardSize.defaultMaxShardSize, data: (TensorInfo) throws -> TensorData
     ) throws {
         guard maxShardSize > 0 else { throw SafetensorsError.invalidShardSize(text: String(maxShardSize), reason: "must be at least 1 byte") }
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw FileError.writeFailed(path: directory, reason: "cannot create the directory: \(error.localizedDescription)")
-        }
+        try OutputTarget.makeDirectories(directory)
         var seen = Set<TensorNameKey>()
         for tensor in tensors where !seen.insert(TensorNameKey(tensor.name)).inserted {
             throw SafetensorsError.duplicateTensor(path: directory, tensor: tensor.name)
         }
         let shards = plan(tensors: tensors, maxShardSize: maxShardSize)
-        let path = { (file: String) in (directory as NSString).appendingPathComponent(file) }
+        let path = { (file: String) in SystemPath.join(directory, file) }
 
         var outputs: [AtomicOutputFile] = []
         if shards.count == 1 {
@@ -98,10 +93,9 @@ public enum ShardedSafetensorsWriter {
                 committed.append(output.path)
             }
         } catch {
-            for file in committed { unlink(file) }
+            for file in committed { unlink(SystemPath.cString(file)) }
             throw error
         }
-        removeStaleFiles(in: directory, keeping: Set(shards.map(\.file) + (shards.count > 1 ? [ShardedSafetensorsReader.indexFileName] : [])))
     }
 
     /// The index file's text for a split. Readers hand index metadata over as strings; a value
@@ -117,13 +111,6 @@ public enum ShardedSafetensorsWriter {
         for shard in shards { for tensor in shard.tensors { weightMap.append(PythonJSONMember(tensor.name, .string(shard.file))) } }
         let index = PythonJSONValue.object([PythonJSONMember("metadata", .object(indexMetadata)), PythonJSONMember("weight_map", .object(weightMap))])
         return PythonJSON.dumps(index, indent: 2, sortKeys: true) + "\n"
-    }
-
-    private static func removeStaleFiles(in directory: String, keeping: Set<String>) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where !keeping.contains(name) && isCheckpointFileName(name) {
-            unlink((directory as NSString).appendingPathComponent(name))
-        }
     }
 
     /// `model.safetensors`, `model.safetensors.index.json` or `model-DDDDD-of-DDDDD.safetensors`.

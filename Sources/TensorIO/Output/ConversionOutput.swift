@@ -1,4 +1,4 @@
-// Where a conversion writes, decided from the output path alone:
+// What a tensor output path means, for convert and merge alike, decided from the path alone:
 //   *.safetensors          one safetensors file
 //   *.npz                  a NumPy archive (stored, or deflated with compress)
 //   *.npy                  a single tensor
@@ -6,6 +6,8 @@
 //   a directory            a sharded checkpoint (an existing directory, a path ending in "/",
 //                          or a last component without an extension)
 // A maximum shard size asks for sharded output, so it needs a directory or index path.
+// Any other extension is refused (never silently taken as a directory name). Where and how
+// the files are written is the output policy's (OutputTarget).
 
 import Glibc
 
@@ -15,7 +17,8 @@ public enum ConversionOutput: Equatable, Sendable {
     case npz(path: String, compress: Bool)
     case npy(path: String)
 
-    public static func from(path: String, maxShardSize: Int? = nil, compress: Bool = false) throws -> ConversionOutput {
+    /// `singleTensor: false` for a command that writes whole checkpoints (merge): .npy refused.
+    public static func from(path: String, maxShardSize: Int? = nil, compress: Bool = false, singleTensor: Bool = true) throws -> ConversionOutput {
         let lower = path.lowercased()
         let kind: ConversionOutput
         if lower.hasSuffix(".safetensors") {
@@ -23,17 +26,20 @@ public enum ConversionOutput: Equatable, Sendable {
         } else if lower.hasSuffix(".npz") {
             kind = .npz(path: path, compress: compress)
         } else if lower.hasSuffix(".npy") {
+            guard singleTensor else {
+                throw PipelineError.unsupportedOutput(path: path, reason: "a .npy file holds one tensor; write .safetensors, .npz or a directory")
+            }
             kind = .npy(path: path)
         } else if lower.hasSuffix(".json") {
-            let base = lastComponent(path)
+            let base = SystemPath.lastComponent(path)
             guard base == "model.safetensors.index.json" else {
                 throw PipelineError.unsupportedOutput(path: path, reason: "a sharded checkpoint's index is named model.safetensors.index.json (or give its directory)")
             }
-            kind = .sharded(directory: parentDirectory(path), maxShardSize: maxShardSize ?? ShardSize.defaultMaxShardSize)
-        } else if isDirectory(path) || path.hasSuffix("/") || !lastComponent(path).contains(".") {
+            kind = .sharded(directory: SystemPath.parent(path), maxShardSize: maxShardSize ?? ShardSize.defaultMaxShardSize)
+        } else if PathStatus.isDirectory(path) || path.hasSuffix("/") || !SystemPath.lastComponent(path).contains(".") {
             kind = .sharded(directory: path, maxShardSize: maxShardSize ?? ShardSize.defaultMaxShardSize)
         } else {
-            throw PipelineError.unsupportedOutput(path: path, reason: "unknown output format (expected .safetensors, .npz, .npy, a directory or model.safetensors.index.json)")
+            throw PipelineError.unsupportedOutput(path: path, reason: "unknown output format (expected .safetensors, .npz, \(singleTensor ? ".npy, " : "")a directory or model.safetensors.index.json)")
         }
         if maxShardSize != nil, case .sharded = kind {} else if maxShardSize != nil {
             throw PipelineError.unsupportedOutput(path: path, reason: "--max-shard-size writes a sharded checkpoint: give a directory (or .../model.safetensors.index.json)")
@@ -61,33 +67,25 @@ public enum ConversionOutput: Equatable, Sendable {
         }
     }
 
+    /// The output policy for this path: a file, or a directory for a sharded checkpoint.
+    public func target(overwrite: Bool, inputs: [String]) throws -> OutputTarget {
+        switch self {
+        case .sharded: return try OutputTarget(path, kind: .directory, overwrite: overwrite, inputs: inputs)
+        default: return try OutputTarget(path, kind: .file, overwrite: overwrite, inputs: inputs)
+        }
+    }
+
+    /// The weight files of a checkpoint directory (`model.safetensors`, the index, HF
+    /// `model-NNNNN-of-NNNNN.safetensors` shards): what a sharded output replaces, so that an
+    /// earlier checkpoint's index or shards do not linger beside the new one.
+    public static func isCheckpointFileName(_ name: String) -> Bool {
+        ShardedSafetensorsWriter.isCheckpointFileName(name)
+    }
+
     public var isNumPy: Bool {
         switch self {
         case .npz, .npy: return true
         default: return false
         }
     }
-}
-
-func lastComponent(_ path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
-    return String(trimmed[trimmed.index(after: slash)...])
-}
-
-func parentDirectory(_ path: String) -> String {
-    var trimmed = Substring(path)
-    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
-    return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
-}
-
-func joinPath(_ directory: String, _ name: String) -> String {
-    directory.hasSuffix("/") ? directory + name : directory + "/" + name
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var status = stat()
-    return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
 }

@@ -1,4 +1,5 @@
-// An output file that appears at its path only when complete.
+// An output file that appears at its path only when complete (the byte-level half of the
+// output policy, OutputTarget.swift).
 //
 // Bytes go to a temporary file beside the target (same directory, so the final rename is
 // atomic on one file system). `commit()` renames it over the target; if the writer throws or
@@ -19,19 +20,25 @@ public final class AtomicOutputFile {
 
     public init(path: String) throws {
         self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array("\(directory.isEmpty ? "/" : directory)/.\(base).tmp-XXXXXX".utf8CString)
+        let directory = SystemPath.parent(path)
+        let base = SystemPath.lastComponent(path)
+        var template = SystemPath.cString(SystemPath.join(directory, ".\(base).tmp-XXXXXX"))
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
             throw FileError.writeFailed(path: path, reason: "cannot create a temporary file in \(directory): \(systemErrorMessage())")
         }
         fd = descriptor
-        temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        temporaryPath = SystemPath.decode(template.dropLast().map { UInt8(bitPattern: $0) })
         registration = TemporaryFiles.register(temporaryPath)
-        fchmod(fd, 0o644)
+        fchmod(fd, 0o666 & ~AtomicOutputFile.creationMask)
     }
+
+    /// The process's umask (read once: umask(2) can only be read by setting it).
+    static let creationMask: mode_t = {
+        let mask = umask(0o022)
+        umask(mask)
+        return mask
+    }()
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
@@ -116,7 +123,9 @@ public final class AtomicOutputFile {
         }
     }
 
-    /// Closes the temporary file and renames it over the target.
+    /// Closes the temporary file and renames it over the target. Inside a staging directory
+    /// (OutputStaging) the finished file stays registered for removal on a signal: it is
+    /// part of an output that is not complete yet.
     public func commit() throws {
         precondition(!committed)
         guard close(fd) == 0 else {
@@ -124,8 +133,12 @@ public final class AtomicOutputFile {
             throw FileError.writeFailed(path: path, reason: systemErrorMessage())
         }
         fd = -1
-        guard rename(temporaryPath, path) == 0 else {
-            throw FileError.writeFailed(path: path, reason: "rename failed: \(systemErrorMessage())")
+        let staged = TemporaryFiles.isStagingDirectory(SystemPath.parent(path))
+        let finalRegistration = staged ? TemporaryFiles.register(path) : nil
+        guard rename(SystemPath.cString(temporaryPath), SystemPath.cString(path)) == 0 else {
+            let reason = systemErrorMessage()
+            TemporaryFiles.unregister(finalRegistration)
+            throw FileError.writeFailed(path: path, reason: "rename failed: \(reason)")
         }
         committed = true
         TemporaryFiles.unregister(registration)
@@ -134,7 +147,24 @@ public final class AtomicOutputFile {
 
     deinit {
         if fd >= 0 { close(fd) }
-        if !committed { unlink(temporaryPath) }
+        if !committed { unlink(SystemPath.cString(temporaryPath)) }
         TemporaryFiles.unregister(registration)
+    }
+}
+
+extension AtomicOutputFile {
+    /// Writes `text` to `path` (replacing it atomically).
+    public static func write(_ text: String, to path: String) throws {
+        let file = try AtomicOutputFile(path: path)
+        try file.write(Array(text.utf8))
+        try file.commit()
+    }
+
+    /// Copies the file at `source` to `path` (the kernel copies when it can).
+    public static func copy(from source: String, to path: String) throws {
+        let input = try MappedFile(path: source)
+        let file = try AtomicOutputFile(path: path)
+        try file.write(input.bytes, from: input)
+        try file.commit()
     }
 }
