@@ -18,10 +18,15 @@ public protocol TensorReader: AnyObject {
     func release(_ name: String)
     /// The tensor of that exact name (a reader with an index answers without a scan).
     func info(for name: String) -> TensorInfo?
+    /// How the file stores a tensor when that differs from its dtype (a GGUF quantization
+    /// such as "Q8_0", dequantized on read); nil otherwise.
+    func storageType(for name: String) -> String?
 }
 
 extension TensorReader {
     public func release(_ name: String) {}
+
+    public func storageType(for name: String) -> String? { nil }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)
