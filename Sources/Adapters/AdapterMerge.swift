@@ -26,6 +26,10 @@ public struct MergeOptions: Sendable {
     public var subtract = false
     /// Write NaN / infinite merged values instead of refusing.
     public var allowNonFinite = false
+    /// Writes the merged tensors itself instead of the built-in writers (the GGUF export):
+    /// given the output tensors in order, the base, and the producer of each; returns the
+    /// files written.
+    nonisolated(unsafe) public var write: ((_ outputs: [TensorInfo], _ base: ModelSource, _ data: (TensorInfo) throws -> TensorData) throws -> [String])?
 
     public init(base: String, adapters: [AdapterSource], output: String) {
         self.base = base
@@ -115,7 +119,9 @@ public enum AdapterMerge {
 
         let outputs = plan.tensors.map(\.output)
         let out = options.output
-        if out.hasSuffix(".safetensors") {
+        if let write = options.write {
+            report.files = try write(outputs, source, produce)
+        } else if out.hasSuffix(".safetensors") {
             if options.maxShardSize != nil {
                 throw AdapterError.invalidOutput(path: out, reason: "--max-shard-size writes shards into a directory; give a directory, not a .safetensors file")
             }

@@ -1,0 +1,76 @@
+// A GGUF model back to a Hugging Face directory: config.json from the architecture keys,
+// model.safetensors with transformers' names (layouts undone: GPT-2's Conv1D transposed
+// back, LLaMA's q/k un-permuted), every tensor dequantized and written as F32, F16 or BF16,
+// and tokenizer.json when the file carries a "gpt2" tokenizer. Streams one tensor at a time;
+// the directory appears complete or not at all (written beside, then renamed).
+
+import Foundation
+import TensorIO
+
+public enum GGUFModelImport {
+    public static func run(input: GGUFReader, output: String, dtype: DType) throws -> (tensors: Int, files: [String]) {
+        let header = input.header
+        guard let name = header.value("general.architecture")?.stringValue else {
+            throw GGUFExportError(path: input.path, "no general.architecture in the metadata")
+        }
+        guard let architecture = GGUFArchitecture.named(gguf: name) else {
+            throw GGUFExportError(path: input.path, "architecture \(name) cannot be converted to a Hugging Face model (loft knows \(GGUFArchitecture.all.map(\.name).joined(separator: ", ")))")
+        }
+        if header.value("general.type")?.stringValue == "adapter" {
+            throw GGUFExportError(path: input.path, "a LoRA adapter, not a model")
+        }
+        guard [.F32, .F16, .BF16].contains(dtype) else { throw GGUFExportError(path: output, "--dtype must be f32, f16 or bf16 for a Hugging Face model") }
+        let tied = input.entry("output.weight") == nil
+        let vocabulary = input.entry("token_embd.weight")?.dims.last ?? 0
+        let config = try architecture.config(from: header, vocabularySize: vocabulary, tied: tied, path: input.path)
+
+        var outputs: [(info: TensorInfo, mapping: GGUFTensorMapping)] = []
+        for entry in header.tensors {
+            guard let mapping = architecture.mapping(ggufName: entry.name, config: config) else {
+                throw GGUFExportError(path: input.path, "tensor \(entry.name) has no \(architecture.modelType) name")
+            }
+            var shape = entry.info.shape
+            if mapping.layout == .transposed, shape.count == 2 { shape = [shape[1], shape[0]] }
+            let type = entry.info.dtype.isFloatingPoint ? dtype : entry.info.dtype
+            outputs.append((TensorInfo(name: mapping.hfName, dtype: type, shape: shape), mapping))
+        }
+        if FileManager.default.fileExists(atPath: output), !((try? FileManager.default.contentsOfDirectory(atPath: output))?.isEmpty ?? false) {
+            throw GGUFExportError(path: output, "exists and is not an empty directory; loft writes a new one")
+        }
+        let parent = (output as NSString).deletingLastPathComponent
+        let staging = (parent.isEmpty ? "." : parent) + "/." + (output as NSString).lastPathComponent + ".tmp-\(getpid())"
+        try OutputDirectory.create(staging)
+        var committed = false
+        defer { if !committed { try? FileManager.default.removeItem(atPath: staging) } }
+
+        var byName: [String: (TensorInfo, GGUFTensorMapping, String)] = [:]
+        for (info, mapping) in outputs { byName[info.name] = (info, mapping, mapping.ggufName) }
+        var last: String?
+        try SafetensorsWriter.write(to: staging + "/model.safetensors", tensors: outputs.map(\.info), metadata: [("format", "pt")]) { info in
+            if let previous = last { input.release(previous) }
+            let (target, mapping, ggufName) = byName[info.name]!
+            last = ggufName
+            let data = try input.data(for: ggufName)
+            guard data.info.dtype.isFloatingPoint else { return data }
+            let values = try DTypeConversion.convert(data, to: .F32).withElements(as: Float.self) { Array($0) }
+            let ggufShape = mapping.layout == .transposed ? [target.shape[1], target.shape[0]] : target.shape
+            let laid = GGUFLayoutTransform.apply(mapping.layout, values, shape: ggufShape, inverse: true)
+            let buffer = ByteBuffer(count: laid.values.count * 4)
+            laid.values.withUnsafeBytes { buffer.bytes.copyMemory(from: $0) }
+            let f32 = TensorData(info: TensorInfo(name: target.name, dtype: .F32, shape: target.shape), buffer: buffer)
+            return target.dtype == .F32 ? f32 : try DTypeConversion.convert(f32, to: target.dtype)
+        }
+        var files = ["config.json", "model.safetensors"]
+        try JSON.serialize(config, style: .indented).write(toFile: staging + "/config.json", atomically: false, encoding: .utf8)
+        if let tokenizer = GGUFTokenizer(header: header) {
+            try JSON.serialize(tokenizer.tokenizerJSON, style: .indented).write(toFile: staging + "/tokenizer.json", atomically: false, encoding: .utf8)
+            files.append("tokenizer.json")
+        }
+        if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
+        guard rename(staging, output) == 0 else {
+            throw GGUFExportError(path: output, "cannot rename the finished directory into place: \(String(cString: strerror(errno)))")
+        }
+        committed = true
+        return (outputs.count, files.map { output + "/" + $0 })
+    }
+}
