@@ -100,3 +100,15 @@ import TestSupport
         #expect(output.contains("ok"))
     }
 }
+
+/// llama.cpp itself runs loft's GGUF files (scripts/check-llamacpp.py: F32/F16 logits within
+/// 2e-3 of the logits' range of transformers', Q8_0 the same top token at >= 90% of
+/// positions, Q4_K_M loads; merged GGUF and base + GGUF LoRA adapter agree with PEFT).
+@Suite(.requiresBinary) struct LlamaCppCheckTests {
+    @Test(.requiresPython("llama_cpp", "torch", "transformers", "safetensors"))
+    func llamaCppRunsLoftOutput() throws {
+        let result = try #require(Python.runScript("scripts/check-llamacpp.py", mergeStandardError: false))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("checks passed"), "\(result.output)")
+    }
+}
