@@ -26,6 +26,10 @@ public struct MergeOptions: Sendable {
     public var allowNonFinite = false
     /// Replace an existing output file, or the files merge writes in an existing directory.
     public var overwrite = false
+    /// Writes the merged tensors itself instead of the built-in writers (the GGUF export):
+    /// given the output tensors in order, the base, and the producer of each; returns the
+    /// files written.
+    nonisolated(unsafe) public var write: ((_ outputs: [TensorInfo], _ base: ModelSource, _ data: (TensorInfo) throws -> TensorData) throws -> [String])?
 
     public init(base: String, adapters: [AdapterSource], output: String) {
         self.base = base
@@ -66,10 +70,13 @@ public enum AdapterMerge {
         // tensor's buffer comes from the heap and stays resident; a fixed threshold keeps
         // every buffer of a megabyte or more its own mapping, returned when freed.
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD, malloc.h */, 1 << 20)
-        let layout = try outputLayout(options.output, maxShardSize: options.maxShardSize)
+        // A write hook (merge --out X.gguf) writes one file of its own format.
+        let layout = options.write == nil ? try outputLayout(options.output, maxShardSize: options.maxShardSize) : nil
         let source = try ModelSource.open(options.base)
         let base = source.reader
-        let target = try layout.target(overwrite: options.overwrite, inputs: inputs(source) + options.adapters.map(\.path))
+        let readPaths = source.inputPaths + options.adapters.map(\.path)
+        let target = try layout?.target(overwrite: options.overwrite, inputs: readPaths)
+            ?? OutputTarget(options.output, kind: .file, overwrite: options.overwrite, inputs: readPaths)
         let adapters = try options.adapters.map { (try Adapter(directory: $0.path), $0.weight) }
         let plan = try MergePlan(base: base, adapters: adapters, subtract: options.subtract, dtype: options.dtype)
 
@@ -113,7 +120,14 @@ public enum AdapterMerge {
         }
 
         let outputs = plan.tensors.map(\.output)
-        switch layout {
+        if let write = options.write {
+            report.files = try write(outputs, source, produce)
+            // The hook's own format (quantized GGUF) decides the size, not the tensors it was given.
+            report.bytesWritten = report.files.reduce(0) { $0 + (PathStatus($1)?.size ?? 0) }
+            if let last = lastBase { base.release(last) }
+            return report
+        }
+        switch layout! {
         case let .safetensors(path):
             try SafetensorsWriter.write(to: path, tensors: outputs, metadata: CheckpointOutput.firstShardMetadata(base), data: produce)
             report.files = [path]
@@ -153,14 +167,5 @@ public enum AdapterMerge {
     /// .npy holds one tensor and any other extension is refused, never taken as a directory.
     public static func outputLayout(_ output: String, maxShardSize: Int?) throws -> ConversionOutput {
         try ConversionOutput.from(path: output, maxShardSize: maxShardSize, singleTensor: false)
-    }
-
-    /// The base's files and directory: an output may not be, contain or lie inside them.
-    static func inputs(_ source: ModelSource) -> [String] {
-        let base = source.reader
-        var inputs = [base.path]
-        if let directory = CheckpointOutput.baseDirectory(source) { inputs.append(directory) }
-        if let sharded = base as? ShardedSafetensorsReader { inputs += sharded.shards.map { SystemPath.join(sharded.directory, $0.file) } }
-        return inputs
     }
 }

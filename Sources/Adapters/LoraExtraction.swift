@@ -79,7 +79,7 @@ public enum LoraExtraction {
         let baseSource = try ModelSource.open(options.base)
         let tunedSource = try ModelSource.open(options.tuned)
         let (base, tuned) = (baseSource.reader, tunedSource.reader)
-        let output = try AdapterOutput(options.output, overwrite: options.overwrite, inputs: AdapterMerge.inputs(baseSource) + AdapterMerge.inputs(tunedSource))
+        let output = try AdapterOutput(options.output, overwrite: options.overwrite, inputs: baseSource.inputPaths + tunedSource.inputPaths)
         let names = BaseNames(base.tensors)
         let tunedNames = BaseNames(tuned.tensors)
         let total = tuned.tensors.count

@@ -9,14 +9,21 @@ extension AdapterLayout: ExpressibleByArgument {}
 
 extension ConvertCommand {
     func validateAdapterConversion() throws {
+        try refuseTensorOptions(route: "with --to (an adapter conversion)", keepingDType: false)
+        try CommandFailure.requirePath(output, flag: "OUT")
+    }
+
+    /// The options that select, rename or cast tensors of a tensor-file conversion, refused on
+    /// the routes that do not apply them (adapter conversion; GGUF, which takes --dtype only).
+    func refuseTensorOptions(route: String, keepingDType: Bool) throws {
         let tensorOptions: [(Bool, String)] = [
-            (dtype != nil, "--dtype"), (dtypeAll, "--dtype-all"), (!include.isEmpty, "--include"), (!exclude.isEmpty, "--exclude"),
+            (!keepingDType && dtypeChoice != nil, "--dtype"), (dtypeAll, "--dtype-all"), (!include.isEmpty, "--include"), (!exclude.isEmpty, "--exclude"),
             (!rename.isEmpty, "--rename"), (shardSize.text != nil, "--max-shard-size"), (compress, "--compress"), (!metadata.isEmpty, "--metadata"),
+            (stateDict.key != nil, "--key"),
         ]
         if let (_, flag) = tensorOptions.first(where: { $0.0 }) {
-            throw ValidationError("\(flag) converts tensor files; it does not apply with --to (an adapter conversion)")
+            throw ValidationError("\(flag) converts tensor files; it does not apply \(route)")
         }
-        try CommandFailure.requirePath(output, flag: "OUT")
     }
 
     func runAdapterConversion(_ layout: AdapterLayout) throws {

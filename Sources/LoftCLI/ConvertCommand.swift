@@ -49,8 +49,9 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output: .safetensors, .npz, .npy, a directory or .../model.safetensors.index.json.")
     var output: String
 
-    @Option(help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too).", valueName: "dtype"))
-    var dtype: DType?
+    @Option(name: .customLong("dtype"), help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too); for a .gguf output a GGUF type or recipe (q8_0, q4_k_m, auto, ...).", valueName: "dtype"))
+    var dtypeChoice: ConvertDType?
+    var dtype: DType? { dtypeChoice?.dtype }
 
     @Flag(help: "With --dtype: cast integer and bool tensors too.")
     var dtypeAll = false
@@ -85,6 +86,8 @@ struct ConvertCommand: ParsableCommand {
         try CommandFailure.requirePath(input, flag: "INPUT")
         try CommandFailure.requirePath(output, flag: "OUTPUT")
         if to != nil { return try validateAdapterConversion() }
+        if ConvertGGUF.handles(input: input, output: output) { return try refuseTensorOptions(route: "to or from GGUF", keepingDType: true) }
+        if let choice = dtypeChoice, choice.dtype == nil { throw ValidationError("--dtype \(choice.recipe!.name) is a GGUF type: the output must be a .gguf file") }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
             _ = try options()
@@ -111,6 +114,9 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         if let to { return try runAdapterConversion(to) }
+        if ConvertGGUF.handles(input: input, output: output) {
+            return try ConvertGGUF.convert(input: input, output: output, dtype: dtypeChoice, overwrite: overwrite.overwrite, json: format.json)
+        }
         let console = Console.current
         let reader = try ModelSource.open(input, key: stateDict.key).reader
         let progress = ProgressBar(label: "convert", console: console)

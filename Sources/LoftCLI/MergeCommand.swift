@@ -30,8 +30,9 @@ struct MergeCommand: ParsableCommand {
 
     @OptionGroup var overwrite: OverwriteOption
 
-    @Option(help: "Write every float tensor in this dtype instead of the base's.")
-    var dtype: FloatDType?
+    @Option(name: .customLong("dtype"), help: "Write every float tensor in this dtype instead of the base's (f32, f16, bf16, f64); for a .gguf output a GGUF type or recipe (q8_0, q4_k_m, ...).")
+    var dtypeChoice: ConvertDType?
+    var dtype: FloatDType? { dtypeChoice?.dtype.flatMap { d in FloatDType.allCases.first { $0.dtype == d } } }
 
     @OptionGroup var shardSize: ShardSizeOption
 
@@ -49,8 +50,14 @@ struct MergeCommand: ParsableCommand {
         try CommandFailure.requirePath(out, flag: "--out")
         do {
             _ = try adapterSources()
-            _ = try AdapterMerge.outputLayout(out, maxShardSize: shardSize.bytes())
+            if !ConvertGGUF.isGGUFPath(out) { _ = try AdapterMerge.outputLayout(out, maxShardSize: shardSize.bytes()) }
         } catch { throw ValidationError("\(error)") }
+        if ConvertGGUF.isGGUFPath(out) {
+            if shardSize.text != nil { throw ValidationError("--max-shard-size does not apply to a .gguf output (one file)") }
+            _ = try ConvertGGUF.recipe(dtypeChoice)
+        } else if let choice = dtypeChoice, dtype == nil {
+            throw ValidationError("--dtype \(choice.recipe?.name ?? "?") needs a .gguf --out (merged checkpoints take f32, f16, bf16 or f64)")
+        }
     }
 
     func adapterSources() throws -> [AdapterSource] { try adapters.map(AdapterSource.init(argument:)) }
@@ -64,7 +71,9 @@ struct MergeCommand: ParsableCommand {
         options.overwrite = overwrite.overwrite
         let start = ProgressBar.now()
         let progress = ProgressBar(label: "merge")
-        let report = try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }
+        let report = ConvertGGUF.isGGUFPath(out)
+            ? try ConvertGGUF.merge(options, recipe: try ConvertGGUF.recipe(dtypeChoice)) { progress.update(done: $0, total: $1) }
+            : try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }
         progress.finish()
         let seconds = ProgressBar.now() - start
         Console.current.out(format.json ? MergeReportText.json(report, seconds: seconds) : MergeReportText.text(report, seconds: seconds))

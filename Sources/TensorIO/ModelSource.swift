@@ -45,6 +45,13 @@ public final class ModelSource {
 
     public func note(_ text: String) { notes.append(text) }
 
+    /// Every path the model is read from: the weights file, or the index and each shard, and
+    /// the directory when it is the model's. An output may not be, hold or lie inside any of
+    /// them (OutputTarget's inputs).
+    public var inputPaths: [String] {
+        TensorConversion.inputFiles(of: reader) + (ownsDirectory ? directory.map { [$0] } ?? [] : [])
+    }
+
     /// Where config.json is, or would be: in the model directory, else beside the file.
     public var expectedConfigPath: String {
         SystemPath.join(directory ?? SystemPath.parent(path), Self.configName)

@@ -7,7 +7,7 @@
 //   legacy PyTorch     pickle protocol 2 ("\x80\x02"), then the magic
 //                      number 0x1950a86a20f9469cfc6c              PyTorchReader
 //   other pickle       "\x80\x02"                                (no reader yet)
-//   GGUF               "GGUF"                                    (no reader yet)
+//   GGUF               "GGUF"                                    GGUFReader
 //   HDF5 (Keras .h5)   "\x89HDF\r\n\x1a\n"                       (no reader yet)
 //   sharded index      "{" (JSON)                                ShardedSafetensorsReader
 //
@@ -73,7 +73,7 @@ public enum TensorFile {
         TensorFormat(name: "pickle", description: "a Python pickle (protocol 2, as legacy PyTorch checkpoints are)", extensions: pytorchExtensions + [".pkl"],
                      recognizes: { $0.starts(with: [0x80, 0x02]) }, open: nil),
         TensorFormat(name: "gguf", description: "a GGUF file", extensions: [".gguf"],
-                     recognizes: { $0.starts(with: Array("GGUF".utf8)) }, open: nil),
+                     recognizes: { $0.starts(with: GGUFHeader.magic) }, open: { try GGUFReader(path: $0) }),
         TensorFormat(name: "hdf5", description: "an HDF5 file (Keras/TensorFlow .h5)", extensions: [".h5", ".hdf5", ".keras"],
                      recognizes: { $0.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) }, open: nil),
         TensorFormat(name: "index", description: "a JSON file", extensions: [".json"],
@@ -131,6 +131,13 @@ public enum TensorFile {
             guard sniffed.isReadable else { throw FileError.unsupportedFormat(path: path, contents: sniffed.description) }
             throw FileError.misnamed(path: path, contents: sniffed.description, reason: "\(error)".replacingPrefix(path + ": "))
         }
+    }
+
+    /// The name of the format a regular file's first bytes say it is ("gguf", "safetensors",
+    /// ...; TensorFile.formats), nil for a directory, an unreadable or unrecognised file.
+    public static func sniffedFormat(_ path: String) -> String? {
+        guard PathStatus.isRegularFile(path), let head = try? FileHead(path: path) else { return nil }
+        return formats.first { $0.recognizes(head) }?.name
     }
 
     /// Whether `--key` means something for this path (a PyTorch checkpoint, or a directory

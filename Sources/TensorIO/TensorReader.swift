@@ -24,12 +24,17 @@ public protocol TensorReader: AnyObject {
     /// Entries of the file that are not tensors, with a short description (a checkpoint's
     /// `epoch: int 3`): listed by inspect, skipped by convert.
     var otherEntries: [(name: String, value: String)] { get }
+    /// How the file stores a tensor when that differs from its dtype (a GGUF quantization
+    /// such as "Q8_0", dequantized on read); nil otherwise.
+    func storageType(for name: String) -> String?
 }
 
 extension TensorReader {
     public func release(_ name: String) {}
     public var notes: [String] { [] }
     public var otherEntries: [(name: String, value: String)] { [] }
+
+    public func storageType(for name: String) -> String? { nil }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)

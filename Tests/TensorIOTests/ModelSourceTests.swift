@@ -96,7 +96,6 @@ enum SourceFixtures {
     // `eval` reported a header length of 578712552184433488.
     @Test(arguments: [
         ("plain.pickle.bin", "a Python pickle"),
-        ("tiny.gguf", "a GGUF file"),
         ("keras.h5", "an HDF5 file"),
         ("plain.zip", "a zip archive that is not an .npz"),
     ])
@@ -119,15 +118,15 @@ enum SourceFixtures {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         // No extension, and the extension of another unreadable format: the bytes say.
-        for name in ["checkpoint", "weights.gguf", "model.safetensors"] {
+        for name in ["checkpoint", "weights.h5", "model.safetensors"] {
             try? FileManager.default.removeItem(atPath: scratch.file(name))
             try FileManager.default.copyItem(atPath: SourceFixtures.format("plain.pickle.bin"), toPath: scratch.file(name))
             let message = SourceFixtures.message { _ = try ModelSource.open(scratch.file(name)) }
             #expect(message.contains("a Python pickle (protocol 2, as legacy PyTorch checkpoints are); loft cannot read this format yet"), "\(name): \(message)")
         }
         // A PyTorch checkpoint without a PyTorch extension opens from its bytes.
-        try FileManager.default.copyItem(atPath: SourceFixtures.format("pytorch_model.bin"), toPath: scratch.file("checkpoint.gguf"))
-        #expect(try ModelSource.open(scratch.file("checkpoint.gguf")).reader.format == "pytorch-zip")
+        try FileManager.default.copyItem(atPath: SourceFixtures.format("pytorch_model.bin"), toPath: scratch.file("checkpoint.h5"))
+        #expect(try ModelSource.open(scratch.file("checkpoint.h5")).reader.format == "pytorch-zip")
         // A readable file under an unreadable format's name opens.
         try FileManager.default.copyItem(atPath: SourceFixtures.path("fixtures/cli/small.safetensors"), toPath: scratch.file("model.bin"))
         #expect(try ModelSource.open(scratch.file("model.bin")).reader.format == "safetensors")
@@ -150,6 +149,6 @@ enum SourceFixtures {
 
     @Test func everyEntryOfTheTableIsDistinct() {
         #expect(Set(TensorFile.formats.map(\.name)).count == TensorFile.formats.count)
-        #expect(TensorFile.formats.filter(\.isReadable).map(\.name) == ["safetensors", "npy", "pytorch-zip", "npz", "pytorch-legacy", "index"])
+        #expect(TensorFile.formats.filter(\.isReadable).map(\.name) == ["safetensors", "npy", "pytorch-zip", "npz", "pytorch-legacy", "gguf", "index"])
     }
 }

@@ -8,6 +8,8 @@ struct InspectReport {
     struct Entry {
         let info: TensorInfo
         let file: String?
+        /// The stored type when it is not the dtype (GGUF quantizations: "Q4_K").
+        var stored: String? = nil
         var statistics: TensorStatistics?
     }
 
@@ -58,7 +60,7 @@ struct InspectReport {
         }
         entries = reader.tensors
             .filter { filter?.matches($0.name) ?? true }
-            .map { Entry(info: $0, file: fileOf[Array($0.name.utf8)], statistics: nil) }
+            .map { Entry(info: $0, file: fileOf[Array($0.name.utf8)], stored: reader.storageType(for: $0.name), statistics: nil) }
     }
 
     var total: Total { entries.reduce(into: Total()) { $0.add($1.info) } }
@@ -88,6 +90,7 @@ struct InspectReport {
                 JSONMember("bytes", .integer(Int64(entry.info.byteCount))),
             ]
             if let file = entry.file { members.append(JSONMember("file", .string(file))) }
+            if let stored = entry.stored { members.append(JSONMember("stored", .string(stored))) }
             if withStatistics { members.append(JSONMember("stats", InspectReport.json(entry.statistics))) }
             return .object(members)
         }
@@ -148,11 +151,14 @@ struct InspectReport {
         if withStatistics {
             columns += [("min", .right), ("max", .right), ("mean", .right), ("std", .right), ("nan", .right), ("inf", .right), ("zeros", .right)]
         }
+        let showStored = entries.contains { $0.stored != nil }
+        if showStored { columns.insert(("stored", .left), at: 2) }
         if isSharded { columns.append(("file", .left)) }
         var table = TextTable(columns)
         for entry in entries {
             var row = [NumberText.printable(entry.info.name), entry.info.dtype.rawValue, NumberText.shape(entry.info.shape),
                        NumberText.grouped(entry.info.elementCount), ByteSize.format(entry.info.byteCount)]
+            if showStored { row.insert(entry.stored ?? "-", at: 2) }
             if withStatistics {
                 if let s = entry.statistics {
                     row += [NumberText.short(s.min), NumberText.short(s.max), NumberText.short(s.mean), NumberText.short(s.std),

@@ -1,0 +1,106 @@
+// The architecture keys llama.cpp reads (`ARCH.block_count`, ...) from a transformers
+// config.json, and a config.json back from them.
+
+import TensorIO
+
+extension GGUFArchitecture {
+    /// `ARCH.*` keys for this config; throws when a required value is missing.
+    public func hyperparameters(config: JSONValue, path: String) throws -> [(key: String, value: GGUFValue)] {
+        func int(_ keys: String...) throws -> Int {
+            for key in keys { if let value = config[key]?.intValue { return value } }
+            throw GGUFExportError(path: path, "config.json has no \(keys.joined(separator: " or ")) (needed for \(name).gguf)")
+        }
+        func double(_ keys: String..., default fallback: Double) -> Double {
+            for key in keys { if let value = config[key]?.doubleValue { return value } }
+            return fallback
+        }
+        var keys: [(key: String, value: GGUFValue)] = []
+        func add(_ key: String, _ value: GGUFValue) { keys.append(("\(name).\(key)", value)) }
+        switch name {
+        case "gpt2":
+            let embedding = try int("n_embd")
+            add("context_length", .uint32(UInt32(try int("n_ctx", "n_positions"))))
+            add("embedding_length", .uint32(UInt32(embedding)))
+            add("feed_forward_length", .uint32(UInt32(config["n_inner"]?.intValue ?? 4 * embedding)))
+            add("block_count", .uint32(UInt32(try int("n_layer"))))
+            add("attention.head_count", .uint32(UInt32(try int("n_head"))))
+            add("attention.layer_norm_epsilon", .float32(Float(double("layer_norm_epsilon", default: 1e-5))))
+        default:
+            let hidden = try int("hidden_size"), heads = try int("num_attention_heads")
+            let headDim = config["head_dim"]?.intValue ?? hidden / heads
+            if let rope = config["rope_scaling"] ?? config["rope_parameters"], let type = rope["rope_type"]?.stringValue ?? rope["type"]?.stringValue, type != "default" {
+                throw GGUFExportError(path: path, "rope_type \(type) is not supported for GGUF export yet (default rotary embeddings only)")
+            }
+            add("context_length", .uint32(UInt32(try int("max_position_embeddings"))))
+            add("embedding_length", .uint32(UInt32(hidden)))
+            add("block_count", .uint32(UInt32(try int("num_hidden_layers"))))
+            add("feed_forward_length", .uint32(UInt32(try int("intermediate_size"))))
+            add("rope.dimension_count", .uint32(UInt32(headDim)))
+            add("attention.head_count", .uint32(UInt32(heads)))
+            add("attention.head_count_kv", .uint32(UInt32(config["num_key_value_heads"]?.intValue ?? heads)))
+            let theta = config["rope_theta"]?.doubleValue ?? config["rope_parameters"]?["rope_theta"]?.doubleValue ?? 10000
+            add("rope.freq_base", .float32(Float(theta)))
+            add("attention.layer_norm_rms_epsilon", .float32(Float(double("rms_norm_eps", default: 1e-6))))
+            if headDim != hidden / heads {
+                add("attention.key_length", .uint32(UInt32(headDim)))
+                add("attention.value_length", .uint32(UInt32(headDim)))
+            }
+            add("vocab_size", .uint32(UInt32(try int("vocab_size"))))
+        }
+        return keys
+    }
+
+    /// A transformers config.json from a GGUF header (the keys `hyperparameters` writes).
+    public func config(from header: GGUFHeader, vocabularySize: Int, tied: Bool, path: String) throws -> JSONValue {
+        func int(_ key: String) throws -> Int {
+            guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFExportError(path: path, "no \(name).\(key) in the GGUF metadata") }
+            return value
+        }
+        func double(_ key: String, _ fallback: Double) -> Double { header.value("\(name).\(key)")?.doubleValue ?? fallback }
+        var members: [JSONMember] = []
+        func add(_ key: String, _ value: JSONValue) { members.append(JSONMember(key, value)) }
+        switch name {
+        case "gpt2":
+            add("activation_function", .string("gelu_new"))
+            add("architectures", .array([.string("GPT2LMHeadModel")]))
+            add("layer_norm_epsilon", .double(double("attention.layer_norm_epsilon", 1e-5)))
+            add("model_type", .string("gpt2"))
+            add("n_ctx", .integer(Int64(try int("context_length"))))
+            add("n_embd", .integer(Int64(try int("embedding_length"))))
+            add("n_head", .integer(Int64(try int("attention.head_count"))))
+            add("n_inner", .integer(Int64(try int("feed_forward_length"))))
+            add("n_layer", .integer(Int64(try int("block_count"))))
+            add("n_positions", .integer(Int64(try int("context_length"))))
+        default:
+            let heads = try int("attention.head_count")
+            add("architectures", .array([.string("LlamaForCausalLM")]))
+            let hidden = try int("embedding_length")
+            add("head_dim", .integer(Int64(header.value("\(name).attention.key_length")?.intValue ?? hidden / heads)))
+            add("hidden_act", .string("silu"))
+            add("hidden_size", .integer(Int64(try int("embedding_length"))))
+            add("intermediate_size", .integer(Int64(try int("feed_forward_length"))))
+            add("max_position_embeddings", .integer(Int64(try int("context_length"))))
+            add("model_type", .string("llama"))
+            add("num_attention_heads", .integer(Int64(heads)))
+            add("num_hidden_layers", .integer(Int64(try int("block_count"))))
+            add("num_key_value_heads", .integer(Int64(header.value("\(name).attention.head_count_kv")?.intValue ?? heads)))
+            add("rms_norm_eps", .double(double("attention.layer_norm_rms_epsilon", 1e-6)))
+            add("rope_theta", .double(double("rope.freq_base", 10000)))
+        }
+        add("tie_word_embeddings", .bool(tied))
+        add("vocab_size", .integer(Int64(vocabularySize)))
+        if let bos = header.value("tokenizer.ggml.bos_token_id")?.intValue { add("bos_token_id", .integer(Int64(bos))) }
+        if let eos = header.value("tokenizer.ggml.eos_token_id")?.intValue { add("eos_token_id", .integer(Int64(eos))) }
+        return .object(members)
+    }
+}
+
+public struct GGUFExportError: Error, CustomStringConvertible {
+    public let path: String
+    public let problem: String
+    public init(path: String, _ problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+    public var description: String { "\(path): \(problem)" }
+}

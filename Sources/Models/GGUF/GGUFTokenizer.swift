@@ -1,0 +1,136 @@
+// The tokenizer in GGUF's `tokenizer.ggml.*` keys, and back.
+//
+// Export: a byte-level BPE tokenizer (tokenizer.json, or vocab.json + merges.txt) becomes
+// model "gpt2" with the tokens by id, their types (1 normal, 3 control = special added
+// token, 4 user-defined = other added token, 5 unused = an id the vocabulary lacks), the
+// merges as "left right" strings, the pre-tokenizer name and the special token ids. A
+// model without a tokenizer gets model "none" (llama.cpp then runs on token ids).
+// Import: model "gpt2" becomes a tokenizer.json with the same vocabulary, merges and
+// special tokens.
+
+import Foundation
+import TensorIO
+
+enum GGUFTokenType {
+    static let normal = 1, control = 3, userDefined = 4, unused = 5
+}
+
+struct GGUFTokenizer {
+    var tokens: [String]
+    var types: [Int]
+    var merges: [String]
+    var bos: Int?
+    var eos: Int?
+    var pad: Int?
+
+    /// Reads `directory`'s tokenizer.
+    static func read(directory: String, config: JSONValue?, vocabularySize: Int) throws -> GGUFTokenizer {
+        let join = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+        var vocabulary: [(String, Int)] = []
+        var merges: [String] = []
+        var added: [(content: String, id: Int, special: Bool)] = []
+        if FileManager.default.fileExists(atPath: join("tokenizer.json")) {
+            let json = try JSONFile.read(join("tokenizer.json"))
+            guard let model = json["model"], model["type"]?.stringValue ?? "BPE" == "BPE" else {
+                throw GGUFExportError(path: join("tokenizer.json"), "only BPE tokenizers can be written to GGUF")
+            }
+            vocabulary = (model["vocab"]?.objectMembers ?? []).compactMap { m in m.value.intValue.map { (m.key, $0) } }
+            merges = (model["merges"]?.arrayValue ?? []).compactMap { merge in
+                merge.stringValue ?? merge.arrayValue.map { $0.compactMap(\.stringValue).joined(separator: " ") }
+            }
+            added = (json["added_tokens"]?.arrayValue ?? []).compactMap { token in
+                guard let content = token["content"]?.stringValue, let id = token["id"]?.intValue else { return nil }
+                return (content, id, token["special"]?.boolValue ?? false)
+            }
+        } else {
+            let vocab = try JSONFile.read(join("vocab.json"))
+            vocabulary = (vocab.objectMembers ?? []).compactMap { m in m.value.intValue.map { (m.key, $0) } }
+            let text = try String(contentsOfFile: join("merges.txt"), encoding: .utf8)
+            merges = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).filter { !$0.hasPrefix("#version") }
+        }
+        let count = max(vocabularySize, (vocabulary.map(\.1) + added.map(\.id)).max().map { $0 + 1 } ?? 0)
+        var tokens = (0..<count).map { "[PAD\($0)]" }
+        var types = [Int](repeating: GGUFTokenType.unused, count: count)
+        for (token, id) in vocabulary where id >= 0 && id < count {
+            tokens[id] = token
+            types[id] = GGUFTokenType.normal
+        }
+        for token in added where token.id >= 0 && token.id < count {
+            tokens[token.id] = token.content
+            types[token.id] = token.special ? GGUFTokenType.control : GGUFTokenType.userDefined
+        }
+        // Special ids: config.json, else tokenizer_config.json's token strings.
+        let tokenizerConfig = FileManager.default.fileExists(atPath: join("tokenizer_config.json")) ? try? JSONFile.read(join("tokenizer_config.json")) : nil
+        func special(_ idKey: String, _ tokenKey: String) -> Int? {
+            if let id = config?[idKey]?.intValue { return id }
+            let entry = tokenizerConfig?[tokenKey]
+            guard let text = entry?.stringValue ?? entry?["content"]?.stringValue else { return nil }
+            return tokens.firstIndex(of: text)
+        }
+        return GGUFTokenizer(tokens: tokens, types: types, merges: merges,
+                             bos: special("bos_token_id", "bos_token"), eos: special("eos_token_id", "eos_token"), pad: special("pad_token_id", "pad_token"))
+    }
+
+    func metadata(preTokenizer: String) -> [(key: String, value: GGUFValue)] {
+        var keys: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.pre", .string(preTokenizer)),
+            ("tokenizer.ggml.tokens", .strings(tokens)),
+            ("tokenizer.ggml.token_type", .int32s(types)),
+            ("tokenizer.ggml.merges", .strings(merges)),
+        ]
+        if let bos { keys.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos)))) }
+        if let eos { keys.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
+        if let pad { keys.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad)))) }
+        keys.append(("tokenizer.ggml.add_bos_token", .bool(false)))
+        return keys
+    }
+
+    /// The tokenizer of a GGUF header, when it has a "gpt2" one.
+    init?(header: GGUFHeader) {
+        guard header.value("tokenizer.ggml.model")?.stringValue == "gpt2",
+              let tokens = header.value("tokenizer.ggml.tokens")?.arrayValue?.compactMap(\.stringValue) else { return nil }
+        self.tokens = tokens
+        types = header.value("tokenizer.ggml.token_type")?.arrayValue?.compactMap(\.intValue) ?? Array(repeating: GGUFTokenType.normal, count: tokens.count)
+        merges = header.value("tokenizer.ggml.merges")?.arrayValue?.compactMap(\.stringValue) ?? []
+        bos = header.value("tokenizer.ggml.bos_token_id")?.intValue
+        eos = header.value("tokenizer.ggml.eos_token_id")?.intValue
+        pad = header.value("tokenizer.ggml.padding_token_id")?.intValue
+    }
+
+    init(tokens: [String], types: [Int], merges: [String], bos: Int?, eos: Int?, pad: Int?) {
+        self.tokens = tokens
+        self.types = types
+        self.merges = merges
+        self.bos = bos
+        self.eos = eos
+        self.pad = pad
+    }
+
+    /// A byte-level BPE tokenizer.json (GPT-2's pre-tokenizer and decoder).
+    var tokenizerJSON: JSONValue {
+        let added: [JSONValue] = tokens.indices.filter { types.indices.contains($0) && (types[$0] == GGUFTokenType.control || types[$0] == GGUFTokenType.userDefined) }.map { id in
+            .object([JSONMember("id", .integer(Int64(id))), JSONMember("content", .string(tokens[id])), JSONMember("single_word", .bool(false)),
+                     JSONMember("lstrip", .bool(false)), JSONMember("rstrip", .bool(false)), JSONMember("normalized", .bool(false)),
+                     JSONMember("special", .bool(types[id] == GGUFTokenType.control))])
+        }
+        let byteLevel = { (prefix: Bool, trim: Bool) -> JSONValue in
+            .object([JSONMember("type", .string("ByteLevel")), JSONMember("add_prefix_space", .bool(prefix)),
+                     JSONMember("trim_offsets", .bool(trim)), JSONMember("use_regex", .bool(true))])
+        }
+        return .object([
+            JSONMember("version", .string("1.0")), JSONMember("truncation", .null), JSONMember("padding", .null),
+            JSONMember("added_tokens", .array(added)), JSONMember("normalizer", .null),
+            JSONMember("pre_tokenizer", byteLevel(false, true)), JSONMember("post_processor", byteLevel(true, false)),
+            JSONMember("decoder", byteLevel(true, true)),
+            JSONMember("model", .object([
+                JSONMember("type", .string("BPE")), JSONMember("dropout", .null), JSONMember("unk_token", .null),
+                JSONMember("continuing_subword_prefix", .null), JSONMember("end_of_word_suffix", .null),
+                JSONMember("fuse_unk", .bool(false)), JSONMember("byte_fallback", .bool(false)), JSONMember("ignore_merges", .bool(false)),
+                JSONMember("vocab", .object(tokens.enumerated().filter { types.indices.contains($0.offset) ? types[$0.offset] != GGUFTokenType.unused : true }
+                    .map { JSONMember($0.element, .integer(Int64($0.offset))) })),
+                JSONMember("merges", .array(merges.map { .string($0) })),
+            ])),
+        ])
+    }
+}

@@ -1,0 +1,111 @@
+// Writes a GGUF v3 file tensor by tensor. The header (metadata, every tensor's name, dims,
+// type and offset) is known up front from the plan, so it is written first and each tensor's
+// bytes are appended as they are produced: one tensor in memory at a time. The file appears
+// at its path only on `commit()` (AtomicOutputFile).
+
+public struct GGUFTensorPlan: Sendable {
+    public let name: String
+    /// ggml order: dims[0] is the contiguous dimension (the reverse of a numpy shape).
+    public let dims: [Int]
+    public let type: GGMLType
+
+    public init(name: String, dims: [Int], type: GGMLType) {
+        self.name = name
+        self.dims = dims
+        self.type = type
+    }
+
+    /// A tensor of numpy-order `shape`.
+    public init(name: String, shape: [Int], type: GGMLType) {
+        self.init(name: name, dims: shape.reversed(), type: type)
+    }
+
+    public var elementCount: Int { dims.reduce(1, *) }
+    public var byteCount: Int { (elementCount / type.blockSize) * type.typeSize }
+}
+
+public final class GGUFWriter {
+    public let path: String
+    public let alignment: Int
+    private let plans: [GGUFTensorPlan]
+    private let output: AtomicOutputFile
+    private var next = 0
+    private var dataWritten = 0
+
+    public init(path: String, metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorPlan], alignment: Int = GGUFHeader.defaultAlignment) throws {
+        self.path = path
+        self.alignment = alignment
+        plans = tensors
+        var keys = Set<String>()
+        for (key, _) in metadata where !keys.insert(key).inserted { throw GGUFError(path: path, "metadata key \(key) given twice") }
+        var names = Set<String>()
+        for plan in tensors {
+            guard names.insert(plan.name).inserted else { throw GGUFError(path: path, "tensor \(plan.name) given twice") }
+            guard plan.dims.count <= GGUFHeader.maxDims, plan.type.rowBytes(plan.dims.first ?? 1) != nil else {
+                throw GGUFError(path: path, "tensor \(plan.name): \(plan.dims.reversed()) cannot be stored as \(plan.type)")
+            }
+        }
+        var header = GGUFEncoding()
+        header.append(contentsOf: GGUFHeader.magic)
+        header.append(UInt32(3))
+        header.append(UInt64(tensors.count))
+        var entries = metadata
+        if alignment != GGUFHeader.defaultAlignment, !keys.contains("general.alignment") {
+            entries.append(("general.alignment", .uint32(UInt32(alignment))))
+        }
+        header.append(UInt64(entries.count))
+        for (key, value) in entries {
+            header.append(key)
+            header.append(value.type.rawValue)
+            header.append(value)
+        }
+        var offset = 0
+        for plan in tensors {
+            header.append(plan.name)
+            header.append(UInt32(plan.dims.count))
+            for dim in plan.dims { header.append(UInt64(dim)) }
+            header.append(plan.type.rawValue)
+            header.append(UInt64(offset))
+            offset += GGUFWriter.padded(plan.byteCount, alignment)
+        }
+        header.pad(to: alignment)
+        output = try AtomicOutputFile(path: path)
+        try output.write(header.bytes)
+    }
+
+    static func padded(_ count: Int, _ alignment: Int) -> Int { (count + alignment - 1) / alignment * alignment }
+
+    /// The tensor the next `write` must be.
+    public var nextTensor: GGUFTensorPlan? { next < plans.count ? plans[next] : nil }
+
+    /// Appends the next tensor's bytes (already in its type), then the padding.
+    public func write(_ bytes: UnsafeRawBufferPointer, from owner: AnyObject? = nil) throws {
+        guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
+        precondition(bytes.count == plan.byteCount, "GGUFWriter: \(plan.name): \(bytes.count) bytes for \(plan.byteCount)")
+        try output.write(bytes, from: owner)
+        let padding = GGUFWriter.padded(bytes.count, alignment) - bytes.count
+        if padding > 0 { try output.write([UInt8](repeating: 0, count: padding)) }
+        dataWritten += bytes.count + padding
+        next += 1
+    }
+
+    /// Encodes float32 values as the next tensor's type and appends them.
+    public func write(values: UnsafeBufferPointer<Float>) throws {
+        guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
+        let buffer = ByteBuffer(count: plan.byteCount)
+        GGMLCodec.encode(values, as: plan.type, into: buffer.bytes)
+        try write(UnsafeRawBufferPointer(buffer.bytes))
+    }
+
+    /// Bytes in the file so far.
+    public var bytesWritten: Int { output.offset }
+
+    public func commit() throws {
+        guard next == plans.count else { throw GGUFError(path: path, "\(plans.count - next) planned tensors were not written") }
+        try output.commit()
+    }
+}
+
+extension GGUFEncoding {
+    mutating func append(contentsOf raw: [UInt8]) { for byte in raw { append(byte) } }
+}

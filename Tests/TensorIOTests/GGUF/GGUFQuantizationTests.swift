@@ -1,0 +1,88 @@
+// Every quantization loft writes or reads, against the references committed in fixtures/gguf
+// (fixtures/generators/gguf_fixtures.py): gguf-py's quantizer and dequantizer byte for byte,
+// ggml's own k-quant quantizer when the fixtures were made with llama.cpp installed.
+
+import Foundation
+import Testing
+import TestSupport
+@testable import TensorIO
+
+enum GGUFFixtures {
+    static func path(_ name: String) -> String { Repository.path("fixtures/gguf/" + name) }
+
+    static func floats(_ name: String) throws -> [Float] {
+        let reader = try TensorFile.open(path(name))
+        let data = try reader.data(for: reader.tensors[0].name)
+        return data.withElements(as: Float.self) { Array($0) }
+    }
+
+    static func namedFloats(_ reader: TensorReader, _ name: String) throws -> [Float] {
+        try DTypeConversion.convert(reader.data(for: name), to: .F32).withElements(as: Float.self) { Array($0) }
+    }
+
+    static func bytes(_ name: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(name)))) }
+
+    static func quantize(_ values: [Float], _ type: GGMLType) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: type.rowBytes(values.count)!)
+        values.withUnsafeBufferPointer { source in out.withUnsafeMutableBytes { GGMLCodec.encode(source, as: type, into: $0) } }
+        return out
+    }
+
+    static func dequantize(_ bytes: [UInt8], _ type: GGMLType) -> [Float] {
+        let count = bytes.count / type.typeSize * type.blockSize
+        var out = [Float](repeating: 0, count: count)
+        bytes.withUnsafeBytes { raw in out.withUnsafeMutableBufferPointer { GGMLCodec.decode(raw, as: type, count: count, into: $0) } }
+        return out
+    }
+
+    static func sameBits(_ a: [Float], _ b: [Float]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+}
+
+@Suite struct GGUFQuantizationTests {
+    @Test(arguments: [GGMLType.Q8_0, .Q4_0, .Q4_1, .Q5_0, .Q5_1])
+    func blockQuantizationMatchesGGUFPy(type: GGMLType) throws {
+        let input = try GGUFFixtures.floats("quant_input.npy")
+        let expected = try GGUFFixtures.bytes("quant_\(type).bin")
+        let ours = GGUFFixtures.quantize(input, type)
+        let firstDifference = zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(ours == expected, "\(type): first differing byte \(firstDifference.map(String.init) ?? "-")")
+        let dequantized = try GGUFFixtures.floats("dequant_\(type).npy")
+        #expect(GGUFFixtures.sameBits(GGUFFixtures.dequantize(expected, type), dequantized))
+    }
+
+    @Test(arguments: [GGMLType.Q2_K, .Q3_K, .Q4_K, .Q5_K, .Q6_K])
+    func kQuantDequantizationMatchesGGUFPy(type: GGMLType) throws {
+        let blocks = try GGUFFixtures.bytes("blocks_\(type).bin")
+        let expected = try GGUFFixtures.floats("blocks_\(type).npy")
+        #expect(GGUFFixtures.sameBits(GGUFFixtures.dequantize(blocks, type), expected))
+    }
+
+    /// ggml's quantize_row_q*_K_ref bytes are in the fixtures when they were generated with
+    /// llama_cpp installed.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: GGUFFixtures.path("kquant_Q4_K.bin")), "fixtures made without llama_cpp's libggml"),
+          arguments: [GGMLType.Q4_K, .Q5_K, .Q6_K])
+    func kQuantizationMatchesGGML(type: GGMLType) throws {
+        let input = try GGUFFixtures.floats("quant_input.npy")
+        let expected = try GGUFFixtures.bytes("kquant_\(type).bin")
+        let ours = GGUFFixtures.quantize(input, type)
+        let firstDifference = zip(ours, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(ours == expected, "\(type): first differing byte \(firstDifference.map(String.init) ?? "-")")
+    }
+
+    /// Without the ggml bytes, the k-quants still must reconstruct the input closely.
+    @Test(arguments: [(GGMLType.Q4_K, 0.12), (.Q5_K, 0.06), (.Q6_K, 0.03)])
+    func kQuantizationRoundTripsClosely(type: GGMLType, tolerance: Double) throws {
+        let input = try GGUFFixtures.floats("quant_input.npy")
+        let row = Array(input[0..<512])
+        let back = GGUFFixtures.dequantize(GGUFFixtures.quantize(row, type), type)
+        let rms = (zip(row, back).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +) / 512).squareRoot()
+        #expect(rms < tolerance, "\(type): rms error \(rms)")
+    }
+
+    @Test func bfloat16RoundsLikeGGML() {
+        #expect(GGMLCodec.bfloat16(1.0) == 0x3F80)
+        #expect(GGMLCodec.bfloat16(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie to even
+        #expect(GGMLCodec.bfloat16(Float(bitPattern: 0x3F81_8000)) == 0x3F82)
+        #expect(GGMLCodec.bfloat16(.nan) & 0x7FC0 == 0x7FC0)
+    }
+}
