@@ -38,7 +38,7 @@ import TensorIO
         let report = try AdapterConversion.run(input: Fixture.path(adapter), output: converted, to: there)
         #expect(report.modules == (try Adapter(directory: Fixture.path(adapter))).updates.count)
         #expect(try Adapter(directory: converted).format.rawValue == there.rawValue)
-        try AdapterConversion.run(input: converted, output: returned, to: back)
+        _ = try AdapterConversion.run(input: converted, output: returned, to: back)
         try expectMerge(converted, base: c.base, equals: c.expected, scratch: scratch, "there")
         try expectMerge(returned, base: c.base, equals: c.expected, scratch: scratch, "back")
     }
@@ -70,7 +70,7 @@ import TensorIO
     @Test(.requiresPython("peft", "torch", "transformers", "safetensors"), arguments: ["lora", "dora"])
     func peftLoadsConvertedMlxAdapters(kind: String) throws {
         let scratch = ScratchDirectory()
-        try AdapterConversion.run(input: Fixture.path("mlx-llama-\(kind)"), output: scratch.file("p"), to: .peft)
+        _ = try AdapterConversion.run(input: Fixture.path("mlx-llama-\(kind)"), output: scratch.file("p"), to: .peft)
         let script = """
             import sys
             sys.path.insert(0, sys.argv[1] + "/fixtures")

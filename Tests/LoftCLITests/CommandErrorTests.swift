@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func malformedFileIsBadInput() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = scratch.file("broken.safetensors")
         // A header length far past the end of the file.
         try Data([0xFF, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x7D]).write(to: URL(fileURLWithPath: path))
@@ -28,7 +28,7 @@ import Testing
     @Test func usageErrorsExit64() throws {
         #expect(loft("inspect").status == 64)
         #expect(loft("inspect", Repo.fixture("small.safetensors"), "--bogus").status == 64)
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--dtype", "f17").status == 64)
         #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.txt")).status == 64)
         #expect(loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--compress").status == 64)
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test(.requiresBinary) func binaryExitsWithStatusAndMessageNotATrace() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = scratch.file("garbage.npz")
         try Data(repeating: 0x50, count: 100).write(to: URL(fileURLWithPath: path))
         for arguments in [["inspect", path], ["inspect", path, "--stats"], ["convert", path, scratch.file("o.safetensors")], ["inspect"]] {

@@ -37,7 +37,7 @@ import Training
 
     // Defect 8: `eval --json` printed `{"loss": nan, ...}` (not JSON) and exited 0.
     @Test func evalWithANonFiniteLossPrintsValidJSONAndFails() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let model = try Self.nanModel(in: scratch)
         let result = loft("eval", "--base", model, "--data", Self.tokens, "--seq", "16", "--json")
         #expect(result.status == 1, "\(result.stderr)")
@@ -55,7 +55,8 @@ import Training
         #expect(result.stdout.split(separator: "\n").count == 1)
         let json = try JSON.parse(result.stdout)
         #expect(json["finite"] == .bool(true))
-        #expect((json["loss"]?.doubleValue ?? .nan).isFinite)
+        let loss = json["loss"]?.doubleValue ?? .nan
+        #expect(loss.isFinite)
     }
 
     // Defect 13: a negative number after a numeric option was read as an option ("Missing value").
@@ -72,7 +73,7 @@ import Training
         (["experiment", "factorization", "--steps", "-3", "--out", "OUT"], "--steps must be ≥ 0 (got -3)"),
     ])
     func negativeNumbersAreValuesAndRangeChecked(_ arguments: [String], _ message: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft(arguments.map { $0 == "OUT" ? scratch.file("out") : $0 })
         #expect(result.status == 64)
         let command = "loft " + arguments.prefix(while: { !$0.hasPrefix("-") }).prefix(arguments[0] == "experiment" ? 2 : 1).joined(separator: " ")
@@ -105,7 +106,7 @@ import Training
         (["inspect", "/nonexistent/x.safetensors"], Int32(1), "/nonexistent/x.safetensors"),
     ])
     func everyCommandReportsTheSameWay(_ arguments: [String], _ status: Int32, _ text: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft(arguments.map { $0 == "OUT" ? scratch.file("out") : $0 })
         let command = "loft " + (arguments[0] == "experiment" ? arguments.prefix(2) : arguments.prefix(1)).joined(separator: " ")
         #expect(result.status == status, "\(result.stderr)")
@@ -134,7 +135,7 @@ import Training
 
     // From the last session's notes: `--adapter dir:abc` was read as a path named "dir:abc".
     @Test func adapterWeightSuffixMustBeANumber() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("merge", "--base", Self.gpt2, "--adapter", scratch.file("dir") + ":abc", "--out", scratch.file("out"))
         #expect(result.status == 64)
         #expect(result.stderr.hasPrefix("loft merge: --adapter \(scratch.file("dir")):abc: the weight \"abc\" after the last ':' is not a number"), "\(result.stderr)")
@@ -142,7 +143,7 @@ import Training
     }
 
     @Test func adapterDirectoryWithAColonInItsNameIsStillAPath() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let directory = scratch.file("run:v2")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let result = loft("merge", "--base", Self.gpt2, "--adapter", directory, "--out", scratch.file("out"))
@@ -152,7 +153,7 @@ import Training
     }
 
     @Test func finetuneJSONSummaryParses() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("finetune", "--base", Self.gpt2, "--data", Self.tokens, "--eval-fraction", "0.2", "--steps", "2", "--batch", "2",
                           "--seq", "16", "--out", scratch.file("run"), "--json")
         #expect(result.status == 0, "\(result.stderr)")
@@ -194,7 +195,7 @@ import Training
 
     /// merge and inspect state the tensor bytes of the same file in the same units (ByteSize).
     @Test func sizeUnitsAgreeBetweenCommands() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let base = Repo.root.appendingPathComponent("fixtures/adapters/gpt2-base.safetensors").path
         let adapter = Repo.root.appendingPathComponent("fixtures/adapters/peft-gpt2-lora").path
         let merged = loft("merge", "--base", base, "--adapter", adapter, "--out", scratch.file("m.safetensors"))

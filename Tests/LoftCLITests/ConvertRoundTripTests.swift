@@ -17,7 +17,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
 
 @Suite struct ConvertRoundTripTests {
     @Test func safetensorsToNpzAndBack() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let source = Repo.fixture("small.safetensors")
         for (archive, flags) in [("stored.npz", [String]()), ("deflated.npz", ["--compress"])] {
             let npz = scratch.file(archive), back = scratch.file("back-\(archive).safetensors")
@@ -31,7 +31,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func numpyArchivesFromNumPyConvertToSafetensors() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for file in ["small.npz", "small-deflated.npz"] {
             let out = scratch.file(file + ".safetensors")
             #expect(loft("convert", Repo.fixture(file), out).status == 0)
@@ -40,7 +40,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func singleTensorToNpyIsWhatNumPySaved() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let npy = scratch.file("wte.npy")
         let result = loft("convert", Repo.fixture("small.safetensors"), npy, "--include", "transformer.wte.weight")
         #expect(result.status == 0, "\(result.stderr)")
@@ -51,7 +51,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func npyNeedsExactlyOneTensor() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("convert", Repo.fixture("small.safetensors"), scratch.file("all.npy"))
         #expect(result.status == 1)
         #expect(result.stderr.contains("exactly one tensor"))
@@ -59,7 +59,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func castToF16MatchesNumPyAstypeAndKeepsIntegers() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("f16.safetensors")
         let result = loft("convert", Repo.fixture("small.safetensors"), out, "--dtype", "f16")
         #expect(result.status == 0, "\(result.stderr)")
@@ -68,7 +68,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func dtypeAllCastsIntegersToo() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("all.safetensors")
         #expect(loft("convert", Repo.fixture("small.safetensors"), out, "--dtype", "f32", "--dtype-all").status == 0)
         let tensors = try tensorsOf(out)
@@ -80,7 +80,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test func bf16WrittenToNumPyIsWidenedWithANote() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("bf16.npz")
         let result = loft("convert", Repo.fixture("small.safetensors"), out, "--dtype", "bf16")
         #expect(result.status == 0, "\(result.stderr)")
@@ -96,7 +96,7 @@ func expectSameTensors(_ a: String, _ b: String, renamed: (String) -> String = {
     }
 
     @Test(.requiresPython("numpy", "safetensors")) func numpyReadsWhatLoftWrote() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let npz = scratch.file("out.npz"), f16 = scratch.file("out.safetensors")
         #expect(loft("convert", Repo.fixture("small.safetensors"), npz, "--compress").status == 0)
         #expect(loft("convert", Repo.fixture("small.npz"), f16, "--dtype", "float16").status == 0)

@@ -13,7 +13,7 @@ import TensorIO
     }
 
     @Test func refusesToOverwriteItsInput() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let input = try copyOfSmall(in: scratch)
         let before = try Data(contentsOf: URL(fileURLWithPath: input))
         try FileManager.default.createSymbolicLink(atPath: scratch.file("link.safetensors"), withDestinationPath: input)
@@ -29,7 +29,7 @@ import TensorIO
     }
 
     @Test func refusesToWriteIntoTheShardsDirectory() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let shards = scratch.file("sharded")
         try FileManager.default.copyItem(atPath: Repo.fixture("sharded"), toPath: shards)
         for output in [shards, shards + "/model-00001-of-00002.safetensors", shards + "/model.safetensors.index.json"] {
@@ -41,7 +41,7 @@ import TensorIO
     }
 
     @Test func failureMidwayLeavesNothingAtTheOutput() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         // bad-crc.npz: the second member's CRC-32 does not match; the first converts fine.
         for output in ["out.safetensors", "out.npz", "outdir"] {
             let result = loft("convert", Repo.fixture("bad-crc.npz"), scratch.file(output))
@@ -52,7 +52,7 @@ import TensorIO
     }
 
     @Test func failureKeepsAnExistingOutputIntact() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let output = scratch.file("out.safetensors")
         try Data("previous".utf8).write(to: URL(fileURLWithPath: output))
         #expect(loft("convert", Repo.fixture("bad-crc.npz"), output, "--overwrite").status == 1)

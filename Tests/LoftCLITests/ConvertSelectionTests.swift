@@ -6,7 +6,7 @@ import TensorIO
 
 @Suite struct ConvertSelectionTests {
     @Test func includeAndExcludePatterns() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("attn.safetensors")
         let result = loft("convert", Repo.fixture("small.safetensors"), out, "--include", "transformer.h.0.*", "--exclude", "*.bias")
         #expect(result.status == 0, "\(result.stderr)")
@@ -14,7 +14,7 @@ import TensorIO
     }
 
     @Test func renameStripsAPrefix() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("renamed.npz")
         #expect(loft("convert", Repo.fixture("small.safetensors"), out, "--rename", "^transformer.=", "--rename", "h.0.=layers.0.").status == 0)
         try expectSameTensors(Repo.fixture("small.safetensors"), out) { name in
@@ -23,7 +23,7 @@ import TensorIO
     }
 
     @Test func renameCollisionNamesBothTensors() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--rename", "attn.weight$=x", "--rename", "attn.bias$=x")
         #expect(result.status == 1)
         #expect(result.stderr.contains("transformer.h.0.attn.weight") && result.stderr.contains("transformer.h.0.attn.bias"))
@@ -31,7 +31,7 @@ import TensorIO
     }
 
     @Test func noMatchIsAnError() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("convert", Repo.fixture("small.safetensors"), scratch.file("o.safetensors"), "--include", "nothing*")
         #expect(result.status == 1)
         #expect(scratch.contents().isEmpty)

@@ -7,7 +7,7 @@ import TensorIO
 
 @Suite struct ConvertShardingTests {
     @Test func maxShardSizeWritesShardsAndAnIndex() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let directory = scratch.file("sharded")
         let result = loft("convert", Repo.fixture("small.safetensors"), directory, "--max-shard-size", "3kB")
         #expect(result.status == 0, "\(result.stderr)")
@@ -26,14 +26,14 @@ import TensorIO
     }
 
     @Test func indexPathAsOutputWritesIntoItsDirectory() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let index = scratch.file("model.safetensors.index.json")
         #expect(loft("convert", Repo.fixture("small.safetensors"), index, "--max-shard-size", "5kB").status == 0)
         try expectSameTensors(Repo.fixture("small.safetensors"), index)
     }
 
     @Test func shardedInputMergesIntoOneFile() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let merged = scratch.file("merged.safetensors")
         let result = loft("convert", Repo.fixture("sharded"), merged)
         #expect(result.status == 0, "\(result.stderr)")

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct FinetuneLimitTests {
     @Test func rankLargerThanEveryModuleIsAUsageErrorNotACrash() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let demo = Repo.root.appendingPathComponent("demo").path
         let result = loft("finetune", "--base", demo + "/model", "--data", demo + "/text/proverbs.txt",
                           "--rank", "100000", "--steps", "1", "--out", scratch.file("x"))
@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func llamaTargetsAreNamedWhenAGpt2ModuleIsAsked() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         // The demo model is GPT-2: a LLaMA projection name is refused with GPT-2's own names.
         let demo = Repo.root.appendingPathComponent("demo").path
         let result = loft("finetune", "--base", demo + "/model", "--data", demo + "/text/proverbs.txt",
@@ -29,7 +29,7 @@ import Testing
     /// `loft experiment factorization --m 100000 --n 100000` (240 GB of m x n matrices) is
     /// refused before anything is allocated or written.
     @Test func factorizationTooLargeForMemoryIsAUsageError() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("experiment", "factorization", "--m", "100000", "--n", "100000", "--out", scratch.file("x"))
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.hasPrefix("loft experiment factorization: --m 100000 --n 100000 needs at least"), "\(result.stderr)")

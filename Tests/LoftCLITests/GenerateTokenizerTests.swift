@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct GenerateTokenizerTests {
     @Test func modelWithoutTokenizerNamesTheDirectoryAndTheFix() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let model = Repo.root.appendingPathComponent("fixtures/training/gpt2").path
         for file in ["config.json", "model.safetensors"] {
             try FileManager.default.copyItem(atPath: model + "/" + file, toPath: scratch.file(file))

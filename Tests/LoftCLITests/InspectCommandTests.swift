@@ -112,7 +112,7 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
     @Test func headerOnlyOnAHundredGigabyteCheckpoint() throws {
         // A sparse file: a real header declaring 100 GB of data that occupies no disk. Reading
         // any of the data would take minutes; inspect must answer from the header at once.
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = scratch.file("huge.safetensors")
         var header = Array(#"{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[25000000000],"data_offsets":[0,100000000000]}}"#.utf8)
         header += [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8)
@@ -134,7 +134,7 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
     }
 
     @Test func formatIsRecognisedByContentWithoutAnExtension() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for (fixture, copy, format) in [("small.safetensors", "weights.bin", "safetensors"), ("small.npz", "archive.data", "npz"),
                                         ("wte.npy", "array", "npy")] {
             try FileManager.default.copyItem(atPath: Repo.fixture(fixture), toPath: scratch.file(copy))

@@ -9,7 +9,7 @@ import TensorIO
     @Test func safetensorsCorpus() throws {
         let verdicts = try ReferenceFixtures.load("safetensors/malformed/expected.json").objectMembers ?? []
         #expect(verdicts.count > 50)
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for verdict in verdicts {
             let path = ReferenceFixtures.path("safetensors/malformed/\(verdict.key)")
             let accepted = verdict.value["loft"]?.stringValue == "ok"
@@ -30,7 +30,7 @@ import TensorIO
     @Test func numpyCorpus() throws {
         let verdicts = try ReferenceFixtures.load("numpy/malformed.json").objectMembers ?? []
         #expect(verdicts.count > 30)
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for verdict in verdicts {
             let path = ReferenceFixtures.path("numpy/malformed/\(verdict.key)")
             // Some problems (a bad CRC, short data) show only when the data is read: --stats reads it.

@@ -8,7 +8,7 @@ import TensorIO
 
 @Suite struct MisnamedInputTests {
     @Test func npyNamedSafetensorsSaysWhatItIs() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = scratch.file("weights.safetensors")
         try FileManager.default.copyItem(atPath: Repo.fixture("wte.npy"), toPath: path)
         for arguments in [["inspect", path], ["convert", path, scratch.file("out.npz")], ["diff", path, path]] {
@@ -21,7 +21,7 @@ import TensorIO
     }
 
     @Test func zipNamedNpySaysWhatItIs() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = scratch.file("weights.npy")
         try FileManager.default.copyItem(atPath: Repo.fixture("small.npz"), toPath: path)
         let result = loft("inspect", path)
@@ -30,7 +30,7 @@ import TensorIO
     }
 
     @Test func directoryWithoutCheckpointNamesWhatWasLookedFor() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         // A shard without its index: nothing says which tensors are where.
         try FileManager.default.copyItem(atPath: Repo.fixture("small.safetensors"), toPath: scratch.file("model-00001-of-00002.safetensors"))
         let result = loft("inspect", scratch.path)

@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func aBareGPT2FileSaysItGuessedTheHeads() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try FileManager.default.copyItem(atPath: Self.demo + "/model.safetensors", toPath: scratch.file("bare.safetensors"))
         let result = loft("eval", "--base", scratch.file("bare.safetensors"), "--data", Self.text, "--tokenizer", Self.demo, "--seq", "32")
         #expect(result.status == 0, "\(result.stderr)")
@@ -47,7 +47,7 @@ import Testing
         let device = loft("eval", "--base", Self.demo, "--data", "/dev/null")
         #expect(device.status == 1)
         #expect(device.stderr.contains("/dev/null: cannot read: not a regular file"), "\(device.stderr)")
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try Data().write(to: URL(fileURLWithPath: scratch.file("empty.txt")))
         let empty = loft("eval", "--base", Self.demo, "--data", scratch.file("empty.txt"))
         #expect(empty.stderr.contains("\(scratch.file("empty.txt")): cannot read: an empty file"), "\(empty.stderr)")
@@ -55,7 +55,7 @@ import Testing
 
     @Test func finetuneRefusesBaseWithInit() throws {
         // Before: trained a random model whose adapter config named --base as its base.
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let result = loft("finetune", "--base", Self.demo, "--init", Self.demo + "/config.json", "--data", Self.text,
                           "--steps", "1", "--batch", "1", "--seq", "16", "--out", scratch.file("run"))
         #expect(result.status != 0)
@@ -65,7 +65,7 @@ import Testing
 
     @Test func aGarbageTrainerJSONIsNamed() throws {
         // Before: "unexpected end of JSON", naming no file.
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try FileManager.default.createDirectory(atPath: scratch.file("run/checkpoint"), withIntermediateDirectories: true)
         try "{\"format\": ".write(toFile: scratch.file("run/checkpoint/trainer.json"), atomically: false, encoding: .utf8)
         let result = loft("finetune", "--base", Self.demo, "--data", Self.text, "--steps", "2", "--batch", "1", "--seq", "16",
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func aGarbageConfigIsNamedByEveryCommand() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try FileManager.default.copyItem(atPath: Self.demo + "/model.safetensors", toPath: scratch.file("model.safetensors"))
         try "{\"n_embd\": 64,".write(toFile: scratch.file("config.json"), atomically: false, encoding: .utf8)
         for arguments in [["eval", "--base", scratch.path, "--data", Self.text], ["inspect", scratch.path]] {

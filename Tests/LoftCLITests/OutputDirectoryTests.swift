@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct OutputDirectoryTests {
     @Test func experimentChecksItsOutputFirst() throws {
-        let scratch = try ScratchDirectory()
-        FileManager.default.createFile(atPath: scratch.file("file"), contents: Data("x".utf8))
+        let scratch = ScratchDirectory()
+        _ = FileManager.default.createFile(atPath: scratch.file("file"), contents: Data("x".utf8))
         let out = scratch.file("file/run")
         let result = loft("experiment", "factorization", "--m", "16", "--n", "16", "--rank", "2", "--target-rank", "2",
                           "--steps", "2", "--out", out)

@@ -148,7 +148,7 @@ import TensorIO
             var size = 0
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory)
-            for file in isDirectory.boolValue ? try FileManager.default.contentsOfDirectory(atPath: out).map { out + "/" + $0 } : [out] {
+            for file in isDirectory.boolValue ? try FileManager.default.contentsOfDirectory(atPath: out).map({ out + "/" + $0 }) : [out] {
                 size += (try FileManager.default.attributesOfItem(atPath: file)[.size] as! NSNumber).intValue
             }
             #expect(json["output_bytes"] as? Int == size, "\(name): \(result.stdout)")

@@ -30,7 +30,7 @@ import TestSupport
     }
 
     @Test func convertToEveryOutputAndDiff() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         // safetensors, with the note about skipped entries.
         let single = loft("convert", Self.fixture("nested.pt"), scratch.file("nested.safetensors"), "--key", "optimizer")
         #expect(single.status == 0, "\(single.stderr)")
@@ -51,7 +51,7 @@ import TestSupport
     }
 
     @Test func shardedBinToShardedSafetensors() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("sharded")
         let result = loft("convert", Self.fixture("gpt2-sharded"), out, "--max-shard-size", "300KB")
         #expect(result.status == 0, "\(result.stderr)")
@@ -84,7 +84,7 @@ import TestSupport
     /// the safetensors original, and merging it into either gives the same values (the .bin
     /// base also carries its tied lm_head.weight, which the safetensors file leaves out).
     @Test func finetuneAndMergeOnABinBase() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for (base, out) in [(Self.fixture("gpt2"), "bin"), (Self.demo, "st")] {
             let run = loft("finetune", "--base", base, "--data", Self.text, "--steps", "2", "--batch", "1", "--seq", "16", "--out", scratch.file(out))
             #expect(run.status == 0, "\(run.stderr)")
@@ -99,7 +99,7 @@ import TestSupport
 
     @Test(arguments: ["os-system.pt", "whole-module.pt", "offset-past-end.pt", "truncated-zip.pt", "mark-bomb.pt", "storage-numel-lies.pt"])
     func hostileFilesLeaveNoOutput(_ file: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let path = Self.fixture("hostile/" + file)
         let result = loft("convert", path, scratch.file("out.safetensors"))
         #expect(result.status == 1)

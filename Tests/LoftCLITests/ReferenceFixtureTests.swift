@@ -54,7 +54,7 @@ enum ReferenceFixtures {
     }
 
     @Test func safetensorsCopiesAreByteIdentical() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         for member in try ReferenceFixtures.load("safetensors/expected.json")["files"]?.objectMembers ?? [] {
             guard member.value["byte_identical"]?.boolValue == true, !member.key.contains("empty") else { continue }
             let source = ReferenceFixtures.path("safetensors/\(member.key)")
@@ -67,7 +67,7 @@ enum ReferenceFixtures {
     }
 
     @Test func npySavedByNumPyIsRewrittenByteIdentically() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let identical = try ReferenceFixtures.load("numpy/manifest.json")["np_save_identical"]?.arrayValue ?? []
         #expect(!identical.isEmpty)
         for name in identical.compactMap(\.stringValue) {
@@ -81,7 +81,7 @@ enum ReferenceFixtures {
     }
 
     @Test func numpyFixturesKeepTheirValuesThroughNpz() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let manifest = try ReferenceFixtures.load("numpy/manifest.json")
         for (kind, folder) in [("npy", "numpy/npy"), ("npz", "numpy/npz")] {
             for member in manifest[kind]?.objectMembers ?? [] {
@@ -105,7 +105,7 @@ enum ReferenceFixtures {
     @Test func shardedReferenceCheckpointListsItsFourShards() throws {
         let json = try inspectJSON(ReferenceFixtures.path("safetensors/sharded"))
         #expect(json["shards"]?.arrayValue?.count == 4)
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let merged = scratch.file("merged.safetensors")
         #expect(loft("convert", ReferenceFixtures.path("safetensors/sharded"), merged).status == 0)
         try expectSameTensors(ReferenceFixtures.path("safetensors/sharded"), merged)

@@ -64,13 +64,13 @@ enum SourceFixtures {
     @Test func directoryWithoutWeightsSaysWhatItHolds() throws {
         let message = SourceFixtures.message { _ = try ModelSource.open(SourceFixtures.format("no-weights")) }
         #expect(message.hasSuffix("no-weights: no weights: holds only config.json, tokenizer.json"), "\(message)")
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         #expect(SourceFixtures.message { _ = try ModelSource.open(scratch.path) }.hasSuffix("no weights: the directory is empty"))
     }
 
     @Test func directoryWithStrayShardNamesTheLayouts() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try FileManager.default.copyItem(atPath: SourceFixtures.path("fixtures/cli/small.safetensors"), toPath: scratch.file("weights.safetensors"))
         let message = SourceFixtures.message { _ = try ModelSource.open(scratch.path) }
@@ -80,7 +80,7 @@ enum SourceFixtures {
 
     // Regression (issue 13 part): a garbage config.json named no file.
     @Test func garbageConfigNamesTheFile() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try FileManager.default.copyItem(atPath: SourceFixtures.path("fixtures/cli/small.safetensors"), toPath: scratch.file("model.safetensors"))
         try "{\"model_type\": gpt2".write(toFile: scratch.file("config.json"), atomically: false, encoding: .utf8)
@@ -115,7 +115,7 @@ enum SourceFixtures {
     }
 
     @Test func theBytesDecideWhateverTheName() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         // No extension, and the extension of another unreadable format: the bytes say.
         for name in ["checkpoint", "weights.h5", "model.safetensors"] {
@@ -133,7 +133,7 @@ enum SourceFixtures {
     }
 
     @Test func aPyTorchIndexPlugsIntoTheShardedLayout() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try FileManager.default.copyItem(atPath: SourceFixtures.format("pytorch_model.bin"), toPath: scratch.file("pytorch_model-00001-of-00001.bin"))
         try #"{"metadata": {}, "weight_map": {"w": "pytorch_model-00001-of-00001.bin"}}"#

@@ -41,10 +41,10 @@ import Testing
         let root = try scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let input = root + "/in.safetensors"
-        FileManager.default.createFile(atPath: input, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: input, contents: Data("x".utf8))
         try FileManager.default.linkItem(atPath: input, toPath: root + "/hard")
         try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: root)
-        FileManager.default.createFile(atPath: root + "/other", contents: Data("y".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/other", contents: Data("y".utf8))
 
         #expect(throws: OutputError.emptyPath) { try OutputTarget("", kind: .file) }
         #expect(throws: OutputError.fileExists(path: root + "/other")) { try OutputTarget(root + "/other", kind: .file) }
@@ -96,7 +96,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         chmod(out, 0o750)
         for name in ["keep.txt", "model.safetensors.index.json", "model-00001-of-00002.safetensors"] {
-            FileManager.default.createFile(atPath: out + "/" + name, contents: Data("old".utf8))
+            _ = FileManager.default.createFile(atPath: out + "/" + name, contents: Data("old".utf8))
         }
         let staging = try OutputTarget(out, kind: .directory, overwrite: true).stage()
         try AtomicOutputFile.write("new", to: staging.file("model.safetensors"))

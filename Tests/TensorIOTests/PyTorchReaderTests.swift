@@ -24,7 +24,7 @@ import TestSupport
     @Test(arguments: converted.map(\.input))
     func convertEqualsTorchLoadPlusSaveFile(_ input: String) throws {
         let entry = Self.converted.first { $0.input == input }!
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try Self.convert(Self.fixture(input), key: entry.key, to: scratch.file("out.safetensors"))
         let ours = try Data(contentsOf: URL(fileURLWithPath: scratch.file("out.safetensors")))
         let theirs = try Data(contentsOf: URL(fileURLWithPath: Self.fixture("expected/\(entry.expected).safetensors")))
@@ -34,7 +34,7 @@ import TestSupport
     /// The committed expectations are today's torch: run the Python route again and compare.
     @Test(.requiresPython("torch", "safetensors"), arguments: ["views.pt", "dtypes.pt", "views-legacy.pt", "bigendian.pt"])
     func pythonRouteLive(_ input: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         try Python.output("""
             import sys, torch
             from safetensors.torch import save_file

@@ -31,7 +31,7 @@ import Testing
     func rewriteIsByteIdenticalToSaveFile(file: String) throws {
         guard SafetensorsFixtures.expected["files"]![file]!["byte_identical"] == .bool(true) else { return }
         let reader = try SafetensorsReader(path: SafetensorsFixtures.path(file))
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let output = scratch.file("out.safetensors")
         // Hand the tensors over in reverse to show the writer imposes the reference's order.
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func emptyFileHasTheDocumentedBytes() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try SafetensorsWriter.write(to: scratch.file("e.safetensors"), tensors: [TensorData](), metadata: [])
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: scratch.file("e.safetensors"))))

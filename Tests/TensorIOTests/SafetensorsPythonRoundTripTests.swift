@@ -19,7 +19,7 @@ import Testing
     """
 
     @Test(.requiresPython("numpy", "safetensors", "ml_dtypes")) func referenceReadsWhatLoftWrites() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("loft.safetensors")
         let half: [UInt16] = [0x3C00, 0xC000, 0x7C00]  // 1, -2, inf
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test(.requiresPython("numpy", "safetensors", "ml_dtypes")) func referenceReadsLoftsShardedCheckpoint() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let tensors = (0..<5).map { f32Tensor("layers.\($0).w", (0..<8).map { Float($0) * 0.5 }) }
         try ShardedSafetensorsWriter.write(directory: scratch.path, tensors: tensors.map(\.info), maxShardSize: 70) { info in

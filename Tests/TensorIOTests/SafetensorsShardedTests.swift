@@ -31,7 +31,7 @@ import Testing
 
     @Test func rewriteIsByteIdenticalToTheReference() throws {
         let reader = try ShardedSafetensorsReader(path: SafetensorsFixtures.path("sharded"))
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try ShardedSafetensorsWriter.write(directory: scratch.path, tensors: reader.tensors, metadata: [],
                                            maxShardSize: Self.expected["max_shard_size"]!.intValue!) { try reader.data(for: $0.name) }
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func oneShardIsAPlainFileWithoutIndex() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let tensors = [f32Tensor("a", [1, 2]), f32Tensor("b", [3])]
         // Other files stay. (An earlier checkpoint's shards are the output policy's to remove,
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func weightMapIsTheTruth() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try SafetensorsWriter.write(to: scratch.file("s1.safetensors"), tensors: [f32Tensor("kept", [1]), f32Tensor("extra", [2])])
         let index = #"{"metadata": {"total_size": 4}, "weight_map": {"kept": "s1.safetensors"}}"#
@@ -84,7 +84,7 @@ import Testing
 
     @Test func canonicallyEquivalentNamesStayDistinct() throws {
         // "é" (U+00E9) and "e" + U+0301 are equal as Swift Strings but different tensor names.
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try SafetensorsWriter.write(to: scratch.file("s1.safetensors"), tensors: [f32Tensor("\u{e9}", [1]), f32Tensor("e\u{301}", [2])])
         let index = "{\"weight_map\": {\"\u{e9}\": \"s1.safetensors\", \"e\u{301}\": \"s1.safetensors\"}}"
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func missingShardAndMissingTensorNameBoth() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         try SafetensorsWriter.write(to: scratch.file("s1.safetensors"), tensors: [f32Tensor("a", [1])])
         let indexPath = scratch.file("model.safetensors.index.json")
@@ -118,7 +118,7 @@ import Testing
 
     @Test func nothingIsLeftWhenAShardFails() throws {
         struct Boom: Error {}
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let infos = (0..<4).map { TensorInfo(name: "t\($0)", dtype: .F32, shape: [4]) }
         #expect(throws: Boom.self) {

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func callsDataOnceEachInWriteOrder() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let tensors = [f32Tensor("w", [1, 2]), tensorData(TensorInfo(name: "i", dtype: .I64, shape: [1]), [7, 0, 0, 0, 0, 0, 0, 0])]
         var asked: [String] = []
@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func refusesReservedNameC128AndDuplicates() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("x.safetensors")
         #expect(throws: SafetensorsError.reservedName(path: path, tensor: "__metadata__")) {
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func subByteTensorsMustFillWholeBytes() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("x.safetensors")
         let odd = TensorInfo(name: "q", dtype: .F4, shape: [3])
@@ -72,7 +72,7 @@ import Testing
 
     @Test func nothingIsLeftWhenDataFails() throws {
         struct Boom: Error {}
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("x.safetensors")
         #expect(throws: Boom.self) {
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func previousFileSurvivesAFailedOverwrite() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("x.safetensors")
         try SafetensorsWriter.write(to: path, tensors: [f32Tensor("a", [1])])
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func wrongSizedDataIsRefused() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let path = scratch.file("x.safetensors")
         #expect(throws: SafetensorsError.dataMismatch(path: path, tensor: "a", reason: "expected F32 [2] (8 bytes), got F32 [1] (4 bytes)")) {

@@ -43,7 +43,7 @@ import TensorIO
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A regular file where a parent directory should be.
-        FileManager.default.createFile(atPath: directory + "/file", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: directory + "/file", contents: Data("x".utf8))
         var request = adamwRequest(base: TrainingFixtures.path("gpt2"), output: directory + "/file/out")
         request.options.method = .loft
         #expect(throws: OutputError.notADirectory(path: directory + "/file/out", blocking: directory + "/file")) { try FinetuneJob(request) }

@@ -31,7 +31,7 @@ import Testing
         let directory = try TrainingFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/odd.bin"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 0, 2]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 0, 2]))
         #expect(throws: TrainingError.self) { try TokenFile.read(path: path) }
     }
 
