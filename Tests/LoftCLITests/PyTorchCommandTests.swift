@@ -73,6 +73,26 @@ import TestSupport
         #expect(sharded.stdout == original.stdout, "\(sharded.stderr)")
     }
 
+    /// A LLaMA saved by torch.save of its state dict (embed_tokens and lm_head one storage):
+    /// converted, it is the safetensors original plus the tied head; evaluated, it gives the
+    /// original's loss to the last digit.
+    @Test func llamaBinConvertsAndEvaluatesAsTheOriginal() throws {
+        let scratch = ScratchDirectory()
+        let original = Repo.root.appendingPathComponent("fixtures/llama/mha-tied").path
+        let converted = scratch.file("llama.safetensors")
+        let convert = loft("convert", Self.fixture("llama-tied"), converted)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let tensors = loft("diff", converted, original + "/model.safetensors", "--atol", "0", "--rtol", "0")
+        #expect(tensors.stdout.contains("only in") && tensors.stdout.contains("lm_head.weight"), "\(tensors.stdout)")
+        #expect(tensors.stdout.contains("20 tensor(s) compared, 0 differ, 0 missing, 1 extra"), "\(tensors.stdout)")
+        let tokens = Repo.root.appendingPathComponent("fixtures/llamatrain/tokens.npy").path
+        let bin = loft("eval", "--base", Self.fixture("llama-tied"), "--data", tokens, "--seq", "16", "--json")
+        let safetensors = loft("eval", "--base", original, "--data", tokens, "--seq", "16", "--json")
+        #expect(bin.status == 0 && safetensors.status == 0, "\(bin.stderr)\(safetensors.stderr)")
+        #expect(bin.stdout.contains("\"loss\""), "\(bin.stdout)")
+        #expect(bin.stdout.replacingOccurrences(of: Self.fixture("llama-tied"), with: "BASE") == safetensors.stdout.replacingOccurrences(of: original, with: "BASE"))
+    }
+
     @Test func generateReadsABinModel() throws {
         let bin = loft("generate", "--base", Self.fixture("gpt2"), "--prompt", "A stitch", "--max-tokens", "8", "--temperature", "0")
         let original = loft("generate", "--base", Self.demo, "--prompt", "A stitch", "--max-tokens", "8", "--temperature", "0")
