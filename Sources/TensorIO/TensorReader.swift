@@ -27,6 +27,10 @@ public protocol TensorReader: AnyObject {
     /// How the file stores a tensor when that differs from its dtype (a GGUF quantization
     /// such as "Q8_0", dequantized on read); nil otherwise.
     func storageType(for name: String) -> String?
+    /// Tensors that are exactly another tensor of the file (tied weights saved as one
+    /// storage, same offset, shape, strides and dtype): name -> the name kept for both.
+    /// A safetensors output writes such a tensor once (TensorConversion).
+    var aliases: [String: String] { get }
 }
 
 extension TensorReader {
@@ -35,6 +39,7 @@ extension TensorReader {
     public var otherEntries: [(name: String, value: String)] { [] }
 
     public func storageType(for name: String) -> String? { nil }
+    public var aliases: [String: String] { [:] }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)

@@ -86,8 +86,14 @@ public enum TensorConversion {
         let target = try output.target(overwrite: options.overwrite, inputs: inputFiles(of: reader))
         // The reader's own notes (where a PyTorch state dict was found, entries skipped).
         var notes: [String] = reader.notes
-        let steps = try plan(reader: reader, output: output, options: options, notes: &notes)
-        let metadata = outputMetadata(reader: reader, output: output, options: options, notes: &notes)
+        let planned = try plan(reader: reader, output: output, options: options, notes: &notes)
+        let (steps, written) = writtenOnce(planned, aliases: reader.aliases, output: output, notes: &notes)
+        var metadata = outputMetadata(reader: reader, output: output, options: options, notes: &notes)
+        if !written.isEmpty {
+            // As safetensors' own converter records them, with the "format" transformers checks.
+            if !metadata.contains(where: { $0.key == "format" }) { metadata.insert(("format", "pt"), at: 0) }
+            for (dropped, kept) in written where !metadata.contains(where: { $0.key == dropped }) { metadata.append((dropped, kept)) }
+        }
 
         // UTF-8 keys: names are compared as bytes (see TensorSelection.plan).
         let byName = Dictionary(steps.map { (Array($0.output.name.utf8), $0) }, uniquingKeysWith: { first, _ in first })
@@ -241,6 +247,28 @@ public enum TensorConversion {
             notes.append("NumPy has no bfloat16/float8 dtype: \(widened.count) tensor(s) written as F32 holding their exact values: \(listed(widened))")
         }
         return steps
+    }
+
+    /// safetensors cannot say that two names share bytes: a tensor that is exactly another
+    /// (reader.aliases: a tied head) is written once, under the kept name, and the dropped
+    /// name is returned with the name it equals (output names, in order) for the metadata.
+    /// Only when both are selected and end in the same dtype; NumPy outputs keep every copy.
+    static func writtenOnce(_ steps: [Step], aliases: [String: String], output: ConversionOutput,
+                            notes: inout [String]) -> (steps: [Step], dropped: [(name: String, kept: String)]) {
+        guard !aliases.isEmpty, !output.isNumPy else { return (steps, []) }
+        let bySource = Dictionary(steps.map { ($0.source.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var dropped: [(name: String, kept: String)] = []
+        let kept = steps.filter { step in
+            guard let keptName = aliases[step.source.name], let keptStep = bySource[keptName],
+                  keptStep.output.dtype == step.output.dtype, keptStep.via == step.via else { return true }
+            dropped.append((step.output.name, keptStep.output.name))
+            return false
+        }
+        if !dropped.isEmpty {
+            notes.append("\(dropped.count) tied tensor(s) written once (they are the same bytes; the name is kept in the metadata): "
+                + listed(dropped.map { "\($0.name) = \($0.kept)" }))
+        }
+        return (kept, dropped)
     }
 
     /// The input's metadata (minus the index's computed total_size), then the user's entries.

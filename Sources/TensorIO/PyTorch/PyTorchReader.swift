@@ -3,7 +3,8 @@
 // and where each storage is; TorchStateDict picks the state dict and names the tensors;
 // TorchTensorLayout checks each tensor against its storage. Opening reads only the pickle
 // and the zip directory; tensor bytes stay in the mapping until asked for, and a contiguous
-// tensor is a view of it. Tensors sharing a storage (tied weights) each read their own view.
+// tensor is a view of it. Tensors sharing a storage (tied weights) each read their own view;
+// those that are exactly the same tensor are reported as `aliases`.
 
 public final class PyTorchReader: MappedTensorReader {
     public let path: String
@@ -11,6 +12,7 @@ public final class PyTorchReader: MappedTensorReader {
     public let tensors: [TensorInfo]
     public let notes: [String]
     public let otherEntries: [(name: String, value: String)]
+    public let aliases: [String: String]
 
     private let layouts: [TensorNameKey: TorchTensorLayout]
     public let source: ReaderBytes
@@ -41,6 +43,7 @@ public final class PyTorchReader: MappedTensorReader {
         }
         self.layouts = layouts
         self.tensors = tensors
+        aliases = Self.aliases(tensors.map { ($0.name, layouts[TensorNameKey($0.name)]!) })
         otherEntries = selected.others
         var notes = selected.notes
         if !selected.others.isEmpty {
@@ -52,6 +55,28 @@ public final class PyTorchReader: MappedTensorReader {
     }
 
     public func info(for name: String) -> TensorInfo? { layouts[TensorNameKey(name)]?.info }
+
+    /// Groups of tensors with the same bytes and layout (a tied head saved as the embedding's
+    /// storage). The name kept is the one transformers loads: not a `lm_head.weight` (its
+    /// models list the head among the tied keys to drop), else the first in byte order.
+    /// Views that differ (a transpose, a slice of the same storage) are not aliases.
+    static func aliases(_ layouts: [(name: String, layout: TorchTensorLayout)]) -> [String: String] {
+        struct Identity: Hashable {
+            let storage: Range<Int>, offset: Int, stride: [Int], shape: [Int], dtype: DType
+        }
+        var groups: [Identity: [String]] = [:]
+        for (name, layout) in layouts where layout.info.elementCount > 0 {
+            let identity = Identity(storage: layout.storage, offset: layout.offset, stride: layout.stride, shape: layout.info.shape, dtype: layout.info.dtype)
+            groups[identity, default: []].append(name)
+        }
+        var aliases: [String: String] = [:]
+        for names in groups.values where names.count > 1 {
+            let ordered = names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            let kept = ordered.first { !$0.hasSuffix("lm_head.weight") } ?? ordered[0]
+            for name in ordered where name != kept { aliases[name] = kept }
+        }
+        return aliases
+    }
 
     public func data(for name: String) throws -> TensorData {
         guard let layout = layouts[TensorNameKey(name)] else { throw PyTorchError.unknownTensor(path: path, tensor: name) }

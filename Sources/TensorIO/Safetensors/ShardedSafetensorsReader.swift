@@ -93,6 +93,11 @@ public final class ShardedSafetensorsReader: ShardedTensorReader {
     /// The shard file (relative to `directory`) that holds a tensor.
     public func shard(of name: String) -> String? { shardOfTensor[TensorNameKey(name)] }
 
+    /// Each shard's aliases (tied tensors are saved in one shard, as one storage).
+    public var aliases: [String: String] {
+        readers.values.reduce(into: [:]) { all, reader in all.merge(reader.aliases) { first, _ in first } }
+    }
+
     private static func load(index indexPath: String, directory: String, key: String?) throws -> (
         [(key: String, value: String)], [TensorInfo], [(file: String, tensors: [String])],
         [String: TensorReader], [TensorNameKey: String]
