@@ -19,7 +19,7 @@ extension ConvertCommand {
         let tensorOptions: [(Bool, String)] = [
             (!keepingDType && dtypeChoice != nil, "--dtype"), (dtypeAll, "--dtype-all"), (!include.isEmpty, "--include"), (!exclude.isEmpty, "--exclude"),
             (!rename.isEmpty, "--rename"), (shardSize.text != nil, "--max-shard-size"), (compress, "--compress"), (!metadata.isEmpty, "--metadata"),
-            (stateDict.key != nil, "--key"),
+            (stateDict.key != nil, "--key"), (verify, "--verify"),
         ]
         if let (_, flag) = tensorOptions.first(where: { $0.0 }) {
             throw ValidationError("\(flag) converts tensor files; it does not apply \(route)")

@@ -39,7 +39,7 @@ struct ConvertCommand: ParsableCommand {
               loft convert sharded/ merged.safetensors --exclude 'lm_head.*'
               loft convert in.safetensors out.safetensors --rename '^model.=' --dtype bf16
               loft convert model.safetensors wte.npy --include transformer.wte.weight
-              loft convert pytorch_model.bin model.safetensors
+              loft convert pytorch_model.bin model.safetensors --verify
               loft convert last.ckpt model.safetensors --key state_dict
             """)
 
@@ -73,6 +73,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Add or replace a metadata entry (repeatable; safetensors outputs).", valueName: "key=value"))
     var metadata: [String] = []
 
+    @Flag(help: "Read the output back and compare every tensor with the input, byte for byte.")
+    var verify = false
+
     @OptionGroup var stateDict: StateDictKeyOption
 
     @Option(help: "Convert the adapter directory INPUT to this layout (peft or mlx) instead of converting tensors.")
@@ -105,6 +108,7 @@ struct ConvertCommand: ParsableCommand {
             dtype: dtype, castIntegers: dtypeAll, selection: selection,
             metadata: try metadata.map(ConversionOptions.parseMetadata))
         options.overwrite = overwrite.overwrite
+        options.verify = verify
         return options
     }
 
@@ -131,6 +135,7 @@ struct ConvertCommand: ParsableCommand {
     static func line(_ s: ConversionSummary) -> String {
         "\(s.input) -> \(s.output.path) (\(s.output.format)): \(NumberText.grouped(s.tensorCount)) \(s.tensorCount == 1 ? "tensor" : "tensors"), "
             + "\(ByteSize.format(s.inputBytes)) -> \(ByteSize.format(s.outputBytes)) in \(ByteSize.formatFixed(s.seconds, digits: 2)) s"
+            + (s.verified ? ", verified (read back, equal to the input)" : "")
     }
 
     static func json(_ s: ConversionSummary) -> JSONValue {
@@ -143,6 +148,7 @@ struct ConvertCommand: ParsableCommand {
             JSONMember("output_bytes", .integer(Int64(s.outputBytes))),
             JSONMember("files", .array(s.outputFiles.map { .string($0) })),
             JSONMember("seconds", .double(s.seconds)),
+            JSONMember("verified", .bool(s.verified)),
             JSONMember("notes", .array(s.notes.map { .string($0) })),
         ])
     }

@@ -12,6 +12,7 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     case noNumPyDType(path: String, tensor: String, dtype: DType)
     case noSafetensorsDType(path: String, tensor: String, dtype: DType)
     case unsupportedOutput(path: String, reason: String)
+    case verificationFailed(path: String, tensor: String?, reason: String)
 
     public var description: String {
         switch self {
@@ -35,6 +36,8 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
             return "\(path): tensor \"\(tensor)\": \(dtype.rawValue) is not a safetensors dtype (use --dtype c64, or --exclude it)"
         case let .unsupportedOutput(path, reason):
             return "\(path): \(reason)"
+        case let .verificationFailed(path, tensor, reason):
+            return "\(path): --verify: " + (tensor.map { "tensor \"\($0)\" " } ?? "") + reason + " (the output is left as written)"
         }
     }
 }

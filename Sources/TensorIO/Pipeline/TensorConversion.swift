@@ -27,6 +27,8 @@ public struct ConversionOptions: Sendable {
     public var metadata: [(key: String, value: String)]
     /// Replace an existing output file, or loft's files in an existing output directory.
     public var overwrite = false
+    /// Read the output back and compare every tensor with the input (ConversionVerification).
+    public var verify = false
 
     public init(dtype: DType? = nil, castIntegers: Bool = false, selection: TensorSelection = TensorSelection(),
                 metadata: [(key: String, value: String)] = []) {
@@ -67,6 +69,8 @@ public struct ConversionSummary: Sendable {
     public let seconds: Double
     /// What was done that the user did not spell out (widening, tensors kept as they were).
     public let notes: [String]
+    /// Whether the output was read back and found equal to the input (`verify`).
+    public var verified = false
 }
 
 public enum TensorConversion {
@@ -92,7 +96,7 @@ public enum TensorConversion {
         if !written.isEmpty {
             // As safetensors' own converter records them, with the "format" transformers checks.
             if !metadata.contains(where: { $0.key == "format" }) { metadata.insert(("format", "pt"), at: 0) }
-            for (dropped, kept) in written where !metadata.contains(where: { $0.key == dropped }) { metadata.append((dropped, kept)) }
+            for (dropped, kept) in written where !metadata.contains(where: { $0.key == dropped.output.name }) { metadata.append((dropped.output.name, kept)) }
         }
 
         // UTF-8 keys: names are compared as bytes (see TensorSelection.plan).
@@ -152,10 +156,13 @@ public enum TensorConversion {
         prefetcher.finish()
         if let previous { reader.release(previous) }
         progress?(ConversionProgress(tensorsDone: steps.count, tensorCount: steps.count, bytesDone: totalBytes, totalBytes: totalBytes, current: nil))
-        return ConversionSummary(
+        if options.verify { try verify(output, steps: steps, aliased: written, reader: reader) }
+        var summary = ConversionSummary(
             input: reader.path, output: output, tensorCount: steps.count, inputBytes: totalBytes,
             outputBytes: files.reduce(0) { $0 + (PathStatus($1)?.size ?? 0) }, outputFiles: files,
             seconds: monotonicSeconds() - start, notes: notes)
+        summary.verified = options.verify
+        return summary
     }
 
     /// The files a reader reads: the file itself, or the index and every shard (and the
@@ -254,19 +261,19 @@ public enum TensorConversion {
     /// name is returned with the name it equals (output names, in order) for the metadata.
     /// Only when both are selected and end in the same dtype; NumPy outputs keep every copy.
     static func writtenOnce(_ steps: [Step], aliases: [String: String], output: ConversionOutput,
-                            notes: inout [String]) -> (steps: [Step], dropped: [(name: String, kept: String)]) {
+                            notes: inout [String]) -> (steps: [Step], dropped: [(step: Step, kept: String)]) {
         guard !aliases.isEmpty, !output.isNumPy else { return (steps, []) }
         let bySource = Dictionary(steps.map { ($0.source.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var dropped: [(name: String, kept: String)] = []
+        var dropped: [(step: Step, kept: String)] = []
         let kept = steps.filter { step in
             guard let keptName = aliases[step.source.name], let keptStep = bySource[keptName],
                   keptStep.output.dtype == step.output.dtype, keptStep.via == step.via else { return true }
-            dropped.append((step.output.name, keptStep.output.name))
+            dropped.append((step, keptStep.output.name))
             return false
         }
         if !dropped.isEmpty {
             notes.append("\(dropped.count) tied tensor(s) written once (they are the same bytes; the name is kept in the metadata): "
-                + listed(dropped.map { "\($0.name) = \($0.kept)" }))
+                + listed(dropped.map { "\($0.step.output.name) = \($0.kept)" }))
         }
         return (kept, dropped)
     }
