@@ -110,6 +110,13 @@ public final class Adapter {
         throw AdapterError.notAnAdapter(path: directory)
     }
 
+    /// Whether `path` is a directory holding an adapter (its config and a weights file):
+    /// what inspect and convert tell apart from a model directory.
+    public static func isAdapterDirectory(_ path: String) -> Bool {
+        PathStatus.isDirectory(path) && fileExists(SystemPath.join(path, "adapter_config.json"))
+            && weightFiles.contains { fileExists(SystemPath.join(path, $0.name)) }
+    }
+
     public init(directory: String) throws {
         path = directory
         let configPath = directory + "/adapter_config.json"

@@ -32,9 +32,7 @@ enum ConvertGGUF {
         TensorFile.sniffedFormat(path) == "gguf"
     }
 
-    static func isAdapterDirectory(_ path: String) -> Bool {
-        PathStatus.isRegularFile(SystemPath.join(path, "adapter_config.json"))
-    }
+    static func isAdapterDirectory(_ path: String) -> Bool { Adapter.isAdapterDirectory(path) }
 
     /// Whether `convert INPUT OUTPUT` is one of the GGUF routes.
     static func handles(input: String, output: String) -> Bool {

@@ -2,6 +2,7 @@
 // safetensors header, the npy headers, the zip directory, the shard index), so it is
 // instant on a checkpoint of any size; --stats streams the tensors one at a time.
 
+import Adapters
 import ArgumentParser
 import TensorIO
 
@@ -12,7 +13,9 @@ struct InspectCommand: ParsableCommand {
         discussion: """
             PATH is a .safetensors, .npy or .npz file, a PyTorch checkpoint (.bin, .pt, .pth, \
             .ckpt; read without running its code), a sharded checkpoint's index, or a \
-            directory holding one (or a model.safetensors / pytorch_model.bin).
+            directory holding one (or a model.safetensors / pytorch_model.bin), or a LoRA/DoRA \
+            adapter directory (PEFT or MLX-LM): then each module's kind, rank, alpha, scale, \
+            delta shape and the norm of the change it makes, ||scale B A||_F.
 
             Lists every tensor (name, dtype, shape, parameters, bytes), totals by dtype, the \
             metadata and, for a sharded checkpoint, which file holds which tensor. NumPy dtypes \
@@ -23,6 +26,7 @@ struct InspectCommand: ParsableCommand {
               loft inspect checkpoint/ --filter 'layers.0.*'
               loft inspect weights.npz --stats
               loft inspect model.safetensors --json | jq '.totals'
+              loft inspect my-adapter/
 
             The --json schema is documented in docs/commands/inspect.md.
             """)
@@ -44,6 +48,12 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
+        if Adapter.isAdapterDirectory(path) {
+            if stats || filter != nil || stateDict.key != nil { throw ValidationError("--stats, --filter and --key apply to tensor files, not to an adapter directory") }
+            let summary = AdapterSummary(try Adapter(directory: path))
+            console.out(format.json ? JSON.serialize(AdapterInspection.json(summary), style: .indented) : AdapterInspection.text(summary))
+            return
+        }
         let reader = try ModelSource.open(path, key: stateDict.key).reader
         for note in reader.notes { console.err("note: \(note)") }
         var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))

@@ -146,4 +146,17 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("unknown format"))
     }
+
+    @Test func anAdapterDirectoryIsReportedAsAnAdapter() throws {
+        let adapter = Repository.path("fixtures/adapters/peft-llama-lora")
+        let text = loft("inspect", adapter)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.hasPrefix("\(adapter): peft adapter, 14 module(s) (14 lora), weights adapter_model.safetensors"), "\(text.stdout)")
+        #expect(text.stdout.contains("model.layers.0.mlp.down_proj     lora  32 x 64     4      8      2      1.715"), "\(text.stdout)")
+        let json = try JSON.parse(loft("inspect", adapter, "--json").stdout)
+        #expect(json["modules"]?.arrayValue?.count == 14)
+        #expect(json["modules"]?.arrayValue?.first?["delta_norm"]?.doubleValue.map { abs($0 - 1.715) < 1e-3 } == true)
+        let refused = loft("inspect", adapter, "--stats")
+        #expect(refused.status == 64, "\(refused.stderr)")
+    }
 }
