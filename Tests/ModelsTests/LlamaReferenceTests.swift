@@ -93,3 +93,17 @@ func llamaForwardBackwardEqualsForwardThenBackward(fixture: String) throws {
         #expect(Fixtures.relativeError(parameter.gradient!.array, try Fixtures.floats(expected, "grad." + parameter.name)) < tolerance, "\(parameter.name)")
     }
 }
+
+/// The families' sliding windows are shorter than the 16 tokens and change the result: the same
+/// weights with full causal attention miss transformers' logits, so the windows were applied.
+@Test(arguments: ["mistral", "qwen2", "phi3"])
+func slidingWindowsChangeTheLogits(fixture: String) throws {
+    var config = try LlamaConfig(contentsOf: LlamaFixtures.path("\(fixture)/config.json"))
+    #expect(config.windows.contains { $0 != nil && $0! < LlamaFixtures.sequence })
+    config.windows = config.windows.map { _ in nil }
+    let model = try LlamaModel(config: config, reader: LlamaFixtures.reader("\(fixture)/model.safetensors"))
+    let (ids, _) = try LlamaFixtures.tokensAndTargets(fixture)
+    try model.forward(tokens: ids, targets: nil, batch: LlamaFixtures.batch, sequence: LlamaFixtures.sequence)
+    let expected = try LlamaFixtures.reader("\(fixture)/expected-base.safetensors")
+    #expect(Fixtures.relativeError(Array(model.logits), try Fixtures.floats(expected, "logits")) > 1e-3)
+}
