@@ -40,6 +40,12 @@ public enum GGUFModelExport {
             throw GGUFExportError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF (loft writes \(GGUFArchitecture.all.map(\.modelType).joined(separator: ", ")))")
         }
         var notes: [String] = []
+        // llama.cpp's llama and qwen graphs have no sliding window (its converter drops it too);
+        // phi3 keeps it (phi3.attention.sliding_window).
+        let usesWindow = modelType == "mistral" || config["use_sliding_window"]?.boolValue == true
+        if architecture.name != "phi3", usesWindow, let window = config["sliding_window"]?.intValue {
+            notes.append("sliding_window \(window) is not kept: llama.cpp's \(architecture.name) attends over the whole context (the same result while it fits the window)")
+        }
         var mapped: [(info: TensorInfo, mapping: GGUFTensorMapping)] = []
         for info in tensors {
             if let mapping = architecture.mapping(hfName: info.name, config: config) {
