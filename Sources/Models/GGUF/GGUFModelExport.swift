@@ -85,7 +85,9 @@ public enum GGUFModelExport {
         let vocabularySize = config["vocab_size"]?.intValue ?? 0
         if let directory = tokenizerDirectory {
             let tokenizer = try GGUFTokenizer.read(directory: directory, config: config, vocabularySize: vocabularySize)
-            metadata += tokenizer.metadata(preTokenizer: architecture.name == "gpt2" ? "gpt-2" : "default")
+            // llama.cpp's names for the pre-tokenizer regex: Qwen's (qwen2, also for Qwen3) is its own.
+            let preTokenizer = ["gpt2": "gpt-2", "qwen2": "qwen2", "qwen3": "qwen2"][architecture.name] ?? "default"
+            metadata += tokenizer.metadata(preTokenizer: preTokenizer)
         } else {
             metadata.append(("tokenizer.ggml.model", .string("none")))
             if !metadata.contains(where: { $0.key == "\(architecture.name).vocab_size" }) {
