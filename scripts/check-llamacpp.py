@@ -11,6 +11,9 @@ For the shipped demo model (demo/model, a tiny GPT-2) and a tiny LLaMA fixture
       f32, f16   max |difference| / (max - min of the reference logits) <= 2e-3
       q8_0       the same top token at >= 90% of positions
       q4_k_m     loads and its logits are finite (reported: top-token agreement)
+  - the LLaMA-layout families (fixtures/families: mistral, qwen2, qwen3, phi3), --dtype f32,
+    on the first 5 tokens of their inputs (no longer than any fixture's sliding window, which
+    llama.cpp's llama and qwen2 graphs do not have): the same 2e-3 bound.
   - LoRA (fixtures/llama/gqa/adapter): loft merge --out merged.gguf --dtype f32, and
     loft convert ADAPTER adapter.gguf loaded on the f32 base with llama.cpp's LoRA: both
     against PEFT's logits (fixtures/llama/gqa/expected.safetensors) and each other.
@@ -46,6 +49,8 @@ def main():
         scratch = pathlib.Path(scratch)
         results += check_model(args.loft, ROOT / "demo/model", "gpt2", scratch)
         results += check_model(args.loft, ROOT / "fixtures/llama/gqa", "llama", scratch)
+        for family in ["mistral", "qwen2", "qwen3", "phi3"]:
+            results += check_model(args.loft, ROOT / "fixtures/families" / family, family, scratch, dtypes=["f32"])
         results += check_lora(args.loft, ROOT / "fixtures/llama/gqa", scratch)
     failed = [r for r in results if not r["ok"]]
     if args.json:
@@ -66,9 +71,11 @@ def loft(binary, *arguments):
 
 def token_rows(vocab, model):
     import numpy as np
+    from safetensors.numpy import load_file
     if model == "llama":
-        from safetensors.numpy import load_file
         return load_file(str(ROOT / "fixtures/llama/gqa/input_ids.safetensors"))["input_ids"].astype(np.int64)
+    if model != "gpt2":
+        return load_file(str(ROOT / f"fixtures/families/{model}/input_ids.safetensors"))["input_ids"][:, :5].astype(np.int64)
     return np.random.default_rng(0).integers(1, vocab, size=(2, 24))
 
 
@@ -104,12 +111,12 @@ def compare(reference, logits):
     return error, agree, bool(np.isfinite(logits).all())
 
 
-def check_model(binary, directory, name, scratch):
+def check_model(binary, directory, name, scratch, dtypes=("f32", "f16", "q8_0", "q4_k_m")):
     config = json.loads((directory / "config.json").read_text())
     rows = token_rows(config["vocab_size"], name)
     reference = transformers_logits(directory, rows)
     results = []
-    for dtype in ["f32", "f16", "q8_0", "q4_k_m"]:
+    for dtype in dtypes:
         path = scratch / f"{name}-{dtype}.gguf"
         loft(binary, "convert", directory, path, "--dtype", dtype)
         logits = llamacpp_logits(path, rows)

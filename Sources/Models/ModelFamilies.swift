@@ -1,5 +1,6 @@
 // Which family a model is, and loading it: one registry entry per family, each defined in
-// its own small file (GPT2/GPT2Family.swift, LLaMA/LlamaFamily.swift, MLP/MLPFamily.swift).
+// its own small file (GPT2/GPT2Family.swift, LLaMA/LlamaFamily.swift and the LLaMA-layout
+// families in LLaMA/Families/, MLP/MLPFamily.swift).
 // A new family is one such file and one line in `ModelFamilies.all`.
 //
 // The lookup, as transformers' AutoConfig does it: config.json's `model_type`, else its
@@ -35,7 +36,7 @@ public struct ModelFamily: Sendable {
 }
 
 public enum ModelFamilies {
-    public static let all: [ModelFamily] = [.gpt2, .llama, .mlp]
+    public static let all: [ModelFamily] = [.gpt2, .llama, .mistral, .qwen2, .qwen3, .phi3, .mlp]
 
     /// The family a config.json names (model_type, else architectures); nil when it names none.
     public static func family(config json: JSONValue, path: String) throws -> ModelFamily? {

@@ -1,6 +1,7 @@
 // The committed LLaMA fixtures (fixtures/llama/, made by fixtures/generators/llama.py with
 // transformers + peft): three tiny random LlamaForCausalLM checkpoints, their inputs, a PEFT
-// adapter on all seven projections, and the reference logits, losses and gradients.
+// adapter on all seven projections, and the reference logits, losses and gradients; and the
+// LLaMA-layout families of fixtures/families/ (generators/families.py), in the same layout.
 
 import Foundation
 import Testing
@@ -15,9 +16,18 @@ enum LlamaFixtures {
     /// gqa (4 heads over 2 key/value heads, untied head), mha-tied (tied embeddings),
     /// llama3-rope (llama3 rope scaling, head_dim 16).
     static let models = ["gqa", "mha-tied", "llama3-rope"]
+    /// Under fixtures/families: mistral (sliding window 6 < 16 tokens), qwen2 (q/k/v biases,
+    /// tied head, rope_theta 1e6, layer 1 sliding), qwen3 (q_norm/k_norm, head_dim 12), phi3
+    /// (fused qkv_proj and gate_up_proj, sliding window 8).
+    static let families = ["mistral", "qwen2", "qwen3", "phi3"]
     static let batch = 2, sequence = 16
 
-    static func path(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
+    /// A file of a fixture: `gqa/config.json` under fixtures/llama, `qwen2/...` under fixtures/families.
+    static func path(_ relative: String) -> String {
+        let fixture = relative.split(separator: "/").first.map(String.init) ?? relative
+        let root = families.contains(fixture) ? directory.deletingLastPathComponent().appendingPathComponent("families") : directory
+        return root.appendingPathComponent(relative).path
+    }
     static func reader(_ relative: String) throws -> TensorReader { try SafetensorsReader(path: path(relative)) }
 
     static func load(_ model: String) throws -> LlamaModel { try LlamaModel.load(path: path(model)) }

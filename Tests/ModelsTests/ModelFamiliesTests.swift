@@ -36,8 +36,8 @@ import TensorIO
     @Test func unknownModelTypeNamesTheConfigFile() throws {
         let directory = try TemporaryDirectory()
         try FileManager.default.copyItem(atPath: Fixtures.path("gpt2-tiny/model.safetensors"), toPath: directory.path + "/model.safetensors")
-        let config = try directory.write("config.json", #"{"model_type": "qwen2"}"#)
-        #expect(throws: ModelError.invalidConfig(path: config, reason: "model_type 'qwen2' is not supported (loft knows gpt2, llama)")) {
+        let config = try directory.write("config.json", #"{"model_type": "gemma3_text"}"#)
+        #expect(throws: ModelError.invalidConfig(path: config, reason: "model_type 'gemma3_text' is not supported (loft knows gpt2, llama, mistral, qwen2, qwen3, phi3)")) {
             try ModelFamilies.load(ModelSource.open(directory.path))
         }
     }
@@ -73,8 +73,48 @@ import TensorIO
         #expect(throws: ModelError.self) { try ModelFamilies.initialized(config: Fixtures.path("mlp/config.json"), seed: 1) }
     }
 
+    /// Each LLaMA-layout family loads as LlamaModel configured by its layout, and names its
+    /// own projections as PEFT does.
+    @Test(arguments: [("mistral", "MistralForCausalLM", 7), ("qwen2", "Qwen2ForCausalLM", 7),
+                      ("qwen3", "Qwen3ForCausalLM", 7), ("phi3", "Phi3ForCausalLM", 4)])
+    func llamaLayoutFamiliesLoadByModelType(fixture: String, architecture: String, projections: Int) throws {
+        let source = try ModelSource.open(LlamaFixtures.path(fixture))
+        let model = try #require(try ModelFamilies.load(source) as? LlamaModel)
+        #expect(source.modelType == fixture && model.modelType == fixture && model.architecture == architecture)
+        #expect(model.projections.count == projections * model.config.layers)
+        #expect(model.defaultTargets.count == projections)
+        #expect(try LlamaConfig(json: model.configJSON, path: fixture) == model.config, "config.json written back reads the same")
+        #expect(model.parameterCount == model.parameters.reduce(0) { $0 + $1.count })
+    }
+
+    @Test func familySwitchesAreReadFromConfig() throws {
+        let mistral = try LlamaConfig(contentsOf: LlamaFixtures.path("mistral/config.json"))
+        #expect(mistral.windows == [6, 6])
+        let qwen2 = try LlamaConfig(contentsOf: LlamaFixtures.path("qwen2/config.json"))
+        #expect(qwen2.windows == [nil, 5] && qwen2.queryKeyValueBias && !qwen2.outputBias && qwen2.tiedEmbeddings)
+        #expect(qwen2.rope == .default(theta: 1e6))
+        let qwen3 = try LlamaConfig(contentsOf: LlamaFixtures.path("qwen3/config.json"))
+        #expect(qwen3.headDimension == 12 && qwen3.queryWidth == 48 && qwen3.layout.queryKeyNorm && qwen3.windows == [nil, nil])
+        let phi3 = try LlamaConfig(contentsOf: LlamaFixtures.path("phi3/config.json"))
+        #expect(phi3.layout.fusedProjections && phi3.windows == [8, 8] && phi3.padTokenId == 0)
+    }
+
+    @Test func longropeIsRefusedClearly() throws {
+        var json = try JSONFile.read(LlamaFixtures.path("phi3/config.json"))
+        guard case var .object(members) = json else { Issue.record("config is not an object"); return }
+        members.removeAll { $0.key == "rope_parameters" }
+        members.append(JSONMember("rope_scaling", .object([JSONMember("type", .string("longrope")),
+                                                           JSONMember("long_factor", .array([.double(1)])),
+                                                           JSONMember("short_factor", .array([.double(1)]))])))
+        json = .object(members)
+        #expect(throws: ModelError.invalidConfig(path: "phi3/config.json",
+                                                 reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default and llama3 rope are")) {
+            try LlamaConfig(json: json, path: "phi3/config.json")
+        }
+    }
+
     @Test func everyFamilyIsRegisteredOnce() {
-        #expect(ModelFamilies.all.map(\.name) == ["gpt2", "llama", "mlp"])
+        #expect(ModelFamilies.all.map(\.name) == ["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "mlp"])
         let types = ModelFamilies.all.flatMap(\.modelTypes)
         #expect(Set(types).count == types.count)
     }

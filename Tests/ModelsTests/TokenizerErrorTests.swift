@@ -121,9 +121,9 @@ import TensorIO
     @Test func normalizerIsRefused() throws {
         let directory = try TemporaryDirectory()
         let path = try editedGPT2(directory) { root in
-            self.replace(&root, "normalizer", .object([JSONMember("type", .string("NFC"))]))
+            self.replace(&root, "normalizer", .object([JSONMember("type", .string("NFKC"))]))
         }
-        #expect(loadError(path) == .unsupportedComponent(path: path, component: "normalizer", detail: "NFC"))
+        #expect(loadError(path) == .unsupportedComponent(path: path, component: "normalizer", detail: "NFKC"))
     }
 
     @Test func missingVocabularyIsAFormatError() throws {

@@ -8,6 +8,8 @@
 //   - LLaMA's q_proj and k_proj are permuted for llama.cpp's rotary embedding (it rotates
 //     adjacent pairs, transformers rotates the two halves of each head): within each head,
 //     row (j * half + i) moves to row (2 * i + j), as convert_hf_to_gguf.py's `permute`.
+//     Mistral is written as llama (as llama.cpp's converter does). Qwen2, Qwen3 and Phi-3 use
+//     llama.cpp's NeoX rotary (the halves, as transformers), so nothing is permuted there.
 
 import TensorIO
 
@@ -29,8 +31,14 @@ public struct GGUFTensorMapping: Sendable {
 public struct GGUFArchitecture: Sendable {
     /// llama.cpp's architecture name ("gpt2", "llama").
     public let name: String
-    /// transformers' model_type.
+    /// transformers' model_type (written back on import).
     public let modelType: String
+    /// Other model_types written as this architecture (Mistral as llama).
+    var alsoModelTypes: [String] = []
+    /// transformers' class for config.json `architectures` on import.
+    var hfArchitecture = "LlamaForCausalLM"
+    /// Whether q_proj and k_proj get the rotary permutation (llama; not the NeoX-rope archs).
+    var permutesRotary = true
     /// Global tensors: HF suffix (after the prefix) -> GGUF name.
     let globals: [(String, String)]
     /// Per-layer tensors: HF suffix after `layers.N.` -> GGUF suffix after `blk.N.`.
@@ -51,19 +59,41 @@ public struct GGUFArchitecture: Sendable {
                    ("mlp.c_proj.weight", "ffn_down.weight"), ("mlp.c_proj.bias", "ffn_down.bias")],
         prefix: "transformer.", layerPrefix: "h.")
 
-    public static let llama = GGUFArchitecture(
-        name: "llama", modelType: "llama",
-        globals: [("embed_tokens.weight", "token_embd.weight"), ("norm.weight", "output_norm.weight"), ("lm_head.weight", "output.weight")],
-        perLayer: [("input_layernorm.weight", "attn_norm.weight"), ("self_attn.q_proj.weight", "attn_q.weight"),
-                   ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.v_proj.weight", "attn_v.weight"),
-                   ("self_attn.o_proj.weight", "attn_output.weight"), ("post_attention_layernorm.weight", "ffn_norm.weight"),
-                   ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
-                   ("mlp.down_proj.weight", "ffn_down.weight")],
+    private static let llamaGlobals = [("embed_tokens.weight", "token_embd.weight"), ("norm.weight", "output_norm.weight"),
+                                       ("lm_head.weight", "output.weight")]
+    private static let llamaLayer = [("input_layernorm.weight", "attn_norm.weight"), ("self_attn.q_proj.weight", "attn_q.weight"),
+                                     ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.v_proj.weight", "attn_v.weight"),
+                                     ("self_attn.o_proj.weight", "attn_output.weight"), ("post_attention_layernorm.weight", "ffn_norm.weight"),
+                                     ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
+                                     ("mlp.down_proj.weight", "ffn_down.weight")]
+
+    public static let llama = GGUFArchitecture(name: "llama", modelType: "llama", alsoModelTypes: ["mistral"],
+                                               globals: llamaGlobals, perLayer: llamaLayer, prefix: "model.", layerPrefix: "layers.")
+
+    public static let qwen2 = GGUFArchitecture(
+        name: "qwen2", modelType: "qwen2", hfArchitecture: "Qwen2ForCausalLM", permutesRotary: false, globals: llamaGlobals,
+        perLayer: llamaLayer + [("self_attn.q_proj.bias", "attn_q.bias"), ("self_attn.k_proj.bias", "attn_k.bias"),
+                                ("self_attn.v_proj.bias", "attn_v.bias")],
         prefix: "model.", layerPrefix: "layers.")
 
-    public static let all: [GGUFArchitecture] = [.gpt2, .llama]
+    public static let qwen3 = GGUFArchitecture(
+        name: "qwen3", modelType: "qwen3", hfArchitecture: "Qwen3ForCausalLM", permutesRotary: false, globals: llamaGlobals,
+        perLayer: llamaLayer + [("self_attn.q_norm.weight", "attn_q_norm.weight"), ("self_attn.k_norm.weight", "attn_k_norm.weight")],
+        prefix: "model.", layerPrefix: "layers.")
 
-    public static func named(modelType: String) -> GGUFArchitecture? { all.first { $0.modelType == modelType } }
+    /// gate_up_proj is llama.cpp's ffn_up of twice the width (gate rows first), split in its graph.
+    public static let phi3 = GGUFArchitecture(
+        name: "phi3", modelType: "phi3", hfArchitecture: "Phi3ForCausalLM", permutesRotary: false, globals: llamaGlobals,
+        perLayer: [("input_layernorm.weight", "attn_norm.weight"), ("self_attn.qkv_proj.weight", "attn_qkv.weight"),
+                   ("self_attn.o_proj.weight", "attn_output.weight"), ("post_attention_layernorm.weight", "ffn_norm.weight"),
+                   ("mlp.gate_up_proj.weight", "ffn_up.weight"), ("mlp.down_proj.weight", "ffn_down.weight")],
+        prefix: "model.", layerPrefix: "layers.")
+
+    public static let all: [GGUFArchitecture] = [.gpt2, .llama, .qwen2, .qwen3, .phi3]
+
+    public static func named(modelType: String) -> GGUFArchitecture? {
+        all.first { $0.modelType == modelType || $0.alsoModelTypes.contains(modelType) }
+    }
     public static func named(gguf name: String) -> GGUFArchitecture? { all.first { $0.name == name } }
 
     /// The GGUF name and layout of an HF tensor, or nil for a tensor llama.cpp has no use for
@@ -102,6 +132,7 @@ public struct GGUFArchitecture: Sendable {
         case "gpt2":
             return suffix.hasSuffix("c_attn.weight") || suffix.hasSuffix("c_proj.weight") || suffix.hasSuffix("c_fc.weight") ? .transposed : .unchanged
         default:
+            guard permutesRotary else { return .unchanged }
             let heads = config["num_attention_heads"]?.intValue ?? 1
             if suffix == "self_attn.q_proj.weight" { return .rotary(heads: heads) }
             if suffix == "self_attn.k_proj.weight" { return .rotary(heads: config["num_key_value_heads"]?.intValue ?? heads) }

@@ -46,6 +46,9 @@ extension GGUFArchitecture {
                 add("attention.value_length", .uint32(UInt32(headDim)))
             }
             add("vocab_size", .uint32(UInt32(try int("vocab_size"))))
+            if name == "phi3", let window = config["sliding_window"]?.intValue {
+                add("attention.sliding_window", .uint32(UInt32(window)))
+            }
         }
         return keys
     }
@@ -73,19 +76,25 @@ extension GGUFArchitecture {
             add("n_positions", .integer(Int64(try int("context_length"))))
         default:
             let heads = try int("attention.head_count")
-            add("architectures", .array([.string("LlamaForCausalLM")]))
+            add("architectures", .array([.string(hfArchitecture)]))
             let hidden = try int("embedding_length")
             add("head_dim", .integer(Int64(header.value("\(name).attention.key_length")?.intValue ?? hidden / heads)))
             add("hidden_act", .string("silu"))
             add("hidden_size", .integer(Int64(try int("embedding_length"))))
             add("intermediate_size", .integer(Int64(try int("feed_forward_length"))))
             add("max_position_embeddings", .integer(Int64(try int("context_length"))))
-            add("model_type", .string("llama"))
+            add("model_type", .string(modelType))
             add("num_attention_heads", .integer(Int64(heads)))
             add("num_hidden_layers", .integer(Int64(try int("block_count"))))
             add("num_key_value_heads", .integer(Int64(header.value("\(name).attention.head_count_kv")?.intValue ?? heads)))
             add("rms_norm_eps", .double(double("attention.layer_norm_rms_epsilon", 1e-6)))
             add("rope_theta", .double(double("rope.freq_base", 10000)))
+            if name == "phi3" {
+                if let window = header.value("phi3.attention.sliding_window")?.intValue { add("sliding_window", .integer(Int64(window))) }
+                // Phi3Config's default pad_token_id is 32000, outside a smaller vocabulary.
+                let pad = header.value("tokenizer.ggml.padding_token_id")?.intValue
+                add("pad_token_id", pad.map { .integer(Int64($0)) } ?? .null)
+            }
         }
         add("tie_word_embeddings", .bool(tied))
         add("vocab_size", .integer(Int64(vocabularySize)))

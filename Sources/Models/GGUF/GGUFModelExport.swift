@@ -40,6 +40,12 @@ public enum GGUFModelExport {
             throw GGUFExportError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF (loft writes \(GGUFArchitecture.all.map(\.modelType).joined(separator: ", ")))")
         }
         var notes: [String] = []
+        // llama.cpp's llama and qwen graphs have no sliding window (its converter drops it too);
+        // phi3 keeps it (phi3.attention.sliding_window).
+        let usesWindow = modelType == "mistral" || config["use_sliding_window"]?.boolValue == true
+        if architecture.name != "phi3", usesWindow, let window = config["sliding_window"]?.intValue {
+            notes.append("sliding_window \(window) is not kept: llama.cpp's \(architecture.name) attends over the whole context (the same result while it fits the window)")
+        }
         var mapped: [(info: TensorInfo, mapping: GGUFTensorMapping)] = []
         for info in tensors {
             if let mapping = architecture.mapping(hfName: info.name, config: config) {
@@ -79,7 +85,9 @@ public enum GGUFModelExport {
         let vocabularySize = config["vocab_size"]?.intValue ?? 0
         if let directory = tokenizerDirectory {
             let tokenizer = try GGUFTokenizer.read(directory: directory, config: config, vocabularySize: vocabularySize)
-            metadata += tokenizer.metadata(preTokenizer: architecture.name == "gpt2" ? "gpt-2" : "default")
+            // llama.cpp's names for the pre-tokenizer regex: Qwen's (qwen2, also for Qwen3) is its own.
+            let preTokenizer = ["gpt2": "gpt-2", "qwen2": "qwen2", "qwen3": "qwen2"][architecture.name] ?? "default"
+            metadata += tokenizer.metadata(preTokenizer: preTokenizer)
         } else {
             metadata.append(("tokenizer.ggml.model", .string("none")))
             if !metadata.contains(where: { $0.key == "\(architecture.name).vocab_size" }) {

@@ -5,6 +5,9 @@
 // the attention output (not the probabilities: backward recomputes them), the residual after
 // attention, and the MLP's gate and up outputs. silu(gate) · up is not kept: backward
 // recomputes it (one cheap elementwise pass instead of N · intermediate floats per layer).
+// With Qwen3's q_norm / k_norm, q and k before their norm and the norms' 1/rms are kept too.
+// Phi-3's fused projections write into one shared [N, qkv or gate_up width] buffer that is
+// split into query/key/value (gate/up) at once; backward joins the gradients in it again.
 // Backward's gradient buffers are shared by all layers.
 
 final class LlamaLayerActivations {
@@ -15,6 +18,9 @@ final class LlamaLayerActivations {
     let norm2: FloatBuffer, rstd2: FloatBuffer
     let gate: FloatBuffer, up: FloatBuffer
     let residual3: FloatBuffer
+    /// q_proj and k_proj outputs before q_norm / k_norm and the norms' 1/rms per (row, head)
+    /// (Qwen3; empty otherwise).
+    let queryRaw: FloatBuffer, keyRaw: FloatBuffer, queryRstd: FloatBuffer, keyRstd: FloatBuffer
 
     init(config: LlamaConfig, rows N: Int) {
         let C = config.hidden
@@ -28,6 +34,11 @@ final class LlamaLayerActivations {
         gate = FloatBuffer(count: N * config.intermediate)
         up = FloatBuffer(count: N * config.intermediate)
         residual3 = FloatBuffer(count: N * C)
+        let normed = config.layout.queryKeyNorm
+        queryRaw = FloatBuffer(count: normed ? N * config.queryWidth : 0)
+        keyRaw = FloatBuffer(count: normed ? N * config.keyValueWidth : 0)
+        queryRstd = FloatBuffer(count: normed ? N * config.heads : 0)
+        keyRstd = FloatBuffer(count: normed ? N * config.keyValueHeads : 0)
     }
 }
 
@@ -41,6 +52,10 @@ public final class LlamaActivations: DecoderActivations {
     let dChannelsPart: FloatBuffer
     let dAttention: FloatBuffer, dQuery: FloatBuffer, dKey: FloatBuffer, dValue: FloatBuffer
     let dGate: FloatBuffer, dUp: FloatBuffer
+    /// d(q, k before q_norm / k_norm) (Qwen3; empty otherwise).
+    let dQueryRaw: FloatBuffer, dKeyRaw: FloatBuffer
+    /// A fused projection's output or output gradient [N, max(qkv, gate_up width)] (Phi-3; empty otherwise).
+    let fused: FloatBuffer
 
     init(config: LlamaConfig, batch: Int, sequence: Int) {
         let N = batch * sequence, C = config.hidden, I = config.intermediate
@@ -54,6 +69,10 @@ public final class LlamaActivations: DecoderActivations {
         dValue = FloatBuffer(count: N * config.keyValueWidth)
         dGate = FloatBuffer(count: N * I)
         dUp = FloatBuffer(count: N * I)
-        super.init(batch: batch, sequence: sequence, channels: C, projectionsPerLayer: 7)
+        let normed = config.layout.queryKeyNorm
+        dQueryRaw = FloatBuffer(count: normed ? N * config.queryWidth : 0)
+        dKeyRaw = FloatBuffer(count: normed ? N * config.keyValueWidth : 0)
+        fused = FloatBuffer(count: config.layout.fusedProjections ? N * max(config.queryWidth + 2 * config.keyValueWidth, 2 * I) : 0)
+        super.init(batch: batch, sequence: sequence, channels: C, projectionsPerLayer: config.layout.projectionNames.count)
     }
 }

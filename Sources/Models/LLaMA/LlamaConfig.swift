@@ -1,4 +1,5 @@
-// LLaMA-family hyper-parameters from a Hugging Face config.json (LlamaConfig's names).
+// LLaMA-layout hyper-parameters from a Hugging Face config.json (LlamaConfig's names, and
+// the keys Mistral, Qwen2, Qwen3 and Phi-3 add: see LlamaLayout and Families/).
 //
 // RoPE settings come in three spellings across transformers versions and checkpoints: a
 // top-level `rope_theta` with an optional `rope_scaling` dict (Llama 3.x, SmolLM files), or
@@ -21,12 +22,20 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
     public var attentionBias: Bool
     public var mlpBias: Bool
     public var rope: RopeScaling
+    /// Which family's switches (fused projections, q/k norms, q/k/v biases) and spelling.
+    public var layout: LlamaLayout
+    /// Per layer, the sliding attention window (a query sees itself and the window - 1 tokens
+    /// before it), nil for full causal attention.
+    public var windows: [Int?]
+    /// pad_token_id when inside the vocabulary: transformers builds embed_tokens with it as
+    /// padding_idx, so that row gets no gradient (and starts at zero).
+    public var padTokenId: Int?
     public var hiddenSize: Int { hidden }
 
     public init(vocabularySize: Int, positions: Int, hidden: Int, intermediate: Int, layers: Int, heads: Int,
                 keyValueHeads: Int? = nil, headDimension: Int? = nil, rmsNormEpsilon: Float = 1e-5,
                 tiedEmbeddings: Bool = false, attentionBias: Bool = false, mlpBias: Bool = false,
-                rope: RopeScaling = .default(theta: 10000)) {
+                rope: RopeScaling = .default(theta: 10000), layout: LlamaLayout = .llama, windows: [Int?]? = nil) {
         self.vocabularySize = vocabularySize
         self.positions = positions
         self.hidden = hidden
@@ -40,6 +49,8 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
         self.attentionBias = attentionBias
         self.mlpBias = mlpBias
         self.rope = rope
+        self.layout = layout
+        self.windows = windows ?? Array(repeating: nil, count: max(layers, 0))
     }
 
     /// SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M): 30 layers, 576 wide, 9 heads sharing
@@ -64,16 +75,19 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
         if let tp = json["pretraining_tp"]?.intValue, tp != 1 {
             throw ModelError.invalidConfig(path: path, reason: "pretraining_tp \(tp) is not supported (only 1)")
         }
+        let layout = try LlamaLayout(json: json, path: path)
         let heads = try integer("num_attention_heads"), hidden = try integer("hidden_size")
-        let positions = try integer("max_position_embeddings", 2048)
+        let positions = try integer("max_position_embeddings", 2048), layers = try integer("num_hidden_layers")
         self.init(vocabularySize: try integer("vocab_size"), positions: positions, hidden: hidden,
-                  intermediate: try integer("intermediate_size"), layers: try integer("num_hidden_layers"), heads: heads,
+                  intermediate: try integer("intermediate_size"), layers: layers, heads: heads,
                   keyValueHeads: try integer("num_key_value_heads", heads),
-                  headDimension: try integer("head_dim", heads > 0 ? hidden / heads : 0),
+                  headDimension: try integer("head_dim", layout.defaultHeadDimension ?? (heads > 0 ? hidden / heads : 0)),
                   rmsNormEpsilon: Float(json["rms_norm_eps"]?.doubleValue ?? 1e-6),
                   tiedEmbeddings: try flag("tie_word_embeddings", false),
                   attentionBias: try flag("attention_bias", false), mlpBias: try flag("mlp_bias", false),
-                  rope: try RopeScaling(json: json, positions: positions, path: path))
+                  rope: try RopeScaling(json: json, positions: positions, path: path),
+                  layout: layout, windows: try slidingWindows(json: json, layout: layout, layers: max(layers, 0), path: path))
+        if let pad = json["pad_token_id"]?.intValue, pad >= 0, pad < vocabularySize { padTokenId = pad }
         try validate(path: path)
     }
 
@@ -91,6 +105,12 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
         guard heads % keyValueHeads == 0 else {
             throw ModelError.invalidConfig(path: path, reason: "num_attention_heads \(heads) is not a multiple of num_key_value_heads \(keyValueHeads)")
         }
+        guard windows.count == layers else {
+            throw ModelError.invalidConfig(path: path, reason: "\(windows.count) attention windows for \(layers) layers")
+        }
+        if let window = windows.compactMap({ $0 }).first(where: { $0 <= 0 }) {
+            throw ModelError.invalidConfig(path: path, reason: "sliding_window must be positive, is \(window)")
+        }
         guard headDimension % 2 == 0 else {
             throw ModelError.invalidConfig(path: path, reason: "head_dim \(headDimension) must be even for rotary embeddings")
         }
@@ -100,13 +120,69 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
     public var queryWidth: Int { heads * headDimension }
     public var keyValueWidth: Int { keyValueHeads * headDimension }
 
+    /// Whether q_proj, k_proj and v_proj (or qkv_proj) have biases: attention_bias, or always (Qwen2).
+    public var queryKeyValueBias: Bool { attentionBias || layout.queryKeyValueBias }
+    /// Whether o_proj has a bias (attention_bias).
+    public var outputBias: Bool { attentionBias }
+
     /// Parameter count (a tied head counted once).
     public var parameterCount: Int {
         let attention = hidden * queryWidth * 2 + hidden * keyValueWidth * 2
-            + (attentionBias ? queryWidth + 2 * keyValueWidth + hidden : 0)
+            + (queryKeyValueBias ? queryWidth + 2 * keyValueWidth : 0) + (outputBias ? hidden : 0)
+            + (layout.queryKeyNorm ? 2 * headDimension : 0)
         let mlp = 3 * hidden * intermediate + (mlpBias ? 2 * intermediate + hidden : 0)
         let block = attention + mlp + 2 * hidden
         return vocabularySize * hidden * (tiedEmbeddings ? 1 : 2) + layers * block + hidden
+    }
+}
+
+extension LlamaLayout {
+    /// The layout config.json's model_type names (else its architectures; else LLaMA).
+    init(json: JSONValue, path: String) throws {
+        if let type = json["model_type"]?.stringValue {
+            guard let layout = LlamaLayout.all.first(where: { $0.modelType == type }) else {
+                throw ModelError.invalidConfig(path: path, reason: "model_type '\(type)' is not a LLaMA-layout family (\(LlamaLayout.all.map(\.modelType).joined(separator: ", ")))")
+            }
+            self = layout
+            return
+        }
+        let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        self = LlamaLayout.all.first(where: { architectures.contains($0.architecture) }) ?? .llama
+    }
+}
+
+/// Per layer, the sliding window config.json asks for (nil: full causal attention), as
+/// transformers reads it for the layout's family.
+private func slidingWindows(json: JSONValue, layout: LlamaLayout, layers: Int, path: String) throws -> [Int?] {
+    let none = [Int?](repeating: nil, count: layers)
+    let value = json["sliding_window"].flatMap { $0 == .null ? nil : $0 }
+    if let value, value.intValue == nil {
+        throw ModelError.invalidConfig(path: path, reason: "'sliding_window' must be an integer or null")
+    }
+    let window = value?.intValue
+    switch layout.slidingWindows {
+    case .none:
+        return none
+    case .everyLayer:
+        return Array(repeating: window, count: layers)
+    case .perLayer:
+        // transformers: sliding_window is dropped unless use_sliding_window; layer_types
+        // (written by transformers 5) name the sliding layers, else layers >= max_window_layers.
+        guard json["use_sliding_window"]?.boolValue == true, let window else { return none }
+        if let types = json["layer_types"]?.arrayValue {
+            guard types.count == layers else {
+                throw ModelError.invalidConfig(path: path, reason: "layer_types has \(types.count) entries for \(layers) layers")
+            }
+            return try types.map { type in
+                switch type.stringValue {
+                case "sliding_attention": return window
+                case "full_attention": return nil
+                default: throw ModelError.invalidConfig(path: path, reason: "layer type \(type) is not supported (full_attention, sliding_attention)")
+                }
+            }
+        }
+        let first = json["max_window_layers"]?.intValue ?? 28
+        return (0..<layers).map { $0 >= first ? window : nil }
     }
 }
 
@@ -141,6 +217,8 @@ public enum RopeScaling: Equatable, Sendable {
                 ?? json["original_max_position_embeddings"]?.intValue ?? positions
             self = .llama3(theta: theta, factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor"),
                            highFrequencyFactor: try number("high_freq_factor"), originalPositions: original)
+        case "longrope":
+            throw ModelError.invalidConfig(path: path, reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default and llama3 rope are")
         default:
             throw ModelError.invalidConfig(path: path, reason: "rope scaling type '\(type)' is not supported (default and llama3 are)")
         }

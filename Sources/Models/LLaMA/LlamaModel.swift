@@ -1,4 +1,5 @@
-// A LLaMA-family causal language model (LlamaForCausalLM): its parameters by Hugging Face
+// A LLaMA-layout causal language model (LlamaForCausalLM, and Mistral, Qwen2, Qwen3, Phi-3 as
+// configured by LlamaLayout): its parameters by Hugging Face
 // name, built from a checkpoint or at random. Forward and backward live in
 // LlamaTraining.swift, the activation buffers in LlamaActivations.swift, file opening in
 // LlamaCheckpoint.swift.
@@ -14,10 +15,16 @@ import TensorIO
 public final class LlamaBlock {
     /// input_layernorm (RMSNorm before attention).
     public let inputNorm: Parameter
-    public let query: Projection, key: Projection, value: Projection, output: Projection
+    /// q_proj, k_proj, v_proj; or Phi-3's one qkv_proj (columns q, k, v).
+    public let attentionInputs: [Projection]
+    public let output: Projection
+    /// Qwen3's q_norm and k_norm (RMSNorm weights over head_dim), nil elsewhere.
+    public let queryNorm: Parameter?, keyNorm: Parameter?
     /// post_attention_layernorm (RMSNorm before the MLP).
     public let postAttentionNorm: Parameter
-    public let gate: Projection, up: Projection, down: Projection
+    /// gate_proj, up_proj; or Phi-3's one gate_up_proj (columns gate, up).
+    public let mlpInputs: [Projection]
+    public let down: Projection
 
     init(index: Int, config: LlamaConfig, load: (String, [Int]) throws -> Parameter) throws {
         let prefix = "model.layers.\(index)."
@@ -26,23 +33,35 @@ public final class LlamaBlock {
             Projection(name: prefix + module, weight: try load(prefix + module + ".weight", [outFeatures, inFeatures]),
                        bias: bias ? try load(prefix + module + ".bias", [outFeatures]) : nil, layout: .outIn)
         }
+        let fused = config.layout.fusedProjections, qkvBias = config.queryKeyValueBias
         inputNorm = try load(prefix + "input_layernorm.weight", [C])
-        query = try projection("self_attn.q_proj", C, QW, bias: config.attentionBias)
-        key = try projection("self_attn.k_proj", C, KW, bias: config.attentionBias)
-        value = try projection("self_attn.v_proj", C, KW, bias: config.attentionBias)
-        output = try projection("self_attn.o_proj", QW, C, bias: config.attentionBias)
+        attentionInputs = fused ? [try projection("self_attn.qkv_proj", C, QW + 2 * KW, bias: qkvBias)]
+            : [try projection("self_attn.q_proj", C, QW, bias: qkvBias), try projection("self_attn.k_proj", C, KW, bias: qkvBias),
+               try projection("self_attn.v_proj", C, KW, bias: qkvBias)]
+        if config.layout.queryKeyNorm {
+            queryNorm = try load(prefix + "self_attn.q_norm.weight", [config.headDimension])
+            keyNorm = try load(prefix + "self_attn.k_norm.weight", [config.headDimension])
+        } else {
+            (queryNorm, keyNorm) = (nil, nil)
+        }
+        output = try projection("self_attn.o_proj", QW, C, bias: config.outputBias)
         postAttentionNorm = try load(prefix + "post_attention_layernorm.weight", [C])
-        gate = try projection("mlp.gate_proj", C, I, bias: config.mlpBias)
-        up = try projection("mlp.up_proj", C, I, bias: config.mlpBias)
+        mlpInputs = fused ? [try projection("mlp.gate_up_proj", C, 2 * I, bias: config.mlpBias)]
+            : [try projection("mlp.gate_proj", C, I, bias: config.mlpBias), try projection("mlp.up_proj", C, I, bias: config.mlpBias)]
         down = try projection("mlp.down_proj", I, C, bias: config.mlpBias)
     }
 
-    /// In model order: q, k, v, o, gate, up, down (the slots of DecoderActivations.adapterHidden).
-    public var projections: [Projection] { [query, key, value, output, gate, up, down] }
+    /// In model order (the slots of DecoderActivations.adapterHidden): q, k, v, o, gate, up,
+    /// down; or qkv, o, gate_up, down.
+    public var projections: [Projection] { attentionInputs + [output] + mlpInputs + [down] }
+    /// Slots of o_proj and the first MLP input in `projections`.
+    var outputSlot: Int { attentionInputs.count }
+    var mlpSlot: Int { attentionInputs.count + 1 }
+    var downSlot: Int { attentionInputs.count + 1 + mlpInputs.count }
 
     public var parameters: [Parameter] {
-        [inputNorm] + query.parameters + key.parameters + value.parameters + output.parameters
-            + [postAttentionNorm] + gate.parameters + up.parameters + down.parameters
+        [inputNorm] + attentionInputs.flatMap(\.parameters) + [queryNorm, keyNorm].compactMap { $0 } + output.parameters
+            + [postAttentionNorm] + mlpInputs.flatMap(\.parameters) + down.parameters
     }
 }
 
@@ -60,7 +79,7 @@ public final class LlamaModel: TrainableModel {
     public internal(set) var activations: LlamaActivations?
 
     /// The seven projection names PEFT's target_modules use for LLaMA (the LoFT paper adapts all).
-    public static let projectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    public static let projectionNames = LlamaLayout.llama.projectionNames
 
     private init(config: LlamaConfig, load: (String, [Int]) throws -> Parameter) throws {
         self.config = config
@@ -88,6 +107,9 @@ public final class LlamaModel: TrainableModel {
         try config.validate(path: "<config>")
         var random = SeededGenerator(seed: seed)
         try self.init(config: config) { name, shape in initializedParameter(name, shape, std: 0.02, random: &random) }
+        if let pad = config.padTokenId {
+            (tokenEmbedding.value.pointer + pad * config.hidden).update(repeating: 0, count: config.hidden)
+        }
     }
 
     public func untieHead() {

@@ -4,9 +4,16 @@
 //
 //   x0 = embed_tokens[tokens]
 //   per block: n = rms_1(x);  q, k, v = rope(q_proj n), rope(k_proj n), v_proj n
-//              a = x + o_proj(attention(q, k, v))       (k, v heads shared by groups of q heads)
+//              a = x + o_proj(attention(q, k, v))       (k, v heads shared by groups of q heads,
+//                                                        banded causal mask on sliding layers)
 //              x' = a + down_proj(silu(gate_proj m) · up_proj m),  m = rms_2(a)
 //   logits = norm(x_L) · headᵀ;  loss = mean cross-entropy over targets != -100
+//
+// The family switches of LlamaLayout change only the projection and attention-input steps:
+// Qwen3 normalises each head of q and k (q_norm, k_norm) before rope; Phi-3's fused qkv_proj
+// and gate_up_proj are one projection each whose output columns are split into q, k, v (gate,
+// up), their gradients joined back before that projection's backward; biases are the
+// projections' own.
 //
 // Targets are given already aligned (target[b, t] is the token that should follow
 // tokens[b, t]); Hugging Face's `labels` equal `targets` shifted right by one.
@@ -21,28 +28,38 @@ extension LlamaModel: DecoderLanguageModel {
         }
         let N = batch * sequence, C = config.hidden, eps = config.rmsNormEpsilon
         let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
+        let QW = config.queryWidth, KW = config.keyValueWidth, I = config.intermediate
 
         tokens.withUnsafeBufferPointer { gatherRows(act.embedded.pointer, table: tokenEmbedding.value.pointer, tokens: $0, width: C) }
         var residual = act.embedded
         for (index, (block, layer)) in zip(blocks, act.layers).enumerated() {
             RMSNorm.forward(output: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: residual.pointer,
                             weight: block.inputNorm.value.pointer, rows: N, channels: C, epsilon: eps)
-            block.query.forward(output: layer.query.pointer, input: layer.norm1.pointer, adapterHidden: act.adapterHidden(layer: index, 0), rows: N)
-            block.key.forward(output: layer.key.pointer, input: layer.norm1.pointer, adapterHidden: act.adapterHidden(layer: index, 1), rows: N)
-            block.value.forward(output: layer.value.pointer, input: layer.norm1.pointer, adapterHidden: act.adapterHidden(layer: index, 2), rows: N)
+            let normed = block.queryNorm != nil
+            project(block.attentionInputs, firstSlot: 0, layer: index, input: layer.norm1.pointer, act: act, into: [
+                (normed ? layer.queryRaw.pointer : layer.query.pointer, QW), (normed ? layer.keyRaw.pointer : layer.key.pointer, KW),
+                (layer.value.pointer, KW)])
+            if let queryNorm = block.queryNorm, let keyNorm = block.keyNorm {
+                RMSNorm.forward(output: layer.query.pointer, rstd: layer.queryRstd.pointer, input: layer.queryRaw.pointer,
+                                weight: queryNorm.value.pointer, rows: N * H, channels: d, epsilon: eps)
+                RMSNorm.forward(output: layer.key.pointer, rstd: layer.keyRstd.pointer, input: layer.keyRaw.pointer,
+                                weight: keyNorm.value.pointer, rows: N * KV, channels: d, epsilon: eps)
+            }
             rotary.forward(layer.query.pointer, batch: batch, sequence: sequence, heads: H)
             rotary.forward(layer.key.pointer, batch: batch, sequence: sequence, heads: KV)
             GroupedQueryAttention.forward(output: layer.attentionOut.pointer, query: layer.query.pointer, key: layer.key.pointer, value: layer.value.pointer,
-                                          batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d)
+                                          batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d,
+                                          window: config.windows[index])
             block.output.forward(output: layer.residual2.pointer, input: layer.attentionOut.pointer,
-                                 adapterHidden: act.adapterHidden(layer: index, 3), rows: N)
+                                 adapterHidden: act.adapterHidden(layer: index, block.outputSlot), rows: N)
             addInPlace(layer.residual2.pointer, residual.pointer, count: N * C)
             RMSNorm.forward(output: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.residual2.pointer,
                             weight: block.postAttentionNorm.value.pointer, rows: N, channels: C, epsilon: eps)
-            block.gate.forward(output: layer.gate.pointer, input: layer.norm2.pointer, adapterHidden: act.adapterHidden(layer: index, 4), rows: N)
-            block.up.forward(output: layer.up.pointer, input: layer.norm2.pointer, adapterHidden: act.adapterHidden(layer: index, 5), rows: N)
-            SwiGLU.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * config.intermediate)
-            block.down.forward(output: layer.residual3.pointer, input: act.gated.pointer, adapterHidden: act.adapterHidden(layer: index, 6), rows: N)
+            project(block.mlpInputs, firstSlot: block.mlpSlot, layer: index, input: layer.norm2.pointer, act: act,
+                    into: [(layer.gate.pointer, I), (layer.up.pointer, I)])
+            SwiGLU.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
+            block.down.forward(output: layer.residual3.pointer, input: act.gated.pointer,
+                               adapterHidden: act.adapterHidden(layer: index, block.downSlot), rows: N)
             addInPlace(layer.residual3.pointer, layer.residual2.pointer, count: N * C)
             residual = layer.residual3
         }
@@ -56,6 +73,7 @@ extension LlamaModel: DecoderLanguageModel {
         let batch = act.batch, sequence = act.sequence
         let N = batch * sequence, C = config.hidden, I = config.intermediate
         let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
+        let QW = config.queryWidth, KW = config.keyValueWidth
         let scratch = act.adapters.scratch.pointer
         act.dResidual.zero()
         let lastResidual = act.layers.last?.residual3 ?? act.embedded
@@ -69,47 +87,104 @@ extension LlamaModel: DecoderLanguageModel {
             // dResidual holds d(x'); the MLP branch and the skip both receive it.
             SwiGLU.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
             block.down.backward(inputGradient: act.dGate.pointer, outputGradient: act.dResidual.pointer, input: act.gated.pointer,
-                                adapterHidden: act.adapterHidden(layer: index, 6), adapterScratch: scratch, rows: N)
+                                adapterHidden: act.adapterHidden(layer: index, block.downSlot), adapterScratch: scratch, rows: N)
             SwiGLU.backward(gateGradient: act.dGate.pointer, upGradient: act.dUp.pointer, outputGradient: act.dGate.pointer,
                             gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
-            block.gate.backward(inputGradient: act.dChannels.pointer, outputGradient: act.dGate.pointer, input: layer.norm2.pointer,
-                                adapterHidden: act.adapterHidden(layer: index, 4), adapterScratch: scratch, rows: N)
-            block.up.backward(inputGradient: act.dChannelsPart.pointer, outputGradient: act.dUp.pointer, input: layer.norm2.pointer,
-                              adapterHidden: act.adapterHidden(layer: index, 5), adapterScratch: scratch, rows: N)
-            addInPlace(act.dChannels.pointer, act.dChannelsPart.pointer, count: N * C)
+            projectBackward(block.mlpInputs, firstSlot: block.mlpSlot, layer: index, input: layer.norm2.pointer, act: act,
+                            outputGradients: [(act.dGate.pointer, I), (act.dUp.pointer, I)])
             RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: block.postAttentionNorm.gradient?.pointer,
                              outputGradient: act.dChannels.pointer, input: layer.residual2.pointer,
                              weight: block.postAttentionNorm.value.pointer, rstd: layer.rstd2.pointer, rows: N, channels: C)
             // dResidual now holds d(a); the attention branch and the skip both receive it.
-            block.output.backward(inputGradient: act.dAttention.pointer, outputGradient: act.dResidual.pointer,
-                                  input: layer.attentionOut.pointer, adapterHidden: act.adapterHidden(layer: index, 3), adapterScratch: scratch, rows: N)
+            block.output.backward(inputGradient: act.dAttention.pointer, outputGradient: act.dResidual.pointer, input: layer.attentionOut.pointer,
+                                  adapterHidden: act.adapterHidden(layer: index, block.outputSlot), adapterScratch: scratch, rows: N)
             GroupedQueryAttention.backward(queryGradient: act.dQuery.pointer, keyGradient: act.dKey.pointer, valueGradient: act.dValue.pointer,
                                            outputGradient: act.dAttention.pointer, query: layer.query.pointer,
                                            key: layer.key.pointer, value: layer.value.pointer,
-                                           batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d)
+                                           batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d,
+                                           window: config.windows[index])
             rotary.backward(act.dQuery.pointer, batch: batch, sequence: sequence, heads: H)
             rotary.backward(act.dKey.pointer, batch: batch, sequence: sequence, heads: KV)
-            block.query.backward(inputGradient: act.dChannels.pointer, outputGradient: act.dQuery.pointer, input: layer.norm1.pointer,
-                                 adapterHidden: act.adapterHidden(layer: index, 0), adapterScratch: scratch, rows: N)
-            block.key.backward(inputGradient: act.dChannelsPart.pointer, outputGradient: act.dKey.pointer, input: layer.norm1.pointer,
-                               adapterHidden: act.adapterHidden(layer: index, 1), adapterScratch: scratch, rows: N)
-            addInPlace(act.dChannels.pointer, act.dChannelsPart.pointer, count: N * C)
-            block.value.backward(inputGradient: act.dChannelsPart.pointer, outputGradient: act.dValue.pointer, input: layer.norm1.pointer,
-                                 adapterHidden: act.adapterHidden(layer: index, 2), adapterScratch: scratch, rows: N)
-            addInPlace(act.dChannels.pointer, act.dChannelsPart.pointer, count: N * C)
+            var dQuery = act.dQuery.pointer, dKey = act.dKey.pointer
+            if let queryNorm = block.queryNorm, let keyNorm = block.keyNorm {
+                // RMSNorm.backward accumulates into its input gradient.
+                act.dQueryRaw.zero()
+                act.dKeyRaw.zero()
+                RMSNorm.backward(inputGradient: act.dQueryRaw.pointer, weightGradient: queryNorm.gradient?.pointer,
+                                 outputGradient: act.dQuery.pointer, input: layer.queryRaw.pointer, weight: queryNorm.value.pointer,
+                                 rstd: layer.queryRstd.pointer, rows: N * H, channels: d)
+                RMSNorm.backward(inputGradient: act.dKeyRaw.pointer, weightGradient: keyNorm.gradient?.pointer,
+                                 outputGradient: act.dKey.pointer, input: layer.keyRaw.pointer, weight: keyNorm.value.pointer,
+                                 rstd: layer.keyRstd.pointer, rows: N * KV, channels: d)
+                (dQuery, dKey) = (act.dQueryRaw.pointer, act.dKeyRaw.pointer)
+            }
+            projectBackward(block.attentionInputs, firstSlot: 0, layer: index, input: layer.norm1.pointer, act: act,
+                            outputGradients: [(dQuery, QW), (dKey, KW), (act.dValue.pointer, KW)])
             RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: block.inputNorm.gradient?.pointer,
                              outputGradient: act.dChannels.pointer, input: residualIn.pointer, weight: block.inputNorm.value.pointer,
                              rstd: layer.rstd1.pointer, rows: N, channels: C)
         }
         if let tableGradient = tokenEmbedding.gradient {
             act.tokens.withUnsafeBufferPointer {
-                scatterAddRows(tableGradient.pointer, rows: act.dResidual.pointer, tokens: $0, width: C)
+                scatterAddRows(tableGradient.pointer, rows: act.dResidual.pointer, tokens: $0, width: C, skipping: config.padTokenId)
             }
         }
     }
 
     /// Frees the activation buffers (they are rebuilt by the next forward).
     public func releaseActivations() { activations = nil }
+
+    /// Runs a block's input projections on x into `outputs` (pointer, width): one projection
+    /// per output, or one fused projection (Phi-3) whose output columns are split among them.
+    private func project(_ projections: [Projection], firstSlot: Int, layer index: Int, input x: UnsafePointer<Float>,
+                         act: LlamaActivations, into outputs: [(UnsafeMutablePointer<Float>, Int)]) {
+        let N = act.rows
+        if projections.count == outputs.count {
+            for (slot, (projection, output)) in zip(projections, outputs).enumerated() {
+                projection.forward(output: output.0, input: x, adapterHidden: act.adapterHidden(layer: index, firstSlot + slot), rows: N)
+            }
+            return
+        }
+        precondition(projections.count == 1, "LlamaModel: \(projections.count) projections for \(outputs.count) outputs")
+        let fused = projections[0]
+        fused.forward(output: act.fused.pointer, input: x, adapterHidden: act.adapterHidden(layer: index, firstSlot), rows: N)
+        var offset = 0
+        for (output, width) in outputs {
+            copyColumns(to: output, toStride: width, from: act.fused.pointer + offset, fromStride: fused.outFeatures, width: width, rows: N)
+            offset += width
+        }
+    }
+
+    /// The backward of `project`: act.dChannels overwritten with d(x), the sum of the
+    /// projections' input gradients, from each output's gradient (joined into the fused
+    /// projection's output gradient first when fused).
+    private func projectBackward(_ projections: [Projection], firstSlot: Int, layer index: Int, input x: UnsafePointer<Float>,
+                                 act: LlamaActivations, outputGradients: [(UnsafeMutablePointer<Float>, Int)]) {
+        let N = act.rows, scratch = act.adapters.scratch.pointer
+        if projections.count == outputGradients.count {
+            for (slot, (projection, gradient)) in zip(projections, outputGradients).enumerated() {
+                let dx = slot == 0 ? act.dChannels.pointer : act.dChannelsPart.pointer
+                projection.backward(inputGradient: dx, outputGradient: gradient.0, input: x,
+                                    adapterHidden: act.adapterHidden(layer: index, firstSlot + slot), adapterScratch: scratch, rows: N)
+                if slot > 0 { addInPlace(act.dChannels.pointer, act.dChannelsPart.pointer, count: N * config.hidden) }
+            }
+            return
+        }
+        let fused = projections[0]
+        var offset = 0
+        for (gradient, width) in outputGradients {
+            copyColumns(to: act.fused.pointer + offset, toStride: fused.outFeatures, from: gradient, fromStride: width, width: width, rows: N)
+            offset += width
+        }
+        fused.backward(inputGradient: act.dChannels.pointer, outputGradient: act.fused.pointer, input: x,
+                       adapterHidden: act.adapterHidden(layer: index, firstSlot), adapterScratch: scratch, rows: N)
+    }
+}
+
+/// `width` columns of each of `rows` rows from one row-major matrix into another (strides in floats).
+func copyColumns(to destination: UnsafeMutablePointer<Float>, toStride: Int, from source: UnsafePointer<Float>, fromStride: Int,
+                 width: Int, rows: Int) {
+    for row in 0..<rows { (destination + row * toStride).update(from: source + row * fromStride, count: width) }
 }
 
 /// out[i] = table[tokens[i]] (rows of `width`).
@@ -118,8 +193,10 @@ func gatherRows(_ out: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>,
 }
 
 /// table[tokens[i]] += rows[i]; sequential because a repeated token writes the same row.
-func scatterAddRows(_ table: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, tokens: UnsafeBufferPointer<Int32>, width: Int) {
-    for (i, token) in tokens.enumerated() {
+/// The `skipping` token's row (torch's padding_idx) gets nothing.
+func scatterAddRows(_ table: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, tokens: UnsafeBufferPointer<Int32>, width: Int,
+                    skipping padding: Int? = nil) {
+    for (i, token) in tokens.enumerated() where Int(token) != padding {
         let target = table + Int(token) * width, source = rows + i * width
         for j in 0..<width { target[j] += source[j] }
     }

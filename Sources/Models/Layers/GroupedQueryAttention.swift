@@ -5,6 +5,10 @@
 // q is [B, T, H·d], k and v [B, T, KV·d] (the separate q_proj, k_proj, v_proj outputs, after
 // rotary embeddings). Per (b, h), with g = h / (H / KV):
 //   P = softmax(mask(Q_h K_gᵀ / sqrt(d)))  [T, T]    out_h = P V_g  -> columns h·d of [B, T, H·d]
+// With a sliding window w (Mistral, Qwen2 sliding layers, Phi-3) the mask is banded: query i
+// sees keys max(0, i - w + 1)...i, transformers' `kv_idx > q_idx - sliding_window`. Only P
+// changes: backward's dS = P ∘ (...) is zero wherever P is.
+//
 // Products go through BLAS with leading dimensions that step over the interleaved heads, so
 // no head is copied out.
 //
@@ -25,14 +29,15 @@ public enum GroupedQueryAttention {
     public static func forward(
         output out: UnsafeMutablePointer<Float>,
         query q: UnsafePointer<Float>, key k: UnsafePointer<Float>, value v: UnsafePointer<Float>,
-        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int
+        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
         precondition(group * keyValueHeads == heads, "GroupedQueryAttention: \(heads) heads do not split into \(keyValueHeads) groups")
         forEachAttentionUnit(batch * keyValueHeads, scratchPerWorker: T * T) { unit, p in
             let b = unit / keyValueHeads, g = unit % keyValueHeads
             for h in (g * group)..<((g + 1) * group) {
-                probabilities(into: p, q: q + b * T * QW + h * d, k: k + b * T * KW + g * d, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d)
+                probabilities(into: p, q: q + b * T * QW + h * d, k: k + b * T * KW + g * d, sequence: T, queryWidth: QW, keyWidth: KW,
+                              headDimension: d, window: window)
                 gemm(transposeA: false, transposeB: false, m: T, n: d, k: T,
                      p, lda: T, v + b * T * KW + g * d, ldb: KW, beta: 0, out + b * T * QW + h * d, ldc: QW)
             }
@@ -46,7 +51,7 @@ public enum GroupedQueryAttention {
         queryGradient dq: UnsafeMutablePointer<Float>, keyGradient dk: UnsafeMutablePointer<Float>,
         valueGradient dv: UnsafeMutablePointer<Float>, outputGradient dout: UnsafePointer<Float>,
         query q: UnsafePointer<Float>, key k: UnsafePointer<Float>, value v: UnsafePointer<Float>,
-        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int
+        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
         let scale = 1 / Float(d).squareRoot()
@@ -59,7 +64,7 @@ public enum GroupedQueryAttention {
                 // The group's first head writes dK_g and dV_g, the others add to them.
                 let beta: Float = h == g * group ? 0 : 1
                 let qh = q + b * T * QW + h * d, dO = dout + b * T * QW + h * d
-                probabilities(into: p, q: qh, k: kg, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d)
+                probabilities(into: p, q: qh, k: kg, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d, window: window)
                 gemm(transposeA: false, transposeB: true, m: T, n: T, k: d, dO, lda: QW, vg, ldb: KW, beta: 0, dS, ldc: T)
                 gemm(transposeA: true, transposeB: false, m: T, n: d, k: T, p, lda: T, dO, ldb: QW, beta: beta, dvg, ldc: KW)
                 for i in 0..<T {
@@ -78,15 +83,18 @@ public enum GroupedQueryAttention {
         }
     }
 
-    /// P = softmax(mask(Q Kᵀ / sqrt(d))) of one head into p [T, T], zero above the diagonal.
+    /// P = softmax(mask(Q Kᵀ / sqrt(d))) of one head into p [T, T], zero above the diagonal
+    /// and, with a window w, left of the band (keys before i - w + 1).
     static func probabilities(into p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                              sequence T: Int, queryWidth: Int, keyWidth: Int, headDimension d: Int) {
+                              sequence T: Int, queryWidth: Int, keyWidth: Int, headDimension d: Int, window: Int? = nil) {
         gemm(transposeA: false, transposeB: true, m: T, n: T, k: d, alpha: 1 / Float(d).squareRoot(),
              q, lda: queryWidth, k, ldb: keyWidth, beta: 0, p, ldc: T)
         for i in 0..<T {
-            let row = p + i * T
-            let inverse = 1 / exponentiateInPlace(row, count: i + 1, shift: maximum(row, count: i + 1))
-            forEachVector(0..<(i + 1)) { j, lanes in storePartial(loadPartial(row + j, lanes) * inverse, row + j, lanes) }
+            let first = window.map { max(0, i - $0 + 1) } ?? 0, count = i + 1 - first
+            let row = p + i * T, band = row + first
+            let inverse = 1 / exponentiateInPlace(band, count: count, shift: maximum(band, count: count))
+            forEachVector(0..<count) { j, lanes in storePartial(loadPartial(band + j, lanes) * inverse, band + j, lanes) }
+            if first > 0 { row.update(repeating: 0, count: first) }
             if i + 1 < T { (row + i + 1).update(repeating: 0, count: T - i - 1) }
         }
     }

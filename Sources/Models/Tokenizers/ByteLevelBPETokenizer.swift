@@ -4,6 +4,7 @@
 // undone once, when loading, so no string is built per token.
 
 import Compute
+import Foundation
 import TensorIO
 
 public struct ByteLevelBPETokenizer: TextTokenizer {
@@ -18,6 +19,8 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     let tokenOffsets: [Int]
     let isSpecial: [Bool]
     let addedTokens: [AddedToken]
+    /// NFC before encoding (tokenizer.json's normalizer NFC).
+    let composesText: Bool
     /// Vocabulary entries with characters outside the byte alphabet (never produced by BPE).
     let plainTokens: [String: Int32]
 
@@ -97,6 +100,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         exactMatcher = AddedTokenMatcher(added.filter { !$0.normalized })
         normalizedMatcher = AddedTokenMatcher(added.filter { $0.normalized })
         preTokenizer = definition.preTokenizer
+        composesText = definition.composesText
         template = definition.template
         self.plainTokens = plainTokens
 
@@ -183,6 +187,18 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
 
     /// Encodes valid UTF-8 bytes (without template), appending to `ids`.
     public func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool = true) {
+        // NFC composes only around non-ASCII scalars: ASCII text is already in NFC. The whole
+        // text is composed before added tokens are found; they are ASCII in every tokenizer
+        // seen (<|im_start|>), so this equals Hugging Face's composing the text between them.
+        if composesText, bytes.contains(where: { $0 >= 0x80 }) {
+            var composed = String(decoding: bytes, as: UTF8.self).precomposedStringWithCanonicalMapping
+            composed.withUTF8 { encodeComposedUTF8($0, into: &ids, parallel: parallel) }
+            return
+        }
+        encodeComposedUTF8(bytes, into: &ids, parallel: parallel)
+    }
+
+    private func encodeComposedUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool) {
         var segments: [TextSegment] = []
         if exactMatcher.isEmpty {
             segments.append(TextSegment(range: 0..<bytes.count, id: -1))

@@ -12,16 +12,18 @@ enum SplitPattern: Equatable {
     case gpt2
     /// LLaMA-3's, digits in groups of at most three: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|
     /// [^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-    /// (Qwen2's differs only by single digits, but its NFC normalizer is not supported.)
+    /// Qwen2's (also Qwen2.5, Qwen3) is the same with single digits: `\p{N}` for `\p{N}{1,3}`.
     case llama3(maxDigits: Int)
 
     static let gpt2Regex = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
     static let llama3Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let qwen2Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     init?(regex: String) {
         switch regex {
         case SplitPattern.gpt2Regex: self = .gpt2
         case SplitPattern.llama3Regex: self = .llama3(maxDigits: 3)
+        case SplitPattern.qwen2Regex: self = .llama3(maxDigits: 1)
         default: return nil
         }
     }

@@ -26,6 +26,8 @@ struct TokenizerDefinition {
     var fuseUnknown = false
     var addedTokens: [AddedToken] = []
     var preTokenizer = PreTokenizer(steps: [.byteLevel(useRegex: true)])
+    /// The normalizer is NFC (Qwen2/2.5, Qwen3): text is composed before it is cut.
+    var composesText = false
     /// The template for one sequence, applied when special tokens are asked for.
     var template: [TemplateItem]?
 
@@ -41,7 +43,7 @@ struct TokenizerDefinition {
         guard type == "BPE" else { throw TokenizerError.unsupportedModel(path: path, type: type) }
         try readModel(model)
         try readAddedTokens(root["added_tokens"])
-        try checkNormalizer(root["normalizer"])
+        composesText = try readNormalizer(root["normalizer"])
         preTokenizer = try readPreTokenizer(root["pre_tokenizer"])
         template = try readPostProcessor(root["post_processor"])
         try checkDecoder(root["decoder"])
@@ -99,9 +101,11 @@ struct TokenizerDefinition {
         }
     }
 
-    private func checkNormalizer(_ value: JSONValue?) throws {
-        guard let value, value != .null else { return }
-        if value["type"]?.stringValue == "Sequence", value["normalizers"]?.arrayValue?.isEmpty == true { return }
+    /// Whether the normalizer is NFC; none (or an empty Sequence) is false, any other refused.
+    private func readNormalizer(_ value: JSONValue?) throws -> Bool {
+        guard let value, value != .null else { return false }
+        if value["type"]?.stringValue == "Sequence", value["normalizers"]?.arrayValue?.isEmpty == true { return false }
+        if value["type"]?.stringValue == "NFC" { return true }
         throw TokenizerError.unsupportedComponent(
             path: path, component: "normalizer", detail: value["type"]?.stringValue ?? "unknown")
     }
