@@ -45,12 +45,19 @@ public final class GGUFWriter {
                 throw GGUFError(path: path, "tensor \(plan.name): \(plan.dims.reversed()) cannot be stored as \(plan.type)")
             }
         }
+        output = try AtomicOutputFile(path: path)
+        try output.write(GGUFWriter.header(metadata: metadata, tensors: tensors, alignment: alignment))
+    }
+
+    /// The bytes before the data section: tensors laid out in plan order, each at the next
+    /// multiple of `alignment`; `general.alignment` is added when it is not the default.
+    static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorPlan], alignment: Int) -> [UInt8] {
         var header = GGUFEncoding()
         header.append(contentsOf: GGUFHeader.magic)
         header.append(UInt32(3))
         header.append(UInt64(tensors.count))
         var entries = metadata
-        if alignment != GGUFHeader.defaultAlignment, !keys.contains("general.alignment") {
+        if alignment != GGUFHeader.defaultAlignment, !metadata.contains(where: { $0.key == "general.alignment" }) {
             entries.append(("general.alignment", .uint32(UInt32(alignment))))
         }
         header.append(UInt64(entries.count))
@@ -66,11 +73,10 @@ public final class GGUFWriter {
             for dim in plan.dims { header.append(UInt64(dim)) }
             header.append(plan.type.rawValue)
             header.append(UInt64(offset))
-            offset += GGUFWriter.padded(plan.byteCount, alignment)
+            offset += padded(plan.byteCount, alignment)
         }
         header.pad(to: alignment)
-        output = try AtomicOutputFile(path: path)
-        try output.write(header.bytes)
+        return header.bytes
     }
 
     static func padded(_ count: Int, _ alignment: Int) -> Int { (count + alignment - 1) / alignment * alignment }
@@ -95,6 +101,34 @@ public final class GGUFWriter {
         let buffer = ByteBuffer(count: plan.byteCount)
         GGMLCodec.encode(values, as: plan.type, into: buffer.bytes)
         try write(UnsafeRawBufferPointer(buffer.bytes))
+    }
+
+    /// Encodes the next tensor slice by slice: `fill(range, values)` puts the float32 values
+    /// of elements `range` (ggml order) into `values`; each slice is encoded on both cores and
+    /// appended before the next is asked for. Memory stays at two slice buffers whatever the
+    /// tensor's size. Slices are whole blocks (rows are whole blocks, so any block boundary is
+    /// a valid cut).
+    public func write(sliceElements: Int = 1 << 20, fill: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
+        let count = plan.elementCount
+        let slice = max(1, sliceElements / plan.type.blockSize) * plan.type.blockSize
+        let values = ByteBuffer(count: min(slice, count) * 4)
+        let encoded = ByteBuffer(count: plan.type.rowBytes(min(slice, count)) ?? 0)
+        let floats = values.bytes.bindMemory(to: Float.self)
+        var start = 0
+        while start < count {
+            let end = min(count, start + slice)
+            let part = UnsafeMutableBufferPointer(rebasing: floats[0 ..< end - start])
+            try fill(start ..< end, part)
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: encoded.bytes[0 ..< plan.type.rowBytes(end - start)!])
+            GGMLCodec.encode(UnsafeBufferPointer(part), as: plan.type, into: bytes)
+            try output.write(UnsafeRawBufferPointer(bytes))
+            start = end
+        }
+        let padding = GGUFWriter.padded(plan.byteCount, alignment) - plan.byteCount
+        if padding > 0 { try output.write([UInt8](repeating: 0, count: padding)) }
+        dataWritten += plan.byteCount + padding
+        next += 1
     }
 
     /// Bytes in the file so far.
