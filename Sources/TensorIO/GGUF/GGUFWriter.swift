@@ -103,25 +103,27 @@ public final class GGUFWriter {
         try write(UnsafeRawBufferPointer(buffer.bytes))
     }
 
-    /// Encodes the next tensor slice by slice: `fill(range, values)` puts the float32 values
-    /// of elements `range` (ggml order) into `values`; each slice is encoded on both cores and
-    /// appended before the next is asked for. Memory stays at two slice buffers whatever the
-    /// tensor's size. Slices are whole blocks (rows are whole blocks, so any block boundary is
-    /// a valid cut).
-    public func write(sliceElements: Int = 1 << 20, fill: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+    /// Encodes the next tensor slice by slice: `slice(range, scratch)` returns the float32
+    /// values of elements `range` (ggml order), written into `scratch` or found elsewhere (a
+    /// float32 source's own mapped bytes); each slice is encoded on both cores and appended
+    /// before the next is asked for, so memory stays at one slice whatever the tensor's size.
+    /// Slices are whole blocks (rows are whole blocks, so any block boundary is a valid cut).
+    public func write(sliceElements: Int = 1 << 22, slice: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> UnsafeBufferPointer<Float>) throws {
         guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
         let count = plan.elementCount
-        let slice = max(1, sliceElements / plan.type.blockSize) * plan.type.blockSize
-        let values = ByteBuffer(count: min(slice, count) * 4)
-        let encoded = ByteBuffer(count: plan.type.rowBytes(min(slice, count)) ?? 0)
-        let floats = values.bytes.bindMemory(to: Float.self)
+        let step = max(1, sliceElements / plan.type.blockSize) * plan.type.blockSize
+        // Kept from tensor to tensor (fresh pages would be zeroed by the kernel each time);
+        // anonymous mappings, so a scratch the source never fills costs no memory.
+        let scratch = buffer(&scratchBuffer, bytes: min(step, count) * 4)
+        let encoded = buffer(&encodedBuffer, bytes: plan.type.rowBytes(min(step, count)) ?? 0)
+        let floats = scratch.bytes.bindMemory(to: Float.self)
         var start = 0
         while start < count {
-            let end = min(count, start + slice)
-            let part = UnsafeMutableBufferPointer(rebasing: floats[0 ..< end - start])
-            try fill(start ..< end, part)
+            let end = min(count, start + step)
+            let values = try slice(start ..< end, UnsafeMutableBufferPointer(rebasing: floats[0 ..< end - start]))
+            precondition(values.count == end - start, "GGUFWriter: \(plan.name): \(values.count) values for slice \(start)..<\(end)")
             let bytes = UnsafeMutableRawBufferPointer(rebasing: encoded.bytes[0 ..< plan.type.rowBytes(end - start)!])
-            GGMLCodec.encode(UnsafeBufferPointer(part), as: plan.type, into: bytes)
+            GGMLCodec.encode(values, as: plan.type, into: bytes)
             try output.write(UnsafeRawBufferPointer(bytes))
             start = end
         }
@@ -129,6 +131,16 @@ public final class GGUFWriter {
         if padding > 0 { try output.write([UInt8](repeating: 0, count: padding)) }
         dataWritten += plan.byteCount + padding
         next += 1
+    }
+
+    private var scratchBuffer: ByteBuffer?
+    private var encodedBuffer: ByteBuffer?
+
+    private func buffer(_ kept: inout ByteBuffer?, bytes: Int) -> ByteBuffer {
+        if let buffer = kept, buffer.count >= bytes { return buffer }
+        let buffer = ByteBuffer(count: bytes)
+        kept = buffer
+        return buffer
     }
 
     /// Bytes in the file so far.

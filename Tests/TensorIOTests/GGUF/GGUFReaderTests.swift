@@ -73,9 +73,10 @@ import TestSupport
         let sliced = try GGUFWriter(path: scratch.file("sliced.gguf"), metadata: [], tensors: plans)
         var ranges: [Range<Int>] = []
         for _ in plans {
-            try sliced.write(sliceElements: 700) { range, values in
+            try sliced.write(sliceElements: 700) { range, scratch in
                 ranges.append(range)
-                for (i, j) in range.enumerated() { values[i] = input[j] }
+                for (i, j) in range.enumerated() { scratch[i] = input[j] }
+                return UnsafeBufferPointer(scratch)
             }
         }
         try sliced.commit()
