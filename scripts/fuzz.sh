@@ -22,6 +22,7 @@ npy|Fuzz/NpyFuzz.swift|fixtures/numpy|*.npy|16384|
 npz|Fuzz/NpzFuzz.swift|fixtures/numpy|*.npz|16384|
 pickle|Fuzz/PickleFuzz.swift|fixtures/pytorch/pickles|*.pkl|16384|Fuzz/pickle.dict
 torch|Fuzz/TorchFuzz.swift|fixtures/pytorch|*.pt|16384|Fuzz/pickle.dict
+gguf|Fuzz/GGUFFuzz.swift|fixtures/gguf|*.gguf|16384|Fuzz/gguf.dict
 TABLE
 }
 

@@ -23,5 +23,22 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Calls `body` on consecutive ranges of `pieceSize` elements (the last may be shorter),
+    /// handed to the cores as they come free. For long streaming loops on a busy machine: a
+    /// core that is not scheduled holds up one piece, not half of the work.
+    public static func forEachPiece(count: Int, pieceSize: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let size = max(1, pieceSize)
+        let pieces = (count + size - 1) / size
+        if pieces == 1 || coreCount == 1 { body(0..<count); return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+                body(piece * size ..< min(count, (piece + 1) * size))
+            }
+        }
+    }
+}
+
 import Glibc
 private func sysconfCoreCount() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }

@@ -9,13 +9,19 @@ import TensorIO
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert between safetensors, .npy and .npz, change dtypes, re-shard.",
+        abstract: "Convert between safetensors, .npy, .npz and GGUF, change dtypes, quantize, re-shard.",
         discussion: """
             The formats come from the paths: .safetensors, .npz, .npy (exactly one tensor), \
             a sharded checkpoint given as its model.safetensors.index.json or its directory. \
             PyTorch checkpoints (.bin, .pt, .pth, .ckpt, sharded pytorch_model-*.bin) are read \
             as input without running their code; --key picks the entry holding the state dict. \
             --max-shard-size writes a sharded checkpoint into the directory OUT.
+
+            GGUF (llama.cpp): a GPT-2 or LLaMA model directory to OUT.gguf, with --dtype a \
+            GGUF type or recipe (f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, \
+            q4_k_m, q5_k_m; auto, the default, keeps bf16 and writes f16 otherwise); a LoRA \
+            adapter directory to llama.cpp's adapter .gguf (for --lora); a .gguf back to a \
+            Hugging Face directory, dequantized (--dtype f32, f16 or bf16). docs/commands/convert.md.
 
             --dtype casts floating-point tensors only: integer and bool tensors (token ids, \
             position ids, masks) keep their values; --dtype-all casts every tensor. bfloat16 \
@@ -41,12 +47,16 @@ struct ConvertCommand: ParsableCommand {
               loft convert model.safetensors wte.npy --include transformer.wte.weight
               loft convert pytorch_model.bin model.safetensors --verify
               loft convert last.ckpt model.safetensors --key state_dict
+              loft convert llama model-q8.gguf --dtype q8_0
+              loft convert llama model-q4.gguf --dtype q4_k_m
+              loft convert runs/lora lora.gguf
+              loft convert model-q8.gguf llama-back
             """)
 
     @Argument(help: "The input: a tensor file, index or checkpoint directory.")
     var input: String
 
-    @Argument(help: "The output: .safetensors, .npz, .npy, a directory or .../model.safetensors.index.json.")
+    @Argument(help: "The output: .safetensors, .npz, .npy, .gguf, a directory or .../model.safetensors.index.json.")
     var output: String
 
     @Option(name: .customLong("dtype"), help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too); for a .gguf output a GGUF type or recipe (q8_0, q4_k_m, auto, ...).", valueName: "dtype"))

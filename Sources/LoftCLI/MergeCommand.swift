@@ -9,7 +9,7 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Fold low-rank adapters (PEFT LoRA/DoRA, MLX-LM, loft) into base weights.",
         discussion: """
-            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
+            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; OUT ending in .gguf is a llama.cpp file, merged and quantized in one pass (--dtype q8_0, q4_k_m, f16, ...); a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
 
             Examples:
               loft merge --base model.safetensors --adapter lora --out merged.safetensors
@@ -17,6 +17,7 @@ struct MergeCommand: ParsableCommand {
               loft merge --base merged.safetensors --adapter lora --subtract --out base.npz
               loft merge --base llama --adapter lora --out out --dtype bf16 --json
               loft merge --base llama --adapter lora --out out --max-shard-size 2GB
+              loft merge --base llama --adapter lora --out merged.gguf --dtype q8_0
             """)
 
     @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, or an .npz.")

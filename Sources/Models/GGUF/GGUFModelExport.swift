@@ -1,7 +1,8 @@
 // A Hugging Face model (GPT-2 or LLaMA family) to a GGUF file llama.cpp runs: tensors renamed
 // and re-laid out (GGUFArchitecture), typed by the recipe, the architecture keys and the
 // tokenizer in the metadata. Tensors stream one at a time: read, widened to float32, laid
-// out, quantized on both cores, appended, released.
+// out, quantized on both cores, appended, released; a tensor whose layout does not change
+// streams in slices of 4M elements, so memory stays flat however large it is.
 //
 // The tensors come from a closure, so a merge can feed merged tensors straight in (no
 // intermediate file).
@@ -104,6 +105,22 @@ public enum GGUFModelExport {
             let source = try data(info)
             if plan.type == .I32 || (mapping.layout == .unchanged && GGMLType(storing: source.info.dtype) == plan.type) {
                 try writer.write(source.bytes, from: source.owner)
+            } else if mapping.layout == .unchanged, let width = source.info.dtype.byteWidth {
+                // Streamed in slices: float32 read in place (when aligned), other types widened
+                // into the writer's scratch; each slice's mapped pages are dropped once encoded.
+                let dtype = source.info.dtype
+                var consumed = 0
+                try writer.write { range, scratch in
+                    source.releaseMappedPages(UnsafeRawBufferPointer(rebasing: source.bytes[consumed ..< range.lowerBound * width]))
+                    consumed = range.lowerBound * width
+                    let slice = UnsafeRawBufferPointer(rebasing: source.bytes[consumed ..< range.upperBound * width])
+                    if dtype == .F32, let base = slice.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: range.count)
+                    }
+                    try DTypeConversion.convert(from: dtype, source: slice, to: .F32, destination: UnsafeMutableRawBufferPointer(scratch), count: range.count)
+                    return UnsafeBufferPointer(scratch)
+                }
+                source.releaseMappedPages(UnsafeRawBufferPointer(rebasing: source.bytes[consumed...]))
             } else {
                 let values = try DTypeConversion.convert(source, to: .F32).withElements(as: Float.self) { Array($0) }
                 let laid = GGUFLayoutTransform.apply(mapping.layout, values, shape: info.shape)

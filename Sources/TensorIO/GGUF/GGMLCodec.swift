@@ -1,6 +1,7 @@
 // Whole tensors to and from ggml types: dequantize a stored tensor to float32 (read), and
 // encode float32 values as any writable type (write). Blocks are independent, so both
-// directions split the blocks over the cores (Compute's Parallel).
+// directions split the blocks over the cores (Compute's Parallel; encoding in small pieces
+// the cores take as they come free, since it runs under every export).
 
 import Compute
 
@@ -38,6 +39,10 @@ public enum GGMLCodec {
         }
     }
 
+    /// Elements per piece of work handed to a core (Parallel.forEachPiece): small enough that
+    /// a core the scheduler leaves waiting holds up little, large enough to cost nothing.
+    static let encodePiece = 1 << 16
+
     /// Encodes `values` as `type` into `out` (exactly `type.rowBytes(values.count)` bytes).
     /// F32/F16/BF16 round like ggml (nearest even; BF16 keeps NaN quiet).
     public static func encode(_ values: UnsafeBufferPointer<Float>, as type: GGMLType, into out: UnsafeMutableRawBufferPointer) {
@@ -48,20 +53,40 @@ public enum GGMLCodec {
         case .F32:
             target.copyMemory(from: source, byteCount: 4 * count)
         case .F16:
-            Parallel.forEachRange(count: count) { range in
-                for i in range { target.storeBytes(of: Float16(source[i]).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            Parallel.forEachPiece(count: count, pieceSize: encodePiece) { range in
+                for i in range { target.storeBytes(of: half(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
             }
         case .BF16:
-            Parallel.forEachRange(count: count) { range in
+            Parallel.forEachPiece(count: count, pieceSize: encodePiece) { range in
                 for i in range { target.storeBytes(of: bfloat16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
             }
         default:
             guard let quantize = quantizer(type) else { preconditionFailure("GGMLCodec.encode: \(type) is not writable") }
             let blocks = count / type.blockSize
-            Parallel.forEachRange(count: blocks, minimumChunk: max(1, 8192 / type.blockSize)) { range in
+            Parallel.forEachPiece(count: blocks, pieceSize: max(1, encodePiece / type.blockSize)) { range in
                 for b in range { quantize(source + b * type.blockSize, target + b * type.typeSize) }
             }
         }
+    }
+
+    /// float32 to IEEE half, rounded to nearest even: the bits `Float16(value)` gives (and F16C
+    /// and NumPy), without the library call Swift makes for it on x86-64, which took 40% of an
+    /// f16 export. Finite values: the exponent rebiased with the rounding carried in by
+    /// integer adds; subnormal results: an add of 0.5 lets the FPU round the mantissa. NaN
+    /// keeps Float16's payload rule.
+    @inline(__always) static func half(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+        let magnitude = bits & 0x7FFF_FFFF
+        if magnitude >= 0x4780_0000 {   // 65536 and up: infinity, or NaN
+            return magnitude > 0x7F80_0000 ? Float16(value).bitPattern : sign | 0x7C00
+        }
+        if magnitude < 0x3880_0000 {    // below 2^-14: a subnormal half or zero
+            let shifted = Float(bitPattern: magnitude) + 0.5
+            return sign | UInt16(truncatingIfNeeded: shifted.bitPattern &- 0x3F00_0000)
+        }
+        let odd = (magnitude >> 13) & 1
+        return sign | UInt16(truncatingIfNeeded: (magnitude &+ 0xC800_0FFF &+ odd) >> 13)
     }
 
     /// ggml's `ggml_compute_fp32_to_bf16`: NaN stays a quiet NaN, the rest rounds to nearest even.

@@ -101,18 +101,21 @@ public struct GGUFHeader: Sendable {
         var tensors: [GGUFTensorEntry] = []
         for info in infos {
             let name = info.name
-            var elements = 1
+            // The product skips zeros: a tensor with no elements may not hide dimensions whose
+            // product overflows, since shapes are multiplied out again in other orders later.
+            var magnitude = 1
             for dim in info.dims {
-                let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
+                let (product, overflow) = magnitude.multipliedReportingOverflow(by: max(dim, 1))
                 guard !overflow else { throw cursor.fail("tensor \(name): dimensions \(info.dims) overflow") }
-                elements = product
+                magnitude = product
             }
+            let elements = info.dims.contains(0) ? 0 : magnitude
             let innermost = info.dims.first ?? 1
             guard innermost % info.type.blockSize == 0 else {
                 throw cursor.fail("tensor \(name): rows of \(innermost) are not whole \(info.type) blocks of \(info.type.blockSize)")
             }
             let (size, sizeOverflow) = (elements / info.type.blockSize).multipliedReportingOverflow(by: info.type.typeSize)
-            guard !sizeOverflow, elements <= Int.max / 4 else { throw cursor.fail("tensor \(name): \(info.dims) is too large") }
+            guard !sizeOverflow, magnitude <= Int.max / 8 else { throw cursor.fail("tensor \(name): \(info.dims) is too large") }
             guard info.offset % alignment == 0 else {
                 throw cursor.fail("tensor \(name): offset \(info.offset) is not a multiple of the alignment \(alignment)")
             }

@@ -45,12 +45,19 @@ public final class GGUFWriter {
                 throw GGUFError(path: path, "tensor \(plan.name): \(plan.dims.reversed()) cannot be stored as \(plan.type)")
             }
         }
+        output = try AtomicOutputFile(path: path)
+        try output.write(GGUFWriter.header(metadata: metadata, tensors: tensors, alignment: alignment))
+    }
+
+    /// The bytes before the data section: tensors laid out in plan order, each at the next
+    /// multiple of `alignment`; `general.alignment` is added when it is not the default.
+    static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFTensorPlan], alignment: Int) -> [UInt8] {
         var header = GGUFEncoding()
         header.append(contentsOf: GGUFHeader.magic)
         header.append(UInt32(3))
         header.append(UInt64(tensors.count))
         var entries = metadata
-        if alignment != GGUFHeader.defaultAlignment, !keys.contains("general.alignment") {
+        if alignment != GGUFHeader.defaultAlignment, !metadata.contains(where: { $0.key == "general.alignment" }) {
             entries.append(("general.alignment", .uint32(UInt32(alignment))))
         }
         header.append(UInt64(entries.count))
@@ -66,11 +73,10 @@ public final class GGUFWriter {
             for dim in plan.dims { header.append(UInt64(dim)) }
             header.append(plan.type.rawValue)
             header.append(UInt64(offset))
-            offset += GGUFWriter.padded(plan.byteCount, alignment)
+            offset += padded(plan.byteCount, alignment)
         }
         header.pad(to: alignment)
-        output = try AtomicOutputFile(path: path)
-        try output.write(header.bytes)
+        return header.bytes
     }
 
     static func padded(_ count: Int, _ alignment: Int) -> Int { (count + alignment - 1) / alignment * alignment }
@@ -95,6 +101,46 @@ public final class GGUFWriter {
         let buffer = ByteBuffer(count: plan.byteCount)
         GGMLCodec.encode(values, as: plan.type, into: buffer.bytes)
         try write(UnsafeRawBufferPointer(buffer.bytes))
+    }
+
+    /// Encodes the next tensor slice by slice: `slice(range, scratch)` returns the float32
+    /// values of elements `range` (ggml order), written into `scratch` or found elsewhere (a
+    /// float32 source's own mapped bytes); each slice is encoded on both cores and appended
+    /// before the next is asked for, so memory stays at one slice whatever the tensor's size.
+    /// Slices are whole blocks (rows are whole blocks, so any block boundary is a valid cut).
+    public func write(sliceElements: Int = 1 << 22, slice: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> UnsafeBufferPointer<Float>) throws {
+        guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
+        let count = plan.elementCount
+        let step = max(1, sliceElements / plan.type.blockSize) * plan.type.blockSize
+        // Kept from tensor to tensor (fresh pages would be zeroed by the kernel each time);
+        // anonymous mappings, so a scratch the source never fills costs no memory.
+        let scratch = buffer(&scratchBuffer, bytes: min(step, count) * 4)
+        let encoded = buffer(&encodedBuffer, bytes: plan.type.rowBytes(min(step, count)) ?? 0)
+        let floats = scratch.bytes.bindMemory(to: Float.self)
+        var start = 0
+        while start < count {
+            let end = min(count, start + step)
+            let values = try slice(start ..< end, UnsafeMutableBufferPointer(rebasing: floats[0 ..< end - start]))
+            precondition(values.count == end - start, "GGUFWriter: \(plan.name): \(values.count) values for slice \(start)..<\(end)")
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: encoded.bytes[0 ..< plan.type.rowBytes(end - start)!])
+            GGMLCodec.encode(values, as: plan.type, into: bytes)
+            try output.write(UnsafeRawBufferPointer(bytes))
+            start = end
+        }
+        let padding = GGUFWriter.padded(plan.byteCount, alignment) - plan.byteCount
+        if padding > 0 { try output.write([UInt8](repeating: 0, count: padding)) }
+        dataWritten += plan.byteCount + padding
+        next += 1
+    }
+
+    private var scratchBuffer: ByteBuffer?
+    private var encodedBuffer: ByteBuffer?
+
+    private func buffer(_ kept: inout ByteBuffer?, bytes: Int) -> ByteBuffer {
+        if let buffer = kept, buffer.count >= bytes { return buffer }
+        let buffer = ByteBuffer(count: bytes)
+        kept = buffer
+        return buffer
     }
 
     /// Bytes in the file so far.

@@ -79,6 +79,26 @@ enum GGUFFixtures {
         #expect(rms < tolerance, "\(type): rms error \(rms)")
     }
 
+    @Test func halfRoundsLikeFloat16() {
+        // Every exponent with several mantissas, the rounding ties, random bit patterns.
+        var patterns: [UInt32] = [0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0x7F80_0001, 0xFFC1_2345,
+                                  0x477F_F000, 0x477F_EFFF, 0x477F_F001, 0x3880_0000, 0x387F_FFFF, 0x3300_0000, 0x3300_0001, 0x32FF_FFFF]
+        for exponent in UInt32(0)..<256 {
+            for mantissa: UInt32 in [0, 1, 0x0FFF, 0x1000, 0x1001, 0x2000, 0x3000, 0x5FFF, 0x6000, 0x7F_E000, 0x7F_F000, 0x7F_FFFF] {
+                patterns += [exponent << 23 | mantissa, 0x8000_0000 | exponent << 23 | mantissa]
+            }
+        }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<200_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            patterns.append(UInt32(truncatingIfNeeded: state >> 32))
+        }
+        for bits in patterns {
+            let value = Float(bitPattern: bits)
+            #expect(GGMLCodec.half(value) == Float16(value).bitPattern, "\(String(bits, radix: 16))")
+        }
+    }
+
     @Test func bfloat16RoundsLikeGGML() {
         #expect(GGMLCodec.bfloat16(1.0) == 0x3F80)
         #expect(GGMLCodec.bfloat16(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie to even

@@ -60,6 +60,30 @@ import TestSupport
         }
     }
 
+    @Test func slicedWritesEqualWholeTensorWrites() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let input = try GGUFFixtures.floats("quant_input.npy")
+        let types: [GGMLType] = [.F32, .F16, .BF16, .Q8_0, .Q4_K, .Q6_K]
+        let plans = types.map { GGUFTensorPlan(name: "t.\($0)", shape: [16, 512], type: $0) }
+        let whole = try GGUFWriter(path: scratch.file("whole.gguf"), metadata: [], tensors: plans)
+        for _ in plans { try input.withUnsafeBufferPointer { try whole.write(values: $0) } }
+        try whole.commit()
+        // 700 elements a slice: cut inside rows and, for the k-quants, rounded to whole blocks.
+        let sliced = try GGUFWriter(path: scratch.file("sliced.gguf"), metadata: [], tensors: plans)
+        var ranges: [Range<Int>] = []
+        for _ in plans {
+            try sliced.write(sliceElements: 700) { range, scratch in
+                ranges.append(range)
+                for (i, j) in range.enumerated() { scratch[i] = input[j] }
+                return UnsafeBufferPointer(scratch)
+            }
+        }
+        try sliced.commit()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.file("whole.gguf"))) == Data(contentsOf: URL(fileURLWithPath: scratch.file("sliced.gguf"))))
+        #expect(ranges.count > 2 * types.count && ranges.allSatisfy { $0.count > 0 })
+    }
+
     @Test func malformedFilesAreRefusedInOneLine() throws {
         let expectations = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: GGUFFixtures.path("hostile.json")))) as! [String: String]
         #expect(expectations.count >= 15)
