@@ -14,12 +14,14 @@ import LoFT
 import TensorIO
 import Training
 
-/// What a comparison can run: loft finetune's three methods, LoFT's two ablations, and
-/// rank-stabilised LoRA.
+/// What a comparison can run: loft finetune's three methods, LoFT's two ablations and LoFT
+/// without rebalancing, and rank-stabilised LoRA.
 public enum CompareMethod: String, CaseIterable, Sendable {
     case loft
     case loftNoAlternate = "loft-no-alternate"
     case loftNoCalibration = "loft-no-calibration"
+    /// LoFT without loft's rebalancing of the pair after each step (docs/loft.md).
+    case loftNoRebalance = "loft-no-rebalance"
     case lora
     /// LoRA with the forward scale alpha / sqrt(r) (Kalajdzievski 2023) instead of alpha / r.
     case rslora
@@ -27,7 +29,7 @@ public enum CompareMethod: String, CaseIterable, Sendable {
 
     public var training: TrainingMethod {
         switch self {
-        case .loft, .loftNoAlternate, .loftNoCalibration: return .loft
+        case .loft, .loftNoAlternate, .loftNoCalibration, .loftNoRebalance: return .loft
         case .lora, .rslora: return .lora
         case .adamw: return .adamw
         }
@@ -37,6 +39,7 @@ public enum CompareMethod: String, CaseIterable, Sendable {
         switch self {
         case .loftNoAlternate: return .noAlternation
         case .loftNoCalibration: return .noCalibration
+        case .loftNoRebalance: return LoFTOptions(rebalancing: false)
         default: return .full
         }
     }

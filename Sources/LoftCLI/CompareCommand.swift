@@ -36,7 +36,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Held-out data; default the last --eval-fraction of --data.") var evalData: String?
     @Option(parsing: .unconditional, help: "Hold out this fraction of --data (its tail) when there is no --eval-data (default 0.1).")
     var evalFraction: Double?
-    @Option(help: "Comma-separated: loft, loft-no-alternate, loft-no-calibration, lora, rslora, adamw.") var methods = "loft,lora,adamw"
+    @Option(help: "Comma-separated: loft, loft-no-alternate, loft-no-calibration, loft-no-rebalance, lora, rslora, adamw.") var methods = "loft,lora,adamw"
     @Option(help: "Comma-separated adapter ranks (adamw runs once, at full rank).") var ranks = "8"
     @Option(help: "Comma-separated learning rates, or auto: 1, 3, 10, ... x from a tenth of each method's default to 100 x it.")
     var lrs = "auto"
