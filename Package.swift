@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoFT", "TensorIO", "Compute", "TestSupport"]),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "TensorIO", "Compute", "Models", "Training", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Plots", "LoFT", "Compute", "TensorIO", "TestSupport"]),
-        .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO", "TestSupport"]),
+        .testTarget(name: "LoftCLITests", dependencies: ["LoftCLI", "TensorIO", "Experiments", "TestSupport"]),
     ],
     // Swift 5 mode: the hot loops hand unsafe buffers to worker threads, which the Swift 6
     // checker cannot see are disjoint.

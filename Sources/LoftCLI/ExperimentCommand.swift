@@ -18,8 +18,9 @@ struct ExperimentCommand: ParsableCommand {
             Examples:
               loft experiment factorization --out runs/factorization
               loft experiment factorization --rank 4 --steps 100 --out f --json
+              loft experiment compare --base demo/model --data demo/text/proverbs.txt --out runs/compare
             """,
-        subcommands: [FactorizationCommand.self, OptimizerStepCommand.self, LlamaStepCommand.self]
+        subcommands: [FactorizationCommand.self, CompareCommand.self, OptimizerStepCommand.self, LlamaStepCommand.self]
     )
 }
 

@@ -57,6 +57,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Linear warmup steps (default 5% of the steps).") var warmup: Int?
     @Option(help: "The learning rate after warmup: cosine (to 0 at the end) or constant.") var schedule: ScheduleShape = .cosine
     @Option(parsing: .unconditional, help: "Decoupled weight decay (PyTorch AdamW convention).") var weightDecay: Float = 0
+    @Option(parsing: .unconditional, help: "Adam's eps (default 1e-4 loft, 1e-8 lora and adamw).") var eps: Float?
     @Option(parsing: .unconditional, help: "Global gradient-norm clipping threshold (LoFT-aware for LoFT).") var clip: Float = 1
     @Flag(help: "Do not clip gradients.") var noClip = false
     @Option(help: "Seed for adapter initialisation and batch sampling.") var seed: UInt64 = 0
@@ -97,6 +98,7 @@ struct FinetuneCommand: ParsableCommand {
         options.learningRate = lr ?? TrainingOptions.defaultLearningRate(options.method)
         options.schedule = schedule
         options.weightDecay = weightDecay
+        options.eps = eps
         options.clip = noClip ? nil : clip
         options.seed = seed
         options.stopAfter = stopAfter

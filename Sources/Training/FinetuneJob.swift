@@ -29,6 +29,9 @@ public struct FinetuneRequest: Sendable {
     public var warmup: Int?
     /// Steps between evaluations and checkpoints; nil = a tenth of the steps.
     public var evalInterval: Int?
+    /// Seed of the batch order; nil = `options.seed` (which also seeds the adapters). A
+    /// comparison fixes it so every run sees the same batches.
+    public var dataSeed: UInt64?
     /// Replace the files the run writes in an existing, non-empty output directory.
     /// Continuing a run (`resume` is `output`) needs no permission: they are its own files.
     public var overwrite = false
@@ -115,7 +118,7 @@ public final class FinetuneJob {
                 train.removeLast(held)
             }
             task = try LanguageModelTask(model: language, trainTokens: train, evalTokens: eval, batch: request.batch, sequence: sequence,
-                                         seed: options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
+                                         seed: request.dataSeed ?? options.seed, trainPath: request.data, evalPath: request.evalData ?? request.data + " (eval tail)")
         case let .mlp(mlp):
             var train = try MLPData(path: request.data)
             var eval: MLPData?
@@ -129,7 +132,7 @@ public final class FinetuneJob {
                 eval = train.slice((train.rows - held)..<train.rows)
                 train = train.slice(0..<(train.rows - held))
             }
-            task = try MLPTask(model: mlp, train: train, eval: eval, batch: request.batch, seed: options.seed)
+            task = try MLPTask(model: mlp, train: train, eval: eval, batch: request.batch, seed: request.dataSeed ?? options.seed)
         }
         // No --targets: the family's own (GPT-2 c_attn,c_proj; LLaMA all seven projections, as
         // the LoFT paper does; an MLP every layer). Given ones are used as given: a name the

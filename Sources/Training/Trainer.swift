@@ -59,7 +59,7 @@ public final class Trainer {
         case .loft, .lora:
             model.setTrainable(targets: [])
             try model.addLowRankAdapters(targets: targets, rank: options.rank, alpha: options.alpha, seed: options.seed)
-            method = options.method == .loft ? .loft : .loraAdamW
+            method = options.method == .loft ? .loft(options.loftOptions) : .loraAdamW
         case .adamw:
             try Trainer.checkDenseTargets(targets, model: model)
             model.setTrainable(targets: targets)

@@ -9,7 +9,7 @@ import TensorIO
 public enum TrainingSetting: String, Sendable, CaseIterable {
     case base, initConfig, evalData, evalFraction, output
     case method, rank, loraAlpha, targets, steps, epochs, batch, sequence, learningRate, warmupSteps, schedule
-    case weightDecay, clip, evalInterval, seed
+    case weightDecay, eps, clip, evalInterval, seed
     case maxTokens, temperature, topK, tokenizer
 
     /// Plain words, for messages outside a command line.

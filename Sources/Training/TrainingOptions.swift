@@ -14,6 +14,8 @@ public enum TrainingMethod: String, Sendable, CaseIterable {
 
 public struct TrainingOptions: Sendable, Equatable {
     public var method: TrainingMethod = .loft
+    /// LoFT's switches (the paper's ablations; `loft experiment compare` runs them as methods).
+    public var loftOptions: LoFTOptions = .full
     public var rank = 8
     /// LoRA's lora_alpha; nil means r (scale 1, PEFT's own default of r = alpha = 8).
     /// LoFT always uses alpha = r: it is invariant to the factors' scale.
@@ -26,6 +28,8 @@ public struct TrainingOptions: Sendable, Equatable {
     public var warmupSteps = 0
     public var schedule: ScheduleShape = .cosine
     public var weightDecay: Float = 0
+    /// Adam's eps; nil = the method's default (below).
+    public var eps: Float?
     /// Global gradient-norm clipping (LoFT-aware for LoFT); nil = off.
     public var clip: Float? = 1
     public var seed: UInt64 = 0
@@ -57,8 +61,7 @@ public struct TrainingOptions: Sendable, Equatable {
 
     /// AdamW's hyper-parameters: LoFT uses eps 1e-4 (docs/loft.md, "One step", defaults), the others PyTorch's 1e-8.
     public var hyperparameters: AdamWHyperparameters {
-        method == .loft ? AdamWHyperparameters(eps: 1e-4, weightDecay: weightDecay)
-            : AdamWHyperparameters(eps: 1e-8, weightDecay: weightDecay)
+        AdamWHyperparameters(eps: eps ?? (method == .loft ? 1e-4 : 1e-8), weightDecay: weightDecay)
     }
 
     public func validate() throws {
@@ -73,6 +76,7 @@ public struct TrainingOptions: Sendable, Equatable {
         if let clip, !(clip > 0 && clip.isFinite) { throw refuse(.clip, clip, "positive and finite; 0 does not turn clipping off") }
         guard evalInterval > 0 else { throw refuse(.evalInterval, evalInterval, "positive") }
         if let targets, targets.isEmpty { throw refuse(.targets, "nothing", "at least one module name") }
+        if let eps, !(eps > 0 && eps.isFinite) { throw refuse(.eps, eps, "positive and finite") }
         if let alpha = loraAlpha, !(alpha > 0 && alpha.isFinite) { throw refuse(.loraAlpha, alpha, "positive and finite") }
     }
 }

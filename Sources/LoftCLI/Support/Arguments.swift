@@ -109,6 +109,7 @@ extension TrainingSetting {
         case .warmupSteps: return "--warmup"
         case .schedule: return "--schedule"
         case .weightDecay: return "--weight-decay"
+        case .eps: return "--eps"
         case .clip: return "--clip"
         case .evalInterval: return "--eval-interval"
         case .seed: return "--seed"
