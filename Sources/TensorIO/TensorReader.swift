@@ -27,6 +27,10 @@ public protocol TensorReader: AnyObject {
     /// How the file stores a tensor when that differs from its dtype (a GGUF quantization
     /// such as "Q8_0", dequantized on read); nil otherwise.
     func storageType(for name: String) -> String?
+    /// The reader of the files themselves: self, or for a reader that presents another's
+    /// tensors differently (MLXQuantizedReader) the one it wraps. Questions about files and
+    /// shards (which shard holds a tensor, the input paths) go to it.
+    var storageReader: TensorReader { get }
 }
 
 extension TensorReader {
@@ -35,6 +39,7 @@ extension TensorReader {
     public var otherEntries: [(name: String, value: String)] { [] }
 
     public func storageType(for name: String) -> String? { nil }
+    public var storageReader: TensorReader { self }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)
