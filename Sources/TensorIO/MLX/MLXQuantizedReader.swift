@@ -72,14 +72,8 @@ public final class MLXQuantizedReader: TensorReader {
         guard MLXAffine.floatTypes.contains(scales.dtype) else {
             try failure("\(scales.name): dtype \(scales.dtype.rawValue), scales are F32, F16 or BF16")
         }
-        guard biases.dtype == scales.dtype else {
-            try failure("\(biases.name): dtype \(biases.dtype.rawValue) differs from the scales' \(scales.dtype.rawValue)")
-        }
         guard let last = weight.shape.last, let groups = scales.shape.last else {
             try failure("\(module): the weight and scales must have at least one dimension")
-        }
-        guard scales.shape == biases.shape else {
-            try failure("\(biases.name): shape \(biases.shape) differs from \(scales.name)'s \(scales.shape)")
         }
         guard Array(scales.shape.dropLast()) == Array(weight.shape.dropLast()) else {
             try failure("\(scales.name): shape \(scales.shape) does not match \(weight.name)'s \(weight.shape)")
@@ -88,6 +82,12 @@ public final class MLXQuantizedReader: TensorReader {
         guard !overflow, parameters.packedWords(rowLength: columns) == last else {
             let expected = overflow ? "?" : parameters.packedWords(rowLength: columns).map(String.init) ?? "?"
             try failure("\(weight.name): \(last) packed words per row, \(described) and \(groups) groups per row need \(expected)")
+        }
+        guard biases.dtype == scales.dtype else {
+            try failure("\(biases.name): dtype \(biases.dtype.rawValue) differs from the scales' \(scales.dtype.rawValue)")
+        }
+        guard scales.shape == biases.shape else {
+            try failure("\(biases.name): shape \(biases.shape) differs from \(scales.name)'s \(scales.shape)")
         }
         let shape = Array(weight.shape.dropLast()) + [columns]
         guard TensorInfo.checkedSizes(shape: shape, dtype: .F32) != nil else { try failure("\(weight.name): shape \(shape) is too large") }
