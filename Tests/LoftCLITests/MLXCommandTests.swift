@@ -82,6 +82,31 @@ import TensorIO
         #expect(!config.contains("quantization") && config.contains("\"model_type\": \"llama\""))
     }
 
+    /// eval and finetune on the quantized base compute what they compute on mlx's
+    /// dequantization of it: the same loss, the same trained adapter bytes.
+    @Test func evalAndFinetuneOnAQuantizedBase() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let dense = try Self.modelDirectory(scratch, "dense", weights: Self.fixture("llama-dequantized-q4-g32.safetensors"))
+        let tokens = ByteBuffer(count: 200 * 4)
+        for i in 0..<200 { tokens.bytes.storeBytes(of: Int32(i * 7 % 100).littleEndian, toByteOffset: 4 * i, as: Int32.self) }
+        try NpyWriter.write(to: scratch.file("tokens.npy"), tensor: TensorData(info: TensorInfo(name: "tokens", dtype: .I32, shape: [200]), buffer: tokens))
+        var losses: [String] = []
+        for base in [Self.fixture("llama-q4-g32"), dense] {
+            let result = loft("eval", "--base", base, "--data", scratch.file("tokens.npy"), "--seq", "32", "--json")
+            #expect(result.status == 0, "\(result.stderr)")
+            losses.append(result.stdout)
+        }
+        #expect(losses[0] == losses[1] && losses[0].contains("\"loss\""))
+        for (base, out) in [(Self.fixture("llama-q4-g32"), "ft-quantized"), (dense, "ft-dense")] {
+            let result = loft("finetune", "--base", base, "--data", scratch.file("tokens.npy"), "--steps", "2", "--seq", "32", "--out", scratch.file(out))
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let a = try Data(contentsOf: URL(fileURLWithPath: scratch.file("ft-quantized/adapter_model.safetensors")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: scratch.file("ft-dense/adapter_model.safetensors")))
+        #expect(a == b)
+    }
+
     @Test func refusesBadOptions() throws {
         let scratch = ScratchDirectory()
         defer { scratch.remove() }
