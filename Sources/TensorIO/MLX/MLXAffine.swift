@@ -38,36 +38,60 @@ public struct MLXAffine: Sendable, Hashable {
         return overflow || bitsTotal % 32 != 0 ? nil : bitsTotal / 32
     }
 
-    /// Dequantizes one row: `packed` holds the row's bit stream, `scales`/`biases` one value per
-    /// group (as float32, widened exactly from T), `round` rounds a float32 to T and back.
+    /// Dequantizes one row: `packed` holds the row's bit stream (whole uint32 words),
+    /// `scales`/`biases` one value per group (as float32, widened exactly from T); `type` is T,
+    /// which the products and sums are rounded to.
     @inline(__always)
     func dequantizeRow(packed: UnsafeRawBufferPointer, scales: UnsafeBufferPointer<Float>, biases: UnsafeBufferPointer<Float>,
-                       into out: UnsafeMutableBufferPointer<Float>, round: (Float) -> Float) {
-        let mask = UInt32((1 << bits) - 1)
-        let bytes = packed.bindMemory(to: UInt8.self)
+                       into out: UnsafeMutableBufferPointer<Float>, type: DType) {
+        switch type {
+        case .F16: dequantizeRow(packed, scales, biases, out) { Float(Float16($0)) }
+        case .BF16: dequantizeRow(packed, scales, biases, out) { Float(bitPattern: UInt32(GGMLCodec.bfloat16($0)) << 16) }
+        default: dequantizeRow(packed, scales, biases, out) { $0 }
+        }
+    }
+
+    /// The loop, specialised for each rounding: codes are taken from a 64-bit window refilled
+    /// one little-endian uint32 word at a time.
+    @inline(__always)
+    private func dequantizeRow(_ packed: UnsafeRawBufferPointer, _ scales: UnsafeBufferPointer<Float>, _ biases: UnsafeBufferPointer<Float>,
+                               _ out: UnsafeMutableBufferPointer<Float>, round: (Float) -> Float) {
+        let mask = UInt64((1 << bits) - 1)
+        let width = UInt64(bits)
+        var window: UInt64 = 0
+        var available: UInt64 = 0
+        var word = 0
         for group in 0..<scales.count {
             let scale = scales[group], bias = biases[group]
             let start = group * groupSize
             for j in start..<(start + groupSize) {
-                let bit = j * bits
-                let byte = bit >> 3
-                var word = UInt32(bytes[byte])
-                if (bit & 7) + bits > 8 { word |= UInt32(bytes[byte + 1]) << 8 }
-                let q = Float((word >> UInt32(bit & 7)) & mask)
+                if available < width {
+                    window |= UInt64(UInt32(littleEndian: packed.loadUnaligned(fromByteOffset: 4 * word, as: UInt32.self))) << available
+                    available += 32
+                    word += 1
+                }
+                let q = Float(window & mask)
+                window >>= width
+                available -= width
                 out[j] = round(round(scale * q) + bias)
             }
         }
     }
 
     /// Quantizes one row of `values` (already widened from T to float32): writes the bit
-    /// stream to `packed` (zeroed by the caller) and each group's scale and bias as float32
+    /// stream to `packed` (whole uint32 words) and each group's scale and bias as float32
     /// (the caller narrows them to T).
     @inline(__always)
     func quantizeRow(_ values: UnsafeBufferPointer<Float>, packed: UnsafeMutableRawBufferPointer,
                      scales: UnsafeMutableBufferPointer<Float>, biases: UnsafeMutableBufferPointer<Float>) {
         let levels = Float((1 << bits) - 1)
         let eps: Float = 1e-7
-        let bytes = packed.bindMemory(to: UInt8.self)
+        // Codes enter a 64-bit window from the top of what it holds; each full uint32 word is
+        // stored little-endian (a row's bit count is a multiple of 32).
+        let width = UInt64(bits)
+        var window: UInt64 = 0
+        var filled: UInt64 = 0
+        var word = 0
         for group in 0..<(values.count / groupSize) {
             let start = group * groupSize
             var low = Float.infinity, high = -Float.infinity
@@ -95,12 +119,14 @@ public struct MLXAffine: Sendable, Hashable {
             }
             for j in start..<(start + groupSize) {
                 let q = Swift.min(Swift.max(((values[j] - bias) / scale).rounded(.toNearestOrEven), 0), levels)
-                let code = UInt32(q.isNaN ? 0 : q)
-                let bit = j * bits
-                let byte = bit >> 3
-                let shifted = code << UInt32(bit & 7)
-                bytes[byte] |= UInt8(truncatingIfNeeded: shifted)
-                if (bit & 7) + bits > 8 { bytes[byte + 1] |= UInt8(truncatingIfNeeded: shifted >> 8) }
+                window |= UInt64(q.isNaN ? 0 : UInt32(q)) << filled
+                filled += width
+                if filled >= 32 {
+                    packed.storeBytes(of: UInt32(truncatingIfNeeded: window).littleEndian, toByteOffset: 4 * word, as: UInt32.self)
+                    word += 1
+                    window >>= 32
+                    filled -= 32
+                }
             }
             scales[group] = scale
             biases[group] = bias

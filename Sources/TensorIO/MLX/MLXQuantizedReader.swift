@@ -138,12 +138,6 @@ public final class MLXQuantizedReader: TensorReader {
         let rowBytes = packed.info.shape.last.map { $0 * 4 } ?? 0
         let out = ByteBuffer(count: dense.elementCount * 4)
         let values = out.bytes.bindMemory(to: Float.self)
-        let round: @Sendable (Float) -> Float
-        switch dense.dtype {
-        case .F16: round = { Float(Float16($0)) }
-        case .BF16: round = { Float(bitPattern: UInt32(GGMLCodec.bfloat16($0)) << 16) }
-        default: round = { $0 }
-        }
         scales.withElements(as: Float.self) { scales in
             biases.withElements(as: Float.self) { biases in
                 withExtendedLifetime(packed.owner) {
@@ -154,7 +148,7 @@ public final class MLXQuantizedReader: TensorReader {
                                 scales: UnsafeBufferPointer(rebasing: scales[(row * groups)..<((row + 1) * groups)]),
                                 biases: UnsafeBufferPointer(rebasing: biases[(row * groups)..<((row + 1) * groups)]),
                                 into: UnsafeMutableBufferPointer(rebasing: values[(row * columns)..<((row + 1) * columns)]),
-                                round: round)
+                                type: dense.dtype)
                         }
                     }
                 }

@@ -9,7 +9,7 @@ extension MLXAffine {
     /// Norms (rank 1), convolutions (rank 3 and more) and biases stay as they are.
     public func quantizes(_ info: TensorInfo) -> Bool {
         info.name.hasSuffix(".weight") && info.shape.count == 2 && MLXAffine.floatTypes.contains(info.dtype)
-            && info.shape[1] > 0 && info.shape[1] % groupSize == 0
+            && info.shape[1] > 0 && info.shape[1] % groupSize == 0 && packedWords(rowLength: info.shape[1]) != nil
     }
 
     /// The three tensors mlx-lm stores for `P.weight`: `P.weight` (U32 packed rows),
@@ -31,7 +31,6 @@ extension MLXAffine {
         let groups = columns / groupSize
         let rowBytes = infos.weight.shape.last! * 4
         let packed = ByteBuffer(count: infos.weight.byteCount)
-        packed.bytes.initializeMemory(as: UInt8.self, repeating: 0)
         let scales = ByteBuffer(count: rows * groups * 4)
         let biases = ByteBuffer(count: rows * groups * 4)
         let source = try DTypeConversion.convert(data, to: .F32)
