@@ -12,9 +12,9 @@
 //   the model directory's other files (tokenizer, generation settings) copied.
 //
 // Which tensors are quantized is MLXAffine.quantizes (mlx-lm's rule for Linear and Embedding
-// layers). Tensors are read, quantized and written one at a time; a module's three tensors
-// come from one quantization, repeated when the writer asks for them far apart (the writer
-// orders by dtype, so scales and biases come before the packed weights).
+// layers). Tensors are read, quantized and written one at a time. The writer orders by dtype,
+// so a module's scales and biases (float) come long before its packed weight (U32): they are
+// computed together in a pass without the codes, and the weight later in a full pass.
 
 import TensorIO
 
@@ -54,12 +54,14 @@ public enum MLXModelExport {
             for suffix in [".weight", ".scales", ".biases"] where info.name.hasSuffix(suffix) {
                 let weightName = String(info.name.dropLast(suffix.count)) + ".weight"
                 guard let dense = byName[weightName], parameters.quantizes(dense), suffix != ".weight" || info.dtype == .U32 else { continue }
-                if cached?.module != weightName {
-                    let result = try parameters.quantize(try reader.data(for: weightName))
-                    reader.release(weightName)
-                    cached = (weightName, [result.weight.info.name: result.weight, result.scales.info.name: result.scales,
-                                           result.biases.info.name: result.biases])
+                if let hit = cached, hit.module == weightName, let data = hit.tensors[info.name] { return data }
+                let values = try reader.data(for: weightName)
+                defer { reader.release(weightName) }
+                if suffix == ".weight" {
+                    return try parameters.quantize(values).weight
                 }
+                let result = try parameters.scalesAndBiases(values)
+                cached = (weightName, [result.scales.info.name: result.scales, result.biases.info.name: result.biases])
                 return cached!.tensors[info.name]!
             }
             return try reader.data(for: info.name)

@@ -79,10 +79,10 @@ public struct MLXAffine: Sendable, Hashable {
     }
 
     /// Quantizes one row of `values` (already widened from T to float32): writes the bit
-    /// stream to `packed` (whole uint32 words) and each group's scale and bias as float32
-    /// (the caller narrows them to T).
+    /// stream to `packed` (whole uint32 words; nil: only the scales and biases are wanted) and
+    /// each group's scale and bias as float32 (the caller narrows them to T).
     @inline(__always)
-    func quantizeRow(_ values: UnsafeBufferPointer<Float>, packed: UnsafeMutableRawBufferPointer,
+    func quantizeRow(_ values: UnsafeBufferPointer<Float>, packed: UnsafeMutableRawBufferPointer?,
                      scales: UnsafeMutableBufferPointer<Float>, biases: UnsafeMutableBufferPointer<Float>) {
         let levels = Float((1 << bits) - 1)
         let eps: Float = 1e-7
@@ -117,6 +117,9 @@ public struct MLXAffine: Sendable, Hashable {
                     bias = edge
                 }
             }
+            scales[group] = scale
+            biases[group] = bias
+            guard let packed else { continue }  // the scales and biases only
             for j in start..<(start + groupSize) {
                 let q = Swift.min(Swift.max(((values[j] - bias) / scale).rounded(.toNearestOrEven), 0), levels)
                 window |= UInt64(q.isNaN ? 0 : UInt32(q)) << filled
@@ -128,8 +131,6 @@ public struct MLXAffine: Sendable, Hashable {
                     filled -= 32
                 }
             }
-            scales[group] = scale
-            biases[group] = bias
         }
     }
 }

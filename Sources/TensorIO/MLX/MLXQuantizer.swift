@@ -25,12 +25,24 @@ extension MLXAffine {
 
     /// mx.quantize(weight, group_size, bits): the packed weight, scales and biases.
     public func quantize(_ data: TensorData) throws -> (weight: TensorData, scales: TensorData, biases: TensorData) {
+        let result = try quantize(data, codes: true)
+        return (result.weight!, result.scales, result.biases)
+    }
+
+    /// The scales and biases of mx.quantize without the codes (a pass over the values
+    /// without the per-value division, for a writer that wants them first).
+    public func scalesAndBiases(_ data: TensorData) throws -> (scales: TensorData, biases: TensorData) {
+        let result = try quantize(data, codes: false)
+        return (result.scales, result.biases)
+    }
+
+    func quantize(_ data: TensorData, codes: Bool) throws -> (weight: TensorData?, scales: TensorData, biases: TensorData) {
         let infos = quantizedInfos(data.info)
         let columns = data.info.shape.last ?? 0
         let rows = columns == 0 ? 0 : data.info.elementCount / columns
         let groups = columns / groupSize
         let rowBytes = infos.weight.shape.last! * 4
-        let packed = ByteBuffer(count: infos.weight.byteCount)
+        let packed = codes ? ByteBuffer(count: infos.weight.byteCount) : nil
         let scales = ByteBuffer(count: rows * groups * 4)
         let biases = ByteBuffer(count: rows * groups * 4)
         let source = try DTypeConversion.convert(data, to: .F32)
@@ -40,7 +52,7 @@ extension MLXAffine {
             Parallel.forEachRange(count: rows, minimumChunk: max(1, 65536 / max(columns, 1))) { range in
                 for row in range {
                     quantizeRow(UnsafeBufferPointer(rebasing: values[(row * columns)..<((row + 1) * columns)]),
-                                packed: UnsafeMutableRawBufferPointer(rebasing: packed.bytes[(row * rowBytes)..<((row + 1) * rowBytes)]),
+                                packed: packed.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[(row * rowBytes)..<((row + 1) * rowBytes)]) },
                                 scales: UnsafeMutableBufferPointer(rebasing: scaleValues[(row * groups)..<((row + 1) * groups)]),
                                 biases: UnsafeMutableBufferPointer(rebasing: biasValues[(row * groups)..<((row + 1) * groups)]))
                 }
@@ -50,6 +62,6 @@ extension MLXAffine {
             let f32 = TensorData(info: TensorInfo(name: info.name, dtype: .F32, shape: info.shape), buffer: buffer)
             return info.dtype == .F32 ? f32 : try DTypeConversion.convert(f32, to: info.dtype)
         }
-        return (TensorData(info: infos.weight, buffer: packed), try narrowed(scales, infos.scales), try narrowed(biases, infos.biases))
+        return (packed.map { TensorData(info: infos.weight, buffer: $0) }, try narrowed(scales, infos.scales), try narrowed(biases, infos.biases))
     }
 }
