@@ -45,10 +45,21 @@ public struct MLXAffine: Sendable, Hashable {
     func dequantizeRow(packed: UnsafeRawBufferPointer, scales: UnsafeBufferPointer<Float>, biases: UnsafeBufferPointer<Float>,
                        into out: UnsafeMutableBufferPointer<Float>, type: DType) {
         switch type {
-        case .F16: dequantizeRow(packed, scales, biases, out) { Float(Float16($0)) }
+        case .F16: dequantizeRow(packed, scales, biases, out, round: MLXAffine.roundToHalf)
         case .BF16: dequantizeRow(packed, scales, biases, out) { Float(bitPattern: UInt32(GGMLCodec.bfloat16($0)) << 16) }
         default: dequantizeRow(packed, scales, biases, out) { $0 }
         }
+    }
+
+    /// `Float(Float16(x))`, without the library call where float16 is normal and below 2^15
+    /// (the float32 mantissa rounded to 10 bits, to nearest even, by integer arithmetic); the
+    /// rest (subnormal, overflowing, NaN) through Float16 itself.
+    @inline(__always)
+    static func roundToHalf(_ x: Float) -> Float {
+        let bits = x.bitPattern
+        let exponent = (bits >> 23) & 0xFF
+        guard exponent >= 113, exponent < 142 else { return Float(Float16(x)) }
+        return Float(bitPattern: (bits &+ 0xFFF &+ ((bits >> 13) & 1)) & ~UInt32(0x1FFF))
     }
 
     /// The loop, specialised for each rounding: codes are taken from a 64-bit window refilled

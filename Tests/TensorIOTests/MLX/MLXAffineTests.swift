@@ -112,3 +112,23 @@ enum MLXFixtures {
         }
     }
 }
+
+@Suite struct MLXHalfRoundingTests {
+    /// The shortcut equals Float16's own rounding on every float32 pattern of a sweep that
+    /// crosses the subnormal, normal and overflow boundaries and the ties.
+    @Test func roundToHalfEqualsFloat16() {
+        var pattern: UInt32 = 0
+        while pattern < 0xFF80_0000 {
+            for offset: UInt32 in [0, 0xFFF, 0x1000, 0x1001, 0x2000, 0x3000] {
+                let x = Float(bitPattern: pattern &+ offset)
+                let expected = Float(Float16(x))
+                let got = MLXAffine.roundToHalf(x)
+                if !(got.bitPattern == expected.bitPattern || (got.isNaN && expected.isNaN)) {
+                    Issue.record("\(x): \(got) != \(expected)")
+                    return
+                }
+            }
+            pattern &+= 0x0001_3579
+        }
+    }
+}
