@@ -137,7 +137,7 @@ public enum AdapterMerge {
         case .npy:
             preconditionFailure("refused by outputLayout")
         case .sharded:
-            let sharded = base as? ShardedSafetensorsReader
+            let sharded = base.storageReader as? ShardedSafetensorsReader
             var shardOf: [String: String] = [:]
             for shard in sharded?.shards ?? [] { for name in shard.tensors { shardOf[name] = shard.file } }
             let (shards, writeIndex) = try CheckpointOutput.shards(for: outputs, base: base, maxShardSize: options.maxShardSize) {
@@ -152,7 +152,8 @@ public enum AdapterMerge {
                 try AtomicOutputFile.write(json, to: staging.file(ShardedSafetensorsReader.indexFileName))
             }
             if let side = CheckpointOutput.baseDirectory(source) {
-                report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: staging, untie: !plan.untied.isEmpty)
+                report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: staging, untie: !plan.untied.isEmpty,
+                                                                          dequantized: base is MLXQuantizedReader)
             }
             let weights = Set(shards.map(\.file) + (writeIndex ? [ShardedSafetensorsReader.indexFileName] : []))
             let moved = try staging.commit(staleNames: ConversionOutput.isCheckpointFileName)

@@ -33,7 +33,7 @@ enum CheckpointOutput {
             let plan = ShardedSafetensorsWriter.plan(tensors: tensors, maxShardSize: maxShardSize)
             return (plan.map { OutputShard(file: $0.file, tensors: $0.tensors, metadata: baseMetadata) }, plan.count > 1)
         }
-        if let sharded = base as? ShardedSafetensorsReader, PathStatus.exists(SystemPath.join(sharded.directory, ShardedSafetensorsReader.indexFileName)) {
+        if let sharded = base.storageReader as? ShardedSafetensorsReader, PathStatus.exists(SystemPath.join(sharded.directory, ShardedSafetensorsReader.indexFileName)) {
             var byFile: [String: [TensorInfo]] = [:]
             for tensor in tensors { byFile[shardOf(tensor.name) ?? sharded.shards[0].file, default: []].append(tensor) }
             let shards = try sharded.shards.map { shard in
@@ -47,7 +47,7 @@ enum CheckpointOutput {
 
     /// The metadata a single output file carries: the base file's, or its first shard's.
     static func firstShardMetadata(_ base: TensorReader) -> [(key: String, value: String)] {
-        if let sharded = base as? ShardedSafetensorsReader, let first = sharded.shards.first,
+        if let sharded = base.storageReader as? ShardedSafetensorsReader, let first = sharded.shards.first,
            let reader = try? TensorFile.open(sharded.directory + "/" + first.file) {
             return reader.metadata
         }
@@ -67,22 +67,26 @@ enum CheckpointOutput {
     }
 
     /// Copies config, tokenizer and other non-weight files into `staging`; returns whether
-    /// config.json was rewritten.
-    static func copySideFiles(from directory: String, to staging: OutputStaging, untie: Bool) throws -> Bool {
+    /// config.json was rewritten to untie the head. `dequantized`: the weights written are
+    /// the dense form of an MLX-quantized base, so config.json loses its quantization entries.
+    static func copySideFiles(from directory: String, to staging: OutputStaging, untie: Bool, dequantized: Bool = false) throws -> Bool {
         var configRewritten = false
         for name in (SystemPath.list(directory) ?? []).sorted() {
             let path = SystemPath.join(directory, name)
             guard !name.hasPrefix("."), PathStatus.isRegularFile(path),
                   !weightExtensions.contains(where: { name.hasSuffix($0) }), !name.hasSuffix(".index.json")
             else { continue }
-            if name == "config.json" && untie, case var .object(members) = try JSONFile.read(path) {
-                if let i = members.firstIndex(where: { $0.key == "tie_word_embeddings" }) {
-                    members[i].value = .bool(false)
-                } else {
-                    members.append(JSONMember("tie_word_embeddings", .bool(false)))
+            if name == "config.json" && (untie || dequantized), case var .object(members) = try JSONFile.read(path) {
+                if untie {
+                    if let i = members.firstIndex(where: { $0.key == "tie_word_embeddings" }) {
+                        members[i].value = .bool(false)
+                    } else {
+                        members.append(JSONMember("tie_word_embeddings", .bool(false)))
+                    }
+                    configRewritten = true
                 }
+                if dequantized { members = MLXQuantizationConfig.removingEntries(members) }
                 try AtomicOutputFile.write(PythonJSON.dumps(PythonJSONValue(.object(members)), indent: 2, sortKeys: true) + "\n", to: staging.file(name))
-                configRewritten = true
                 continue
             }
             try AtomicOutputFile.copy(from: path, to: staging.file(name))

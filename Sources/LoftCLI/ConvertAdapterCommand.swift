@@ -9,19 +9,20 @@ extension AdapterLayout: ExpressibleByArgument {}
 
 extension ConvertCommand {
     func validateAdapterConversion() throws {
-        try refuseTensorOptions(route: "with --to (an adapter conversion)", keepingDType: false)
+        try refuseTensorOptions(route: "with --to (an adapter conversion)")
         try CommandFailure.requirePath(output, flag: "OUT")
     }
 
     /// The options that select, rename or cast tensors of a tensor-file conversion, refused on
-    /// the routes that do not apply them (adapter conversion; GGUF, which takes --dtype only).
-    func refuseTensorOptions(route: String, keepingDType: Bool) throws {
+    /// the routes that do not apply them (adapter conversion; GGUF, which takes --dtype only;
+    /// MLX quantization, which also shards and reads --key), except the flags in `keeping`.
+    func refuseTensorOptions(route: String, keeping: Set<String> = []) throws {
         let tensorOptions: [(Bool, String)] = [
-            (!keepingDType && dtypeChoice != nil, "--dtype"), (dtypeAll, "--dtype-all"), (!include.isEmpty, "--include"), (!exclude.isEmpty, "--exclude"),
+            (dtypeChoice != nil, "--dtype"), (dtypeAll, "--dtype-all"), (!include.isEmpty, "--include"), (!exclude.isEmpty, "--exclude"),
             (!rename.isEmpty, "--rename"), (shardSize.text != nil, "--max-shard-size"), (compress, "--compress"), (!metadata.isEmpty, "--metadata"),
             (stateDict.key != nil, "--key"), (verify, "--verify"),
         ]
-        if let (_, flag) = tensorOptions.first(where: { $0.0 }) {
+        if let (_, flag) = tensorOptions.first(where: { $0.0 && !keeping.contains($0.1) }) {
             throw ValidationError("\(flag) converts tensor files; it does not apply \(route)")
         }
     }

@@ -51,6 +51,7 @@ struct ConvertCommand: ParsableCommand {
               loft convert llama model-q4.gguf --dtype q4_k_m
               loft convert runs/lora lora.gguf
               loft convert model-q8.gguf llama-back
+              loft convert model/ model-4bit/ --dtype mlx-q4 --group-size 64
             """)
 
     @Argument(help: "The input: a tensor file, index or checkpoint directory.")
@@ -59,9 +60,12 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output: .safetensors, .npz, .npy, .gguf, a directory or .../model.safetensors.index.json.")
     var output: String
 
-    @Option(name: .customLong("dtype"), help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too); for a .gguf output a GGUF type or recipe (q8_0, q4_k_m, auto, ...).", valueName: "dtype"))
+    @Option(name: .customLong("dtype"), help: ArgumentHelp("Cast floating-point tensors to this type (f32, f16, bf16, f64, f8_e4m3, f8_e5m2, ...; NumPy names too); for a .gguf output a GGUF type or recipe (q8_0, q4_k_m, auto, ...); mlx-q4, mlx-q8 (mlx-q2 ... mlx-q8): an MLX-quantized model directory.", valueName: "dtype"))
     var dtypeChoice: ConvertDType?
     var dtype: DType? { dtypeChoice?.dtype }
+
+    @Option(help: ArgumentHelp("With --dtype mlx-qN: values per scale and bias (32, 64 or 128; default 64, as mlx-lm).", valueName: "n"))
+    var groupSize: Int?
 
     @Flag(help: "With --dtype: cast integer and bool tensors too.")
     var dtypeAll = false
@@ -99,8 +103,10 @@ struct ConvertCommand: ParsableCommand {
         try CommandFailure.requirePath(input, flag: "INPUT")
         try CommandFailure.requirePath(output, flag: "OUTPUT")
         if to != nil { return try validateAdapterConversion() }
-        if ConvertGGUF.handles(input: input, output: output) { return try refuseTensorOptions(route: "to or from GGUF", keepingDType: true) }
-        if let choice = dtypeChoice, choice.dtype == nil { throw ValidationError("--dtype \(choice.recipe!.name) is a GGUF type: the output must be a .gguf file") }
+        if let bits = dtypeChoice?.mlxBits { return try validateMLX(bits: bits) }
+        if groupSize != nil { throw ValidationError("--group-size needs --dtype mlx-q2 ... mlx-q8") }
+        if ConvertGGUF.handles(input: input, output: output) { return try refuseTensorOptions(route: "to or from GGUF", keeping: ["--dtype"]) }
+        if let choice = dtypeChoice, choice.dtype == nil, choice.recipe != nil { throw ValidationError("--dtype \(choice.recipe!.name) is a GGUF type: the output must be a .gguf file") }
         if dtypeAll, dtype == nil { throw ValidationError("--dtype-all needs --dtype") }
         do {
             _ = try options()
@@ -128,6 +134,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         if let to { return try runAdapterConversion(to) }
+        if let bits = dtypeChoice?.mlxBits { return try runMLX(bits: bits) }
         if ConvertGGUF.handles(input: input, output: output) {
             return try ConvertGGUF.convert(input: input, output: output, dtype: dtypeChoice, overwrite: overwrite.overwrite, json: format.json)
         }

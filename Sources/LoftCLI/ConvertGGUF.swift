@@ -11,18 +11,23 @@ import Models
 import TensorIO
 import Training
 
-/// `--dtype` of convert and merge: a tensor dtype, or a GGUF recipe (q8_0, q4_k_m, auto, ...).
+/// `--dtype` of convert and merge: a tensor dtype, a GGUF recipe (q8_0, q4_k_m, auto, ...),
+/// or MLX's affine quantization (mlx-q4, mlx-q8, ...: bits; the group size is --group-size).
 struct ConvertDType: ExpressibleByArgument {
     let dtype: DType?
     let recipe: GGUFRecipe?
+    let mlxBits: Int?
 
     init?(argument: String) {
-        dtype = DType(userName: argument)
-        recipe = GGUFRecipe(argument) ?? dtype.flatMap { GGUFRecipe($0.rawValue.lowercased()) }
-        if dtype == nil && recipe == nil { return nil }
+        mlxBits = ConvertMLX.bits(argument)
+        dtype = mlxBits == nil ? DType(userName: argument) : nil
+        recipe = mlxBits == nil ? GGUFRecipe(argument) ?? dtype.flatMap { GGUFRecipe($0.rawValue.lowercased()) } : nil
+        if dtype == nil && recipe == nil && mlxBits == nil { return nil }
     }
 
-    static var allValueStrings: [String] { DType.allValueStrings + GGUFRecipe.choices.filter { DType(userName: $0) == nil } }
+    static var allValueStrings: [String] {
+        DType.allValueStrings + GGUFRecipe.choices.filter { DType(userName: $0) == nil } + ConvertMLX.writableBits.map { "mlx-q\($0)" }
+    }
 }
 
 enum ConvertGGUF {

@@ -56,6 +56,8 @@ struct MergeCommand: ParsableCommand {
         if ConvertGGUF.isGGUFPath(out) {
             if shardSize.text != nil { throw ValidationError("--max-shard-size does not apply to a .gguf output (one file)") }
             _ = try ConvertGGUF.recipe(dtypeChoice)
+        } else if let bits = dtypeChoice?.mlxBits {
+            throw ValidationError("--dtype mlx-q\(bits): merge writes dense weights; quantize the merged model with loft convert MERGED OUT --dtype mlx-q\(bits)")
         } else if let choice = dtypeChoice, dtype == nil {
             throw ValidationError("--dtype \(choice.recipe?.name ?? "?") needs a .gguf --out (merged checkpoints take f32, f16, bf16 or f64)")
         }

@@ -5,6 +5,8 @@
 //     directory given, the index's directory, or the directory holding a weights file when
 //     config.json is beside it;
 //   - config.json parsed (errors name the file) and its model_type;
+//   - MLX's affine quantization undone when config.json says so (MLXQuantizedReader), so
+//     every command reads the weights the model computes with;
 //   - the tokenizer: a directory with tokenizer.json, or with vocab.json and merges.txt.
 // Which model family the tensors are is the Models module's to say (ModelFamilies), which
 // may fill in `modelType` from tensor names and leave `notes` for the user.
@@ -61,23 +63,24 @@ public final class ModelSource {
 
     /// `key`: the entry of a PyTorch checkpoint that holds the state dict (`--key`).
     public static func open(_ path: String, key: String? = nil) throws -> ModelSource {
-        let reader = try TensorFile.open(path, key: key)
+        let files = try TensorFile.open(path, key: key)
         let isDirectory = PathStatus.isDirectory(path)
         let parent = SystemPath.parent(path)
         let directory: String?
         if isDirectory {
             directory = path
-        } else if let sharded = reader as? ShardedSafetensorsReader {
+        } else if let sharded = files as? ShardedSafetensorsReader {
             directory = sharded.directory
         } else {
             directory = PathStatus.isRegularFile(SystemPath.join(parent, configName)) ? parent : nil
         }
         let configPath = directory.map { SystemPath.join($0, configName) }.flatMap { PathStatus.isRegularFile($0) ? $0 : nil }
         let config = try configPath.map(JSONFile.read)
+        let reader = try MLXQuantizedReader.wrap(files, config: config, configPath: configPath)
         let tokenizer = [directory ?? parent].first { folder in
             PathStatus.isRegularFile(SystemPath.join(folder, "tokenizer.json"))
                 || (PathStatus.isRegularFile(SystemPath.join(folder, "vocab.json")) && PathStatus.isRegularFile(SystemPath.join(folder, "merges.txt")))
         }
-        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory || reader is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
+        return ModelSource(path: path, directory: directory, ownsDirectory: isDirectory || files is ShardedSafetensorsReader, reader: reader, config: config, configPath: configPath, tokenizerPath: tokenizer)
     }
 }

@@ -31,6 +31,10 @@ public protocol TensorReader: AnyObject {
     /// storage, same offset, shape, strides and dtype): name -> the name kept for both.
     /// A safetensors output writes such a tensor once (TensorConversion).
     var aliases: [String: String] { get }
+    /// The reader of the files themselves: self, or for a reader that presents another's
+    /// tensors differently (MLXQuantizedReader) the one it wraps. Questions about files and
+    /// shards (which shard holds a tensor, the input paths) go to it.
+    var storageReader: TensorReader { get }
 }
 
 extension TensorReader {
@@ -40,6 +44,7 @@ extension TensorReader {
 
     public func storageType(for name: String) -> String? { nil }
     public var aliases: [String: String] { [:] }
+    public var storageReader: TensorReader { self }
 
     public func info(for name: String) -> TensorInfo? {
         let key = TensorNameKey(name)

@@ -23,7 +23,7 @@ import TensorIO
     }
 
     @Test func runsTheGridWritesTheReportAndResumes() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("compare")
         let first = loft(Self.arguments(out))
         #expect(first.status == 0, "\(first.stderr)")
@@ -90,7 +90,7 @@ import TensorIO
     }
 
     @Test func refusesAForeignDirectoryAndBadGrids() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = ScratchDirectory()
         let out = scratch.file("busy")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try "mine".write(toFile: out + "/notes.txt", atomically: true, encoding: .utf8)

@@ -50,7 +50,7 @@ struct InspectReport {
         others = reader.otherEntries
         fileTensorCount = reader.tensors.count
         var fileOf: [[UInt8]: String] = [:]  // byte keys: names are compared as bytes
-        if let sharded = reader as? ShardedTensorReader {
+        if let sharded = reader.storageReader as? ShardedTensorReader {
             isSharded = true
             shardFiles = sharded.shards.map(\.file)
             for shard in sharded.shards { for name in shard.tensors { fileOf[Array(name.utf8)] = shard.file } }

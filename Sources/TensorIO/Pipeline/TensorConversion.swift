@@ -168,7 +168,7 @@ public enum TensorConversion {
     /// The files a reader reads: the file itself, or the index and every shard (and the
     /// directory they are in).
     static func inputFiles(of reader: TensorReader) -> [String] {
-        guard let sharded = reader as? ShardedTensorReader else { return [reader.path] }
+        guard let sharded = reader.storageReader as? ShardedTensorReader else { return [reader.path] }
         let directory = PathStatus.isDirectory(reader.path) ? reader.path : SystemPath.parent(reader.path)
         return [reader.path] + sharded.shards.map { SystemPath.join(directory, $0.file) }
     }
@@ -282,7 +282,7 @@ public enum TensorConversion {
     static func outputMetadata(reader: TensorReader, output: ConversionOutput, options: ConversionOptions,
                                notes: inout [String]) -> [(key: String, value: String)] {
         var metadata = reader.metadata
-        if reader is ShardedTensorReader { metadata.removeAll { $0.key == "total_size" } }
+        if reader.storageReader is ShardedTensorReader { metadata.removeAll { $0.key == "total_size" } }
         for entry in options.metadata {
             if let index = metadata.firstIndex(where: { $0.key == entry.key }) {
                 metadata[index].value = entry.value
