@@ -83,23 +83,37 @@ enum TaskTensors {
         return out
     }
 
-    /// The int(density * count) largest magnitudes kept, the rest zeroed.
+    /// The int(density * count) largest magnitudes kept, the rest zeroed (PEFT's prune).
     static func keepLargest(_ values: [Double], density: Double) -> [Double] {
         guard density < 1 else { return values }
-        let keep = Int(density * Double(values.count))
-        guard keep < values.count else { return values }
-        var out = [Double](repeating: 0, count: values.count)
-        guard keep > 0 else { return out }
+        return keepByMagnitude(values, skipLargest: 0, keep: Int(density * Double(values.count)))
+    }
+
+    /// The primitive behind every magnitude pruning (PEFT's and mergekit's TIES, mergekit's
+    /// breadcrumbs): in the order of decreasing magnitude (ties broken by position), the
+    /// first `skipLargest` elements are zeroed, the next `keep` kept, the rest zeroed.
+    static func keepByMagnitude<T: BinaryFloatingPoint>(_ values: [T], skipLargest: Int, keep: Int) -> [T] {
+        if skipLargest <= 0 && keep >= values.count { return values }
+        var out = [T](repeating: 0, count: values.count)
+        let first = max(0, skipLargest), last = min(values.count, first + max(0, keep))
+        guard first < last else { return out }
         let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
-        for i in order[0..<keep] { out[i] = values[i] }
+        for i in order[first..<last] { out[i] = values[i] }
         return out
     }
 
     /// DARE: each element kept with probability density and divided by density.
     static func dropAtRandom(_ values: [Double], density: Double, seed: UInt64) -> [Double] {
         guard density < 1 else { return values }
+        return keepAtRandom(values, density: density, seed: seed).map { $0 / density }
+    }
+
+    /// Each element kept with probability density (one uniform draw per element, in order),
+    /// not rescaled: the callers rescale as their definitions say.
+    static func keepAtRandom<T: BinaryFloatingPoint>(_ values: [T], density: Double, seed: UInt64) -> [T] {
+        guard density < 1 else { return values }
         var generator = SeededGenerator(seed: seed)
-        return values.map { generator.nextUnit() < density ? $0 / density : 0 }
+        return values.map { generator.nextUnit() < density ? $0 : 0 }
     }
 
     /// A seed for one tensor: --seed mixed with a stable hash of the module, the adapter's
