@@ -12,7 +12,9 @@ struct InspectCommand: ParsableCommand {
         discussion: """
             PATH is a .safetensors, .npy or .npz file, a PyTorch checkpoint (.bin, .pt, .pth, \
             .ckpt; read without running its code), a sharded checkpoint's index, or a \
-            directory holding one (or a model.safetensors / pytorch_model.bin).
+            directory holding one (or a model.safetensors / pytorch_model.bin). An adapter \
+            directory (PEFT or MLX-LM, with adapter_config.json) is shown module by module: kind, \
+            rank, alpha, scale, delta shape and the norm of scale * B @ A.
 
             Lists every tensor (name, dtype, shape, parameters, bytes), totals by dtype, the \
             metadata and, for a sharded checkpoint, which file holds which tensor. NumPy dtypes \
@@ -23,6 +25,7 @@ struct InspectCommand: ParsableCommand {
               loft inspect checkpoint/ --filter 'layers.0.*'
               loft inspect weights.npz --stats
               loft inspect model.safetensors --json | jq '.totals'
+              loft inspect my-lora
 
             The --json schema is documented in docs/commands/inspect.md.
             """)
@@ -44,6 +47,11 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let console = Console.current
+        if InspectAdapter.isAdapter(path) {
+            // An adapter directory: what it changes, module by module (InspectAdapter.swift).
+            console.out(try InspectAdapter.report(path, json: format.json))
+            return
+        }
         let reader = try ModelSource.open(path, key: stateDict.key).reader
         for note in reader.notes { console.err("note: \(note)") }
         var report = InspectReport(reader: reader, filter: filter.map(TensorNamePattern.init))

@@ -40,6 +40,16 @@ public struct ModelMergeReport: Sendable {
 
 public enum ModelMerge {
     public static func run(_ options: ModelMergeOptions, progress: ((Int, Int) -> Void)? = nil) throws -> ModelMergeReport {
+        do {
+            return try merge(options, progress: progress)
+        } catch var error as ModelMergeConfigError where error.path.isEmpty {
+            // Problems found while planning or merging are the configuration's.
+            error.path = options.config
+            throw error
+        }
+    }
+
+    static func merge(_ options: ModelMergeOptions, progress: ((Int, Int) -> Void)?) throws -> ModelMergeReport {
         let config = try ModelMergeConfig.read(options.config)
         let layout = try AdapterMerge.outputLayout(options.output, maxShardSize: options.maxShardSize)
         var sources: [String: ModelSource] = [:]

@@ -73,7 +73,7 @@ enum ModelMergePlanner {
     }
 
     static func plan(config: ModelMergeConfig, slices: [OutputSlice], readers: [String: TensorReader]) throws -> [PlannedTensor] {
-        func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: "merge", problem: problem) }
+        func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: "", problem: problem) }
         func baseIndex(_ slice: OutputSlice) -> Int? {
             guard let base = slice.baseModel ?? config.baseModel else { return nil }
             return slice.sources.firstIndex { $0.model == base }

@@ -29,7 +29,7 @@ enum ModelMergeTensors {
     static func compute<T: BinaryFloatingPoint>(_ tensor: PlannedTensor, _ values: [[T]], output: TensorInfo, config: ModelMergeConfig,
                                                 slices: [OutputSlice], seed: UInt64) throws -> [T] {
         let slice = slices[tensor.slice]
-        func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: "merge", problem: problem) }
+        func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: "", problem: problem) }
         func shared(_ name: String) throws -> ParameterValue {
             for block in [slice.parameters, config.parameters] {
                 if let value = block[name]?.evaluate(tensor: tensor.output, t: tensor.t) { return value }
