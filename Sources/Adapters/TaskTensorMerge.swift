@@ -93,12 +93,33 @@ enum TaskTensors {
     /// breadcrumbs): in the order of decreasing magnitude (ties broken by position), the
     /// first `skipLargest` elements are zeroed, the next `keep` kept, the rest zeroed.
     static func keepByMagnitude<T: BinaryFloatingPoint>(_ values: [T], skipLargest: Int, keep: Int) -> [T] {
-        if skipLargest <= 0 && keep >= values.count { return values }
-        var out = [T](repeating: 0, count: values.count)
-        let first = max(0, skipLargest), last = min(values.count, first + max(0, keep))
+        let n = values.count
+        if skipLargest <= 0 && keep >= n { return values }
+        var out = [T](repeating: 0, count: n)
+        let first = max(0, skipLargest), last = min(n, first + max(0, keep))
         guard first < last else { return out }
-        let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
-        for i in order[first..<last] { out[i] = values[i] }
+        // Sorting the magnitudes (not indices through a closure) finds the magnitudes at the
+        // first and last kept ranks; one pass then ranks the elements equal to those two by
+        // position, which is the order a stable sort of the indices would give.
+        var magnitudes = values.map { abs($0) }
+        magnitudes.sort(by: >)
+        let high = magnitudes[first], low = magnitudes[last - 1]
+        func countGreater(_ m: T) -> Int {
+            var lo = 0, hi = n  // magnitudes is descending: the first index with magnitude <= m
+            while lo < hi { let mid = (lo + hi) / 2; if magnitudes[mid] > m { lo = mid + 1 } else { hi = mid } }
+            return lo
+        }
+        let aboveHigh = countGreater(high), aboveLow = countGreater(low)
+        var seenHigh = 0, seenLow = 0
+        for i in 0..<n {
+            let m = abs(values[i])
+            var rank: Int
+            if m == high { rank = aboveHigh + seenHigh; seenHigh += 1; if high == low { seenLow = seenHigh } }
+            else if m == low { rank = aboveLow + seenLow; seenLow += 1 }
+            else if m < high && m > low { rank = first }  // strictly between: inside the kept ranks
+            else { continue }
+            if rank >= first && rank < last { out[i] = values[i] }
+        }
         return out
     }
 

@@ -136,6 +136,21 @@ enum MergekitFixture {
         }
     }
 
+    /// The sort-free ranking of keepByMagnitude equals a stable sort of the indices by
+    /// decreasing magnitude, ties (many here) broken by position.
+    @Test func magnitudeRankingMatchesAStableSort() {
+        var generator = SeededGenerator(seed: 3)
+        for _ in 0..<200 {
+            let n = Int(generator.next() % 40) + 1
+            let values = (0..<n).map { _ in Double(Int(generator.next() % 7)) - 3 }
+            let skip = Int(generator.next() % UInt64(n + 1)), keep = Int(generator.next() % UInt64(n + 2))
+            let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
+            var expected = [Double](repeating: 0, count: n)
+            for i in order.dropFirst(skip).prefix(keep) { expected[i] = values[i] }
+            #expect(TaskTensors.keepByMagnitude(values, skipLargest: skip, keep: keep) == expected, "\(values) skip \(skip) keep \(keep)")
+        }
+    }
+
     @Test func layerNames() {
         let layer = LayerName("model.layers.12.mlp.up_proj.weight")
         #expect(layer?.template == "model.layers.{}.mlp.up_proj.weight" && layer?.index == 12)

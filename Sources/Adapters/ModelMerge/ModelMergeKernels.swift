@@ -58,8 +58,15 @@ enum ModelMergeKernels {
         let w = weights.map { T($0) }
         for i in deltas.indices { for j in 0..<count { deltas[i][j] = deltas[i][j] * w[i] } }
 
-        var mixed = [T](repeating: 0, count: count)
-        var divisors = [T](repeating: 1, count: count)
+        // One pass writes the result: no per-element divisor or sum arrays beside the deltas.
+        let lambda = T(method.lambda)
+        var out = [T](repeating: 0, count: count)
+        func finish(_ j: Int, _ sum: T, _ divisor: T) {
+            var m = sum
+            if method.normalize { m = m / divisor }
+            if method.lambda != 1 { m = m * lambda }
+            out[j] = base[j] + m
+        }
         if method.consensus != nil {
             for j in 0..<count {
                 var vote: T = 0
@@ -70,23 +77,17 @@ enum ModelMergeKernels {
                     sum = sum + d[j]
                     divisor = divisor + weight
                 }
-                mixed[j] = sum
-                divisors[j] = divisor == 0 ? 1 : divisor
+                finish(j, sum, divisor == 0 ? 1 : divisor)
             }
         } else {
-            for d in deltas { for j in 0..<count { mixed[j] = mixed[j] + d[j] } }
             var divisor: T = 0
             for weight in w { divisor = divisor + weight }
             if abs(divisor) < T(1e-8) { divisor = 1 }
-            divisors = [T](repeating: divisor, count: count)
-        }
-        let lambda = T(method.lambda)
-        var out = [T](repeating: 0, count: count)
-        for j in 0..<count {
-            var m = mixed[j]
-            if method.normalize { m = m / divisors[j] }
-            if method.lambda != 1 { m = m * lambda }
-            out[j] = base[j] + m
+            for j in 0..<count {
+                var sum: T = 0
+                for d in deltas { sum = sum + d[j] }
+                finish(j, sum, divisor)
+            }
         }
         return out
     }
