@@ -9,7 +9,7 @@ import PackageDescription
 //   Plots                 SVG line plots
 //   LoFT                  AdamW, LoRA-AdamW, LoFT-AdamW, clipping, optimizer-state files
 //   Models                layers (forward + backward), model families, tokenizers
-//   Adapters              PEFT / MLX / loft adapters: reading, merging
+//   Adapters              PEFT / MLX / loft adapters: reading, merging; whole-model merges (mergekit YAML)
 //   Training              data, schedules, the training loop, evaluation, generation
 //   Experiments           the factorization experiment, step benchmarks
 //   LoftCLI -> loft       one file per command; `loft` is main only
@@ -24,6 +24,8 @@ let package = Package(
     dependencies: [
         // The command line: one ParsableCommand per command, help text on the properties.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // mergekit's merge configurations are YAML (`loft merge --config`).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "Plots"),
         .target(name: "LoFT", dependencies: ["Compute", "TensorIO"]),
         .target(name: "Models", dependencies: ["Compute", "TensorIO"]),
-        .target(name: "Adapters", dependencies: ["Compute", "TensorIO"]),
+        .target(name: "Adapters", dependencies: ["Compute", "TensorIO", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Compute", "TensorIO", "Plots", "LoFT", "Models", "Adapters"]),
         .target(name: "Experiments", dependencies: ["Compute", "TensorIO", "Plots", "LoFT", "Models", "Training"]),
         .target(

@@ -83,23 +83,58 @@ enum TaskTensors {
         return out
     }
 
-    /// The int(density * count) largest magnitudes kept, the rest zeroed.
+    /// The int(density * count) largest magnitudes kept, the rest zeroed (PEFT's prune).
     static func keepLargest(_ values: [Double], density: Double) -> [Double] {
         guard density < 1 else { return values }
-        let keep = Int(density * Double(values.count))
-        guard keep < values.count else { return values }
-        var out = [Double](repeating: 0, count: values.count)
-        guard keep > 0 else { return out }
-        let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
-        for i in order[0..<keep] { out[i] = values[i] }
+        return keepByMagnitude(values, skipLargest: 0, keep: Int(density * Double(values.count)))
+    }
+
+    /// The primitive behind every magnitude pruning (PEFT's and mergekit's TIES, mergekit's
+    /// breadcrumbs): in the order of decreasing magnitude (ties broken by position), the
+    /// first `skipLargest` elements are zeroed, the next `keep` kept, the rest zeroed.
+    static func keepByMagnitude<T: BinaryFloatingPoint>(_ values: [T], skipLargest: Int, keep: Int) -> [T] {
+        let n = values.count
+        if skipLargest <= 0 && keep >= n { return values }
+        var out = [T](repeating: 0, count: n)
+        let first = max(0, skipLargest), last = min(n, first + max(0, keep))
+        guard first < last else { return out }
+        // Sorting the magnitudes (not indices through a closure) finds the magnitudes at the
+        // first and last kept ranks; one pass then ranks the elements equal to those two by
+        // position, which is the order a stable sort of the indices would give.
+        var magnitudes = values.map { abs($0) }
+        magnitudes.sort(by: >)
+        let high = magnitudes[first], low = magnitudes[last - 1]
+        func countGreater(_ m: T) -> Int {
+            var lo = 0, hi = n  // magnitudes is descending: the first index with magnitude <= m
+            while lo < hi { let mid = (lo + hi) / 2; if magnitudes[mid] > m { lo = mid + 1 } else { hi = mid } }
+            return lo
+        }
+        let aboveHigh = countGreater(high), aboveLow = countGreater(low)
+        var seenHigh = 0, seenLow = 0
+        for i in 0..<n {
+            let m = abs(values[i])
+            var rank: Int
+            if m == high { rank = aboveHigh + seenHigh; seenHigh += 1; if high == low { seenLow = seenHigh } }
+            else if m == low { rank = aboveLow + seenLow; seenLow += 1 }
+            else if m < high && m > low { rank = first }  // strictly between: inside the kept ranks
+            else { continue }
+            if rank >= first && rank < last { out[i] = values[i] }
+        }
         return out
     }
 
     /// DARE: each element kept with probability density and divided by density.
     static func dropAtRandom(_ values: [Double], density: Double, seed: UInt64) -> [Double] {
         guard density < 1 else { return values }
+        return keepAtRandom(values, density: density, seed: seed).map { $0 / density }
+    }
+
+    /// Each element kept with probability density (one uniform draw per element, in order),
+    /// not rescaled: the callers rescale as their definitions say.
+    static func keepAtRandom<T: BinaryFloatingPoint>(_ values: [T], density: Double, seed: UInt64) -> [T] {
+        guard density < 1 else { return values }
         var generator = SeededGenerator(seed: seed)
-        return values.map { generator.nextUnit() < density ? $0 / density : 0 }
+        return values.map { generator.nextUnit() < density ? $0 : 0 }
     }
 
     /// A seed for one tensor: --seed mixed with a stable hash of the module, the adapter's

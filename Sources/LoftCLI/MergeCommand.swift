@@ -7,7 +7,7 @@ import TensorIO
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Fold low-rank adapters (PEFT LoRA/DoRA, MLX-LM, loft) into base weights.",
+        abstract: "Fold adapters into base weights, or merge whole models from a mergekit YAML (--config).",
         discussion: """
             Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; OUT ending in .gguf is a llama.cpp file, merged and quantized in one pass (--dtype q8_0, q4_k_m, f16, ...); a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
 
@@ -18,10 +18,31 @@ struct MergeCommand: ParsableCommand {
               loft merge --base llama --adapter lora --out out --dtype bf16 --json
               loft merge --base llama --adapter lora --out out --max-shard-size 2GB
               loft merge --base llama --adapter lora --out merged.gguf --dtype q8_0
+
+            Whole models (mergekit's YAML: linear, slerp, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs, breadcrumbs_ties, model_stock, passthrough with slices):
+              loft merge --config ties.yml --out merged
+              loft merge --config slerp.yml --out merged --max-shard-size 2GB
+              loft merge --config dare.yml --out merged.safetensors --seed 7
+            where ties.yml is, for example:
+              merge_method: ties
+              base_model: base
+              models:
+                - model: math
+                  parameters: {weight: 0.6, density: 0.5}
+                - model: code
+                  parameters: {weight: 0.4, density: 0.5}
+              parameters: {normalize: true}
+              dtype: float32
             """)
 
     @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, or an .npz.")
-    var base: String
+    var base: String?
+
+    @Option(help: ArgumentHelp("A mergekit merge configuration (YAML): merge whole models instead of folding adapters.", valueName: "merge.yml"))
+    var config: String?
+
+    @Option(help: "Seeds the random masks of dare_linear and dare_ties (--config).")
+    var seed: UInt64 = 0
 
     @Option(name: .customLong("adapter"), help: ArgumentHelp("An adapter directory, optionally with a weight: DIR or DIR:WEIGHT. Repeat for several (their weighted deltas are summed).", valueName: "dir[:weight]"))
     var adapters: [String] = []
@@ -46,6 +67,17 @@ struct MergeCommand: ParsableCommand {
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
+        if let config {
+            if base != nil || !adapters.isEmpty || subtract || dtypeChoice != nil || allowNonFinite {
+                throw ValidationError("--config takes no --base, --adapter, --subtract, --dtype or --allow-nonfinite (the YAML says what to merge; dtype and out_dtype go there)")
+            }
+            try CommandFailure.requirePath(config, flag: "--config")
+            try CommandFailure.requirePath(out, flag: "--out")
+            if ConvertGGUF.isGGUFPath(out) { throw ValidationError("--config writes a checkpoint directory, .safetensors or .npz, not .gguf") }
+            do { _ = try AdapterMerge.outputLayout(out, maxShardSize: shardSize.bytes()) } catch { throw ValidationError("\(error)") }
+            return
+        }
+        guard let base else { throw ValidationError("give --base BASE with --adapter DIR[:WEIGHT], or --config merge.yml") }
         if adapters.isEmpty { throw ValidationError("give at least one --adapter DIR[:WEIGHT]") }
         try CommandFailure.requirePath(base, flag: "--base")
         try CommandFailure.requirePath(out, flag: "--out")
@@ -66,7 +98,8 @@ struct MergeCommand: ParsableCommand {
     func adapterSources() throws -> [AdapterSource] { try adapters.map(AdapterSource.init(argument:)) }
 
     func run() throws {
-        var options = MergeOptions(base: base, adapters: try adapterSources(), output: out)
+        if let config { return try runConfig(config) }
+        var options = MergeOptions(base: base!, adapters: try adapterSources(), output: out)
         options.dtype = dtype?.dtype
         options.maxShardSize = try shardSize.bytes()
         options.subtract = subtract
@@ -84,6 +117,40 @@ struct MergeCommand: ParsableCommand {
 }
 
 import TensorIO
+
+extension MergeCommand {
+    /// `--config`: a whole-model merge (ModelMerge in Sources/Adapters/ModelMerge).
+    func runConfig(_ config: String) throws {
+        var options = ModelMergeOptions(config: config, output: out)
+        options.maxShardSize = try shardSize.bytes()
+        options.overwrite = overwrite.overwrite
+        options.seed = seed
+        let start = ProgressBar.now()
+        let progress = ProgressBar(label: "merge")
+        let report = try ModelMerge.run(options) { progress.update(done: $0, total: $1) }
+        progress.finish()
+        let seconds = ProgressBar.now() - start
+        if format.json {
+            let value = JSONValue.object([
+                JSONMember("method", .string(report.method.rawValue)),
+                JSONMember("base_model", report.baseModel.map { .string($0) } ?? .null),
+                JSONMember("models", .array(report.models.map { .string($0) })),
+                JSONMember("output", .string(report.output)),
+                JSONMember("layers", .integer(Int64(report.layers))),
+                JSONMember("tensors_merged", .integer(Int64(report.tensorsMerged))),
+                JSONMember("bytes_written", .integer(Int64(report.bytesWritten))),
+                JSONMember("files", .array(report.files.map { .string($0) })),
+                JSONMember("seconds", .double(seconds)),
+            ])
+            Console.current.out(JSON.serialize(value, style: .indented))
+        } else {
+            var lines = ["\(report.method.rawValue) merge of \(report.models.count) model(s)" + (report.baseModel.map { ", base \($0)" } ?? "")]
+            for model in report.models { lines.append("  model \(model)") }
+            lines.append("wrote \(report.tensorsMerged) tensor(s), \(report.layers) layer(s), \(ByteSize.format(report.bytesWritten)) to \(report.output) in \(String(format: "%.2f", seconds)) s")
+            Console.current.out(lines.joined(separator: "\n"))
+        }
+    }
+}
 
 private enum MergeReportText {
     static func text(_ report: MergeReport, seconds: Double) -> String {
