@@ -30,23 +30,23 @@ public enum GGUFAdapterExport {
     public static func run(adapterDirectory: String, base: String?, output: String) throws -> (tensors: Int, alpha: Double) {
         let adapter = try Adapter(directory: adapterDirectory)
         guard let configPath = baseConfig(adapter: adapterDirectory, base: base) else {
-            throw GGUFExportError(path: adapterDirectory, "no config.json of the base model found (beside the adapter, in its parent, or at base_model_name_or_path)")
+            throw GGUFError(path: adapterDirectory, "no config.json of the base model found (beside the adapter, in its parent, or at base_model_name_or_path)")
         }
         let config = try JSONFile.read(configPath)
         let modelType = config["model_type"]?.stringValue ?? ""
         guard let architecture = GGUFArchitecture.named(modelType: modelType) else {
-            throw GGUFExportError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF")
+            throw GGUFError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF")
         }
         if let replacement = adapter.replacements.first {
-            throw GGUFExportError(path: adapterDirectory, "\(replacement.key) replaces a whole tensor (modules_to_save); llama.cpp adapters hold LoRA pairs only")
+            throw GGUFError(path: adapterDirectory, "\(replacement.key) replaces a whole tensor (modules_to_save); llama.cpp adapters hold LoRA pairs only")
         }
         var pairs: [(name: String, a: [Float], aShape: [Int], b: [Float], bShape: [Int], alpha: Double)] = []
         for update in adapter.updates {
-            if update.magnitude != nil { throw GGUFExportError(path: adapterDirectory, "\(update.module) is DoRA; llama.cpp adapters are plain LoRA") }
-            if update.bias != nil { throw GGUFExportError(path: adapterDirectory, "\(update.module) has a lora_B bias; llama.cpp adapters have none") }
-            if update.isEmbedding { throw GGUFExportError(path: adapterDirectory, "\(update.module) is an embedding LoRA; not written to GGUF adapters") }
+            if update.magnitude != nil { throw GGUFError(path: adapterDirectory, "\(update.module) is DoRA; llama.cpp adapters are plain LoRA") }
+            if update.bias != nil { throw GGUFError(path: adapterDirectory, "\(update.module) has a lora_B bias; llama.cpp adapters have none") }
+            if update.isEmbedding { throw GGUFError(path: adapterDirectory, "\(update.module) is an embedding LoRA; not written to GGUF adapters") }
             guard let mapping = architecture.mapping(hfName: update.module + ".weight", config: config) else {
-                throw GGUFExportError(path: adapterDirectory, "\(update.module) has no \(architecture.name) GGUF tensor")
+                throw GGUFError(path: adapterDirectory, "\(update.module) has no \(architecture.name) GGUF tensor")
             }
             let a = update.a.map(Float.init), b = update.b.map(Float.init)
             let r = update.rank
@@ -55,7 +55,7 @@ public enum GGUFAdapterExport {
             let permuted = GGUFLayoutTransform.apply(layout, b, shape: [update.bRows, r])
             pairs.append((mapping.ggufName, a, [r, update.aColumns], permuted.values, [update.bRows, r], update.scale * Double(r)))
         }
-        guard !pairs.isEmpty else { throw GGUFExportError(path: adapterDirectory, "the adapter holds no LoRA pairs") }
+        guard !pairs.isEmpty else { throw GGUFError(path: adapterDirectory, "the adapter holds no LoRA pairs") }
         let uniform = pairs.allSatisfy { abs($0.alpha - pairs[0].alpha) <= 1e-9 * abs(pairs[0].alpha) }
         let alpha = uniform ? pairs[0].alpha : 0
         if !uniform {

@@ -8,7 +8,7 @@ extension GGUFArchitecture {
     public func hyperparameters(config: JSONValue, path: String) throws -> [(key: String, value: GGUFValue)] {
         func int(_ keys: String...) throws -> Int {
             for key in keys { if let value = config[key]?.intValue { return value } }
-            throw GGUFExportError(path: path, "config.json has no \(keys.joined(separator: " or ")) (needed for \(name).gguf)")
+            throw GGUFError(path: path, "config.json has no \(keys.joined(separator: " or ")) (needed for \(name).gguf)")
         }
         func double(_ keys: String..., default fallback: Double) -> Double {
             for key in keys { if let value = config[key]?.doubleValue { return value } }
@@ -29,7 +29,7 @@ extension GGUFArchitecture {
             let hidden = try int("hidden_size"), heads = try int("num_attention_heads")
             let headDim = config["head_dim"]?.intValue ?? hidden / heads
             if let rope = config["rope_scaling"] ?? config["rope_parameters"], let type = rope["rope_type"]?.stringValue ?? rope["type"]?.stringValue, type != "default" {
-                throw GGUFExportError(path: path, "rope_type \(type) is not supported for GGUF export yet (default rotary embeddings only)")
+                throw GGUFError(path: path, "rope_type \(type) is not supported for GGUF export yet (default rotary embeddings only)")
             }
             add("context_length", .uint32(UInt32(try int("max_position_embeddings"))))
             add("embedding_length", .uint32(UInt32(hidden)))
@@ -56,7 +56,7 @@ extension GGUFArchitecture {
     /// A transformers config.json from a GGUF header (the keys `hyperparameters` writes).
     public func config(from header: GGUFHeader, vocabularySize: Int, tied: Bool, path: String) throws -> JSONValue {
         func int(_ key: String) throws -> Int {
-            guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFExportError(path: path, "no \(name).\(key) in the GGUF metadata") }
+            guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFError(path: path, "no \(name).\(key) in the GGUF metadata") }
             return value
         }
         func double(_ key: String, _ fallback: Double) -> Double { header.value("\(name).\(key)")?.doubleValue ?? fallback }
@@ -102,14 +102,4 @@ extension GGUFArchitecture {
         if let eos = header.value("tokenizer.ggml.eos_token_id")?.intValue { add("eos_token_id", .integer(Int64(eos))) }
         return .object(members)
     }
-}
-
-public struct GGUFExportError: Error, CustomStringConvertible {
-    public let path: String
-    public let problem: String
-    public init(path: String, _ problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-    public var description: String { "\(path): \(problem)" }
 }

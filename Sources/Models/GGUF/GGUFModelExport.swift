@@ -35,10 +35,10 @@ public enum GGUFModelExport {
     public static func run(tensors: [TensorInfo], config: JSONValue?, configPath: String, tokenizerDirectory: String?, modelName: String,
                            output: String, recipe: GGUFRecipe, progress: ((Int, Int, String) -> Void)? = nil,
                            data: (TensorInfo) throws -> TensorData) throws -> GGUFExportSummary {
-        guard let config else { throw GGUFExportError(path: configPath, "no config.json: GGUF export needs the model's config") }
+        guard let config else { throw GGUFError(path: configPath, "no config.json: GGUF export needs the model's config") }
         let modelType = config["model_type"]?.stringValue ?? ""
         guard let architecture = GGUFArchitecture.named(modelType: modelType) else {
-            throw GGUFExportError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF (loft writes \(GGUFArchitecture.all.map(\.modelType).joined(separator: ", ")))")
+            throw GGUFError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF (loft writes \(GGUFArchitecture.all.map(\.modelType).joined(separator: ", ")))")
         }
         var notes: [String] = []
         // llama.cpp's llama and qwen graphs have no sliding window (its converter drops it too);
@@ -52,7 +52,7 @@ public enum GGUFModelExport {
             if let mapping = architecture.mapping(hfName: info.name, config: config) {
                 mapped.append((info, mapping))
             } else if !(info.name.hasSuffix(".attn.bias") || info.name.hasSuffix(".attn.masked_bias") || info.name.hasSuffix("rotary_emb.inv_freq")) {
-                throw GGUFExportError(path: configPath, "tensor \(info.name) has no \(architecture.name) GGUF name")
+                throw GGUFError(path: configPath, "tensor \(info.name) has no \(architecture.name) GGUF name")
             }
         }
         // The order llama.cpp's converter writes: globals first, then the blocks in order.
@@ -62,7 +62,7 @@ public enum GGUFModelExport {
         var plans: [GGUFTensorPlan] = []
         for (info, mapping) in mapped {
             guard info.dtype.isFloatingPoint || info.dtype == .I32 else {
-                throw GGUFExportError(path: configPath, "tensor \(info.name) is \(info.dtype); GGUF export reads float tensors")
+                throw GGUFError(path: configPath, "tensor \(info.name) is \(info.dtype); GGUF export reads float tensors")
             }
             let shape = mapping.layout == .transposed && info.shape.count == 2 ? [info.shape[1], info.shape[0]] : info.shape
             let dims = Array(shape.reversed())

@@ -13,15 +13,15 @@ public enum GGUFModelImport {
         let output = target.path
         let header = input.header
         guard let name = header.value("general.architecture")?.stringValue else {
-            throw GGUFExportError(path: input.path, "no general.architecture in the metadata")
+            throw GGUFError(path: input.path, "no general.architecture in the metadata")
         }
         guard let architecture = GGUFArchitecture.named(gguf: name) else {
-            throw GGUFExportError(path: input.path, "architecture \(name) cannot be converted to a Hugging Face model (loft knows \(GGUFArchitecture.all.map(\.name).joined(separator: ", ")))")
+            throw GGUFError(path: input.path, "architecture \(name) cannot be converted to a Hugging Face model (loft knows \(GGUFArchitecture.all.map(\.name).joined(separator: ", ")))")
         }
         if header.value("general.type")?.stringValue == "adapter" {
-            throw GGUFExportError(path: input.path, "a LoRA adapter, not a model")
+            throw GGUFError(path: input.path, "a LoRA adapter, not a model")
         }
-        guard [.F32, .F16, .BF16].contains(dtype) else { throw GGUFExportError(path: output, "--dtype must be f32, f16 or bf16 for a Hugging Face model") }
+        guard [.F32, .F16, .BF16].contains(dtype) else { throw GGUFError(path: output, "--dtype must be f32, f16 or bf16 for a Hugging Face model") }
         let tied = input.entry("output.weight") == nil
         let vocabulary = input.entry("token_embd.weight")?.dims.last ?? 0
         let config = try architecture.config(from: header, vocabularySize: vocabulary, tied: tied, path: input.path)
@@ -29,7 +29,7 @@ public enum GGUFModelImport {
         var outputs: [(info: TensorInfo, mapping: GGUFTensorMapping)] = []
         for entry in header.tensors {
             guard let mapping = architecture.mapping(ggufName: entry.name, config: config) else {
-                throw GGUFExportError(path: input.path, "tensor \(entry.name) has no \(architecture.modelType) name")
+                throw GGUFError(path: input.path, "tensor \(entry.name) has no \(architecture.modelType) name")
             }
             var shape = entry.info.shape
             if mapping.layout == .transposed, shape.count == 2 { shape = [shape[1], shape[0]] }

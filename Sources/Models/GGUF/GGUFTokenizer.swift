@@ -32,7 +32,7 @@ struct GGUFTokenizer {
         if FileManager.default.fileExists(atPath: join("tokenizer.json")) {
             let json = try JSONFile.read(join("tokenizer.json"))
             guard let model = json["model"], model["type"]?.stringValue ?? "BPE" == "BPE" else {
-                throw GGUFExportError(path: join("tokenizer.json"), "only BPE tokenizers can be written to GGUF")
+                throw GGUFError(path: join("tokenizer.json"), "only BPE tokenizers can be written to GGUF")
             }
             vocabulary = (model["vocab"]?.objectMembers ?? []).compactMap { m in m.value.intValue.map { (m.key, $0) } }
             merges = (model["merges"]?.arrayValue ?? []).compactMap { merge in

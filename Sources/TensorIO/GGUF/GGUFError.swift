@@ -1,4 +1,5 @@
-// What is wrong with a GGUF file, one line each, prefixed with the path.
+// What is wrong with a GGUF file, or with a conversion to or from one (a missing config key,
+// an architecture llama.cpp does not know), one line each, prefixed with the path.
 
 public struct GGUFError: Error, CustomStringConvertible, Equatable {
     public let path: String
