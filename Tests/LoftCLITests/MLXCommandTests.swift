@@ -115,7 +115,7 @@ import TensorIO
             (["convert", model, scratch.file("o"), "--dtype", "mlx-q4", "--group-size", "48"], "--group-size must be one of 32, 64, 128"),
             (["convert", model, scratch.file("o.safetensors"), "--dtype", "mlx-q8"], "writes a model directory"),
             (["convert", model, scratch.file("o"), "--group-size", "64"], "--group-size needs --dtype mlx-q"),
-            (["convert", model, scratch.file("o"), "--dtype", "mlx-q4", "--include", "lm_head"], "--include does not apply"),
+            (["convert", model, scratch.file("o"), "--dtype", "mlx-q4", "--include", "lm_head"], "--include converts tensor files; it does not apply with --dtype mlx-q4"),
             (["convert", model, scratch.file("o"), "--dtype", "mlx-q7"], "--dtype"),
             (["merge", "--base", model, "--adapter", Repository.path("fixtures/adapters/mlx-llama-lora"), "--out", scratch.file("m"), "--dtype", "mlx-q4"],
              "merge writes dense weights"),
