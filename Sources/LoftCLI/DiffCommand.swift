@@ -10,12 +10,13 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two checkpoints tensor by tensor.",
         discussion: """
-            For each tensor in both: max |a - b|, max |a - b| / |b|, and how many elements fail numpy.allclose's rule |a - b| <= atol + rtol * |b| (B is the reference; NaN never agrees). Also lists tensors missing from either side and dtype or shape mismatches. Exit status: 0 all agree, 1 they differ, 2 error. Details: docs/commands/diff.md.
+            Two adapter directories (PEFT or MLX-LM) are compared module by module: the norm of the difference of the changes they make, ||scale_a B_a A_a - scale_b B_b A_b||_F, against atol + rtol * ||delta_b||, whatever their ranks and layouts. For each tensor in both: max |a - b|, max |a - b| / |b|, and how many elements fail numpy.allclose's rule |a - b| <= atol + rtol * |b| (B is the reference; NaN never agrees). Also lists tensors missing from either side and dtype or shape mismatches. Exit status: 0 all agree, 1 they differ, 2 error. Details: docs/commands/diff.md.
 
             Examples:
               loft diff merged.safetensors expected.safetensors
               loft diff merged-dir original-dir --atol 1e-6 --rtol 0
               loft diff a.npz b.safetensors --json
+              loft diff my-lora my-lora-as-mlx        (two adapter directories: per module ||delta_a - delta_b||)
             """)
 
     @Argument(help: "The checkpoint to check (file, sharded index or directory, .npz).")
@@ -39,6 +40,7 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
+        if Adapter.isAdapterDirectory(a) || Adapter.isAdapterDirectory(b) { return try runAdapters() }
         let report: DiffReport
         do {
             report = try TensorDiff.compare(a, b, atol: atol, rtol: rtol, key: stateDict.key)

@@ -37,3 +37,36 @@ import TestSupport
         #expect(!Adapter.isAdapterDirectory(Fixture.path("llama-base.safetensors")))
     }
 }
+
+/// `loft diff` on adapters (AdapterDiff): the Gram-matrix difference equals the norm of the
+/// explicit difference of the two deltas, across ranks; an adapter equals itself.
+@Suite struct AdapterDiffTests {
+    static func delta(_ update: LowRankUpdate) -> [Double] {
+        let (a, b, r) = (update.a, update.b, update.rank)
+        var out = [Double](repeating: 0, count: update.bRows * update.aColumns)
+        for row in 0..<update.bRows {
+            for column in 0..<update.aColumns {
+                var value = 0.0
+                for k in 0..<r { value += b[row * r + k] * a[k * update.aColumns + column] }
+                out[row * update.aColumns + column] = update.scale * value
+            }
+        }
+        return out
+    }
+
+    @Test func differenceIsTheNormOfTheExplicitDifference() throws {
+        let (a, b) = (Fixture.path("peft-llama-lora"), Fixture.path("peft-llama-second"))
+        let report = try AdapterDiff.compare(a, b, atol: 1e-8, rtol: 1e-5)
+        #expect(!report.modules.isEmpty && !report.agrees)
+        let left = try Adapter(directory: a), right = try Adapter(directory: b)
+        for module in report.modules {
+            let x = Self.delta(left.updates.first { $0.module == module.module }!)
+            let y = Self.delta(right.updates.first { $0.module == module.module }!)
+            let explicit = zip(x, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            #expect(abs(module.difference - explicit) <= 1e-9 * max(1, explicit), "\(module.module): \(module.difference) vs \(explicit)")
+        }
+        #expect(!report.extra.isEmpty)
+        let same = try AdapterDiff.compare(a, a, atol: 1e-8, rtol: 1e-5)
+        #expect(same.agrees && same.modules.allSatisfy { $0.difference <= 1e-7 * max(1, $0.normB) })
+    }
+}

@@ -159,4 +159,20 @@ func inspectJSON(_ arguments: String...) throws -> JSONValue {
         let refused = loft("inspect", adapter, "--stats")
         #expect(refused.status == 64, "\(refused.stderr)")
     }
+
+    /// diff on two adapters: a PEFT adapter and its MLX-LM conversion agree (exit 0); two
+    /// different adapters differ (exit 1); an adapter against a model is an error (exit 2).
+    @Test func diffComparesAdaptersModuleByModule() throws {
+        let scratch = ScratchDirectory()
+        let peft = Repository.path("fixtures/adapters/peft-llama-lora")
+        #expect(loft("convert", peft, scratch.file("mlx"), "--to", "mlx").status == 0)
+        let same = loft("diff", scratch.file("mlx"), peft)
+        #expect(same.status == 0, "\(same.stdout)\(same.stderr)")
+        #expect(same.stdout.contains("14 module(s) compared, 0 differ, 0 missing, 0 extra, 0 mismatched"), "\(same.stdout)")
+        let other = loft("diff", peft, Repository.path("fixtures/adapters/peft-llama-second"), "--json")
+        #expect(other.status == 1)
+        #expect(try JSON.parse(other.stdout)["agree"] == .bool(false))
+        let model = loft("diff", peft, Repository.path("fixtures/adapters/llama-sharded"))
+        #expect(model.status == 2 && model.stderr.contains("llama-sharded: not an adapter"), "\(model.stderr)")
+    }
 }
