@@ -98,18 +98,19 @@ enum TaskTensors {
         var out = [T](repeating: 0, count: n)
         let first = max(0, skipLargest), last = min(n, first + max(0, keep))
         guard first < last else { return out }
-        // Sorting the magnitudes (not indices through a closure) finds the magnitudes at the
-        // first and last kept ranks; one pass then ranks the elements equal to those two by
-        // position, which is the order a stable sort of the indices would give.
+        // Selection (not a sort) finds the magnitudes at the first and last kept ranks in
+        // linear time; one pass then ranks the elements equal to those two by position, which
+        // is the order a stable sort of the indices would give.
         var magnitudes = values.map { abs($0) }
-        magnitudes.sort(by: >)
-        let high = magnitudes[first], low = magnitudes[last - 1]
-        func countGreater(_ m: T) -> Int {
-            var lo = 0, hi = n  // magnitudes is descending: the first index with magnitude <= m
-            while lo < hi { let mid = (lo + hi) / 2; if magnitudes[mid] > m { lo = mid + 1 } else { hi = mid } }
-            return lo
+        let low = selectDescending(&magnitudes, rank: last - 1, in: 0..<n)
+        // After the first selection everything at ranks below last - 1 is in front of it.
+        let high = first == last - 1 ? low : selectDescending(&magnitudes, rank: first, in: 0..<(last - 1))
+        var aboveHigh = 0, aboveLow = 0
+        for v in values {
+            let m = abs(v)
+            if m > high { aboveHigh += 1 }
+            if m > low { aboveLow += 1 }
         }
-        let aboveHigh = countGreater(high), aboveLow = countGreater(low)
         var seenHigh = 0, seenLow = 0
         for i in 0..<n {
             let m = abs(values[i])
@@ -121,6 +122,28 @@ enum TaskTensors {
             if rank >= first && rank < last { out[i] = values[i] }
         }
         return out
+    }
+
+    /// The value at `rank` (0-based) of `range` in descending order, found by quickselect
+    /// (Hoare partitions around a pseudo-random pivot, deterministic per call); on return the
+    /// larger values of the range are before `rank` and the smaller after it.
+    static func selectDescending<T: BinaryFloatingPoint>(_ a: inout [T], rank: Int, in range: Range<Int>) -> T {
+        var lo = range.lowerBound, hi = range.upperBound - 1
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(a.count)
+        return a.withUnsafeMutableBufferPointer { x in
+            while lo < hi {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let pivot = x[lo + Int((state >> 33) % UInt64(hi - lo + 1))]
+                var i = lo, j = hi
+                while i <= j {
+                    while x[i] > pivot { i += 1 }
+                    while x[j] < pivot { j -= 1 }
+                    if i <= j { x.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if rank <= j { hi = j } else if rank >= i { lo = i } else { return x[rank] }
+            }
+            return x[rank]
+        }
     }
 
     /// DARE: each element kept with probability density and divided by density.

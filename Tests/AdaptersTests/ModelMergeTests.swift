@@ -151,6 +151,21 @@ enum MergekitFixture {
         }
     }
 
+    /// The same on longer tensors of distinct and repeated values, where the selection
+    /// (quickselect) partitions many times.
+    @Test func magnitudeRankingMatchesAStableSortOnLongTensors() {
+        var generator = SeededGenerator(seed: 5)
+        for trial in 0..<40 {
+            let n = Int(generator.next() % 3000) + 1
+            let values = (0..<n).map { _ in trial % 2 == 0 ? generator.nextUnit() * 2 - 1 : Double(Int(generator.next() % 50)) - 25 }
+            let skip = Int(generator.next() % UInt64(n / 3 + 1)), keep = Int(generator.next() % UInt64(n + 1))
+            let order = values.indices.sorted { abs(values[$0]) != abs(values[$1]) ? abs(values[$0]) > abs(values[$1]) : $0 < $1 }
+            var expected = [Double](repeating: 0, count: n)
+            for i in order.dropFirst(skip).prefix(keep) { expected[i] = values[i] }
+            #expect(TaskTensors.keepByMagnitude(values, skipLargest: skip, keep: keep) == expected, "n \(n) skip \(skip) keep \(keep)")
+        }
+    }
+
     @Test func layerNames() {
         let layer = LayerName("model.layers.12.mlp.up_proj.weight")
         #expect(layer?.template == "model.layers.{}.mlp.up_proj.weight" && layer?.index == 12)
