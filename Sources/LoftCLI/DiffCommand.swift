@@ -16,7 +16,7 @@ struct DiffCommand: ParsableCommand {
               loft diff merged.safetensors expected.safetensors
               loft diff merged-dir original-dir --atol 1e-6 --rtol 0
               loft diff a.npz b.safetensors --json
-              loft diff my-lora my-lora-as-mlx        (two adapter directories: per module ||delta_a - delta_b||)
+              loft diff my-lora my-lora-mlx
             """)
 
     @Argument(help: "The checkpoint to check (file, sharded index or directory, .npz).")
