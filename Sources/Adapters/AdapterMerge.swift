@@ -127,16 +127,9 @@ public enum AdapterMerge {
             if let last = lastBase { base.release(last) }
             return report
         }
-        switch layout! {
-        case let .safetensors(path):
-            try SafetensorsWriter.write(to: path, tensors: outputs, metadata: CheckpointOutput.firstShardMetadata(base), data: produce)
-            report.files = [path]
-        case let .npz(path, _):
-            try NpzWriter.write(to: path, tensors: outputs, compress: false, data: produce)
-            report.files = [path]
-        case .npy:
-            preconditionFailure("refused by outputLayout")
-        case .sharded:
+        if let files = try CheckpointOutput.writeFile(layout!, tensors: outputs, metadata: CheckpointOutput.firstShardMetadata(base), data: produce) {
+            report.files = files
+        } else {
             let sharded = base.storageReader as? ShardedSafetensorsReader
             var shardOf: [String: String] = [:]
             for shard in sharded?.shards ?? [] { for name in shard.tensors { shardOf[name] = shard.file } }

@@ -21,6 +21,24 @@ struct OutputShard {
 }
 
 enum CheckpointOutput {
+    /// Writes a one-file output (OUT.safetensors, OUT.npz) and returns its path; nil for a
+    /// directory, which the caller stages with its side files.
+    static func writeFile(_ layout: ConversionOutput, tensors: [TensorInfo], metadata: [(key: String, value: String)],
+                          data: (TensorInfo) throws -> TensorData) throws -> [String]? {
+        switch layout {
+        case let .safetensors(path):
+            try SafetensorsWriter.write(to: path, tensors: tensors, metadata: metadata, data: data)
+            return [path]
+        case let .npz(path, _):
+            try NpzWriter.write(to: path, tensors: tensors, compress: false, data: data)
+            return [path]
+        case .npy:
+            preconditionFailure("refused by ConversionOutput.from(singleTensor: false)")
+        case .sharded:
+            return nil
+        }
+    }
+
     /// Files beside the weights that describe the model, not its weights.
     static let weightExtensions = [".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".npz", ".npy"]
 

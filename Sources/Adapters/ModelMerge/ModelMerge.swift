@@ -102,16 +102,9 @@ public enum ModelMerge {
             return result
         }
 
-        switch layout {
-        case let .safetensors(path):
-            try SafetensorsWriter.write(to: path, tensors: outputs, metadata: [("format", "pt")], data: produce)
-            report.files = [path]
-        case let .npz(path, _):
-            try NpzWriter.write(to: path, tensors: outputs, compress: false, data: produce)
-            report.files = [path]
-        case .npy:
-            preconditionFailure("refused by outputLayout")
-        case .sharded:
+        if let files = try CheckpointOutput.writeFile(layout, tensors: outputs, metadata: [("format", "pt")], data: produce) {
+            report.files = files
+        } else {
             let plan = ShardedSafetensorsWriter.plan(tensors: outputs, maxShardSize: options.maxShardSize ?? Int.max)
             let staging = try target.stage()
             for shard in plan {

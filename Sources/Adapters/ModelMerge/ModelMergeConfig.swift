@@ -206,7 +206,12 @@ extension ModelMergeConfig {
     public static func parse(_ text: String, path: String) throws -> ModelMergeConfig {
         func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: path, problem: problem) }
         let document: Any?
-        do { document = try Yams.load(yaml: text) } catch { throw fail("not valid YAML: \(error)") }
+        do { document = try Yams.load(yaml: text) } catch {
+            // Yams quotes the offending line under its message: keep the message, one line.
+            let message = "\(error)".split(separator: "\n").prefix(2).joined(separator: ": ")
+                .trimmingCharacters(in: CharacterSet(charactersIn: ": "))
+            throw fail("not valid YAML: \(message)")
+        }
         guard let root = document as? [String: Any] else { throw fail("expected a mapping with merge_method and models or slices") }
 
         let known = ["merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source"]
