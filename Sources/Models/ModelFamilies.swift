@@ -36,7 +36,7 @@ public struct ModelFamily: Sendable {
 }
 
 public enum ModelFamilies {
-    public static let all: [ModelFamily] = [.gpt2, .llama, .mistral, .qwen2, .qwen3, .phi3, .mlp]
+    public static let all: [ModelFamily] = [.gpt2, .llama, .mistral, .qwen2, .qwen3, .phi3, .gemma3, .mlp]
 
     /// The family a config.json names (model_type, else architectures); nil when it names none.
     public static func family(config json: JSONValue, path: String) throws -> ModelFamily? {

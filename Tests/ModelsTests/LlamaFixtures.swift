@@ -18,8 +18,9 @@ enum LlamaFixtures {
     static let models = ["gqa", "mha-tied", "llama3-rope"]
     /// Under fixtures/families: mistral (sliding window 6 < 16 tokens), qwen2 (q/k/v biases,
     /// tied head, rope_theta 1e6, layer 1 sliding), qwen3 (q_norm/k_norm, head_dim 12), phi3
-    /// (fused qkv_proj and gate_up_proj, sliding window 8).
-    static let families = ["mistral", "qwen2", "qwen3", "phi3"]
+    /// (fused qkv_proj and gate_up_proj, sliding window 8), gemma3 ((1 + w) and sandwich norms,
+    /// GeGLU, scaled embeddings, query_pre_attn_scalar, a sliding layer with its own rope base).
+    static let families = ["mistral", "qwen2", "qwen3", "phi3", "gemma3"]
     static let batch = 2, sequence = 16
 
     /// A file of a fixture: `gqa/config.json` under fixtures/llama, `qwen2/...` under fixtures/families.

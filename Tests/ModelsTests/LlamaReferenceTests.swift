@@ -2,7 +2,7 @@
 // the three tiny random models of fixtures/llama (grouped-query attention with an untied head,
 // multi-head attention with tied embeddings, llama3 rope scaling) and the four of
 // fixtures/families (Mistral with a sliding window, Qwen2 with q/k/v biases and a sliding layer,
-// Qwen3 with q/k norms, Phi-3 with fused projections), 2 x 16 tokens, a LoRA (r 4, alpha 8)
+// Qwen3 with q/k norms, Phi-3 with fused projections, Gemma 3), 2 x 16 tokens, a LoRA (r 4, alpha 8)
 // on every projection with nonzero random B.
 //
 // Tolerance: max |ours - torch| / max |torch| per tensor < 1e-5 for logits, loss, every LoRA
@@ -96,7 +96,7 @@ func llamaForwardBackwardEqualsForwardThenBackward(fixture: String) throws {
 
 /// The families' sliding windows are shorter than the 16 tokens and change the result: the same
 /// weights with full causal attention miss transformers' logits, so the windows were applied.
-@Test(arguments: ["mistral", "qwen2", "phi3"])
+@Test(arguments: ["mistral", "qwen2", "phi3", "gemma3"])
 func slidingWindowsChangeTheLogits(fixture: String) throws {
     var config = try LlamaConfig(contentsOf: LlamaFixtures.path("\(fixture)/config.json"))
     #expect(config.windows.contains { $0 != nil && $0! < LlamaFixtures.sequence })

@@ -8,7 +8,8 @@
 // With Qwen3's q_norm / k_norm, q and k before their norm and the norms' 1/rms are kept too.
 // Phi-3's fused projections write into one shared [N, qkv or gate_up width] buffer that is
 // split into query/key/value (gate/up) at once; backward joins the gradients in it again.
-// Backward's gradient buffers are shared by all layers.
+// With Gemma's sandwich norms, the o_proj and down_proj outputs before their norms and those
+// norms' 1/rms are kept too. Backward's gradient buffers are shared by all layers.
 
 final class LlamaLayerActivations {
     let norm1: FloatBuffer, rstd1: FloatBuffer
@@ -21,6 +22,9 @@ final class LlamaLayerActivations {
     /// q_proj and k_proj outputs before q_norm / k_norm and the norms' 1/rms per (row, head)
     /// (Qwen3; empty otherwise).
     let queryRaw: FloatBuffer, keyRaw: FloatBuffer, queryRstd: FloatBuffer, keyRstd: FloatBuffer
+    /// o_proj's and down_proj's outputs before post_attention_layernorm and
+    /// post_feedforward_layernorm, and those norms' 1/rms (Gemma; empty otherwise).
+    let attentionBranch: FloatBuffer, attentionBranchRstd: FloatBuffer, mlpBranch: FloatBuffer, mlpBranchRstd: FloatBuffer
 
     init(config: LlamaConfig, rows N: Int) {
         let C = config.hidden
@@ -39,6 +43,9 @@ final class LlamaLayerActivations {
         keyRaw = FloatBuffer(count: normed ? N * config.keyValueWidth : 0)
         queryRstd = FloatBuffer(count: normed ? N * config.heads : 0)
         keyRstd = FloatBuffer(count: normed ? N * config.keyValueHeads : 0)
+        let sandwich = config.layout.sandwichNorms
+        attentionBranch = FloatBuffer(count: sandwich ? N * C : 0); attentionBranchRstd = FloatBuffer(count: sandwich ? N : 0)
+        mlpBranch = FloatBuffer(count: sandwich ? N * C : 0); mlpBranchRstd = FloatBuffer(count: sandwich ? N : 0)
     }
 }
 
@@ -54,6 +61,8 @@ public final class LlamaActivations: DecoderActivations {
     let dGate: FloatBuffer, dUp: FloatBuffer
     /// d(q, k before q_norm / k_norm) (Qwen3; empty otherwise).
     let dQueryRaw: FloatBuffer, dKeyRaw: FloatBuffer
+    /// d(o_proj or down_proj output) through its sandwich norm [N, C] (Gemma; empty otherwise).
+    let dBranch: FloatBuffer
     /// A fused projection's output or output gradient [N, max(qkv, gate_up width)] (Phi-3; empty otherwise).
     let fused: FloatBuffer
 
@@ -72,6 +81,7 @@ public final class LlamaActivations: DecoderActivations {
         let normed = config.layout.queryKeyNorm
         dQueryRaw = FloatBuffer(count: normed ? N * config.queryWidth : 0)
         dKeyRaw = FloatBuffer(count: normed ? N * config.keyValueWidth : 0)
+        dBranch = FloatBuffer(count: config.layout.sandwichNorms ? N * C : 0)
         fused = FloatBuffer(count: config.layout.fusedProjections ? N * max(config.queryWidth + 2 * config.keyValueWidth, 2 * I) : 0)
         super.init(batch: batch, sequence: sequence, channels: C, projectionsPerLayer: config.layout.projectionNames.count)
     }

@@ -5,6 +5,7 @@
 // top-level `rope_theta` with an optional `rope_scaling` dict (Llama 3.x, SmolLM files), or
 // transformers 5's `rope_parameters` dict holding `rope_theta` and the scaling keys. The
 // scaling type is `rope_type` (or the older `type`); "default" and "llama3" are supported.
+// Gemma 3's own keys (a rope per layer type, query_pre_attn_scalar) are read in Families/Gemma3.swift.
 
 import TensorIO
 
@@ -30,12 +31,21 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
     /// pad_token_id when inside the vocabulary: transformers builds embed_tokens with it as
     /// padding_idx, so that row gets no gradient (and starts at zero).
     public var padTokenId: Int?
+    /// The MLP's gate activation (hidden_act, Gemma's hidden_activation).
+    public var activation: GatedActivation
+    /// Gemma's query_pre_attn_scalar: attention scores are scaled by its -1/2 power instead
+    /// of head_dim's (nil: 1/sqrt(head_dim)).
+    public var queryPreAttentionScalar: Double?
+    /// The rope of the sliding-window layers when it differs from `rope` (Gemma's
+    /// rope_local_base_freq); nil: every layer uses `rope`.
+    public var localRope: RopeScaling?
     public var hiddenSize: Int { hidden }
 
     public init(vocabularySize: Int, positions: Int, hidden: Int, intermediate: Int, layers: Int, heads: Int,
                 keyValueHeads: Int? = nil, headDimension: Int? = nil, rmsNormEpsilon: Float = 1e-5,
                 tiedEmbeddings: Bool = false, attentionBias: Bool = false, mlpBias: Bool = false,
-                rope: RopeScaling = .default(theta: 10000), layout: LlamaLayout = .llama, windows: [Int?]? = nil) {
+                rope: RopeScaling = .default(theta: 10000), layout: LlamaLayout = .llama, windows: [Int?]? = nil,
+                activation: GatedActivation? = nil, queryPreAttentionScalar: Double? = nil, localRope: RopeScaling? = nil) {
         self.vocabularySize = vocabularySize
         self.positions = positions
         self.hidden = hidden
@@ -51,6 +61,9 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
         self.rope = rope
         self.layout = layout
         self.windows = windows ?? Array(repeating: nil, count: max(layers, 0))
+        self.activation = activation ?? layout.defaultActivation
+        self.queryPreAttentionScalar = queryPreAttentionScalar
+        self.localRope = localRope
     }
 
     /// SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M): 30 layers, 576 wide, 9 heads sharing
@@ -69,13 +82,19 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
             guard let bool = value.boolValue else { throw ModelError.invalidConfig(path: path, reason: "'\(key)' must be true or false") }
             return bool
         }
-        if let activation = json["hidden_act"]?.stringValue, activation != "silu" {
-            throw ModelError.invalidConfig(path: path, reason: "hidden_act '\(activation)' is not supported (LLaMA uses silu)")
+        let layout = try LlamaLayout(json: json, path: path)
+        // Gemma's key is hidden_activation (hidden_act, when also present, is ignored there).
+        let activationKey = layout.sandwichNorms && json["hidden_activation"] != nil ? "hidden_activation" : "hidden_act"
+        var activation = layout.defaultActivation
+        if let name = json[activationKey]?.stringValue {
+            guard let named = GatedActivation(huggingFaceName: name) else {
+                throw ModelError.invalidConfig(path: path, reason: "\(activationKey) '\(name)' is not supported (silu, gelu_pytorch_tanh)")
+            }
+            activation = named
         }
         if let tp = json["pretraining_tp"]?.intValue, tp != 1 {
             throw ModelError.invalidConfig(path: path, reason: "pretraining_tp \(tp) is not supported (only 1)")
         }
-        let layout = try LlamaLayout(json: json, path: path)
         let heads = try integer("num_attention_heads"), hidden = try integer("hidden_size")
         let positions = try integer("max_position_embeddings", 2048), layers = try integer("num_hidden_layers")
         self.init(vocabularySize: try integer("vocab_size"), positions: positions, hidden: hidden,
@@ -85,8 +104,10 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
                   rmsNormEpsilon: Float(json["rms_norm_eps"]?.doubleValue ?? 1e-6),
                   tiedEmbeddings: try flag("tie_word_embeddings", false),
                   attentionBias: try flag("attention_bias", false), mlpBias: try flag("mlp_bias", false),
-                  rope: try RopeScaling(json: json, positions: positions, path: path),
-                  layout: layout, windows: try slidingWindows(json: json, layout: layout, layers: max(layers, 0), path: path))
+                  rope: layout.slidingWindows == .layerTypes ? .default(theta: 0) : try RopeScaling(json: json, positions: positions, path: path),
+                  layout: layout, windows: try slidingWindows(json: json, layout: layout, layers: max(layers, 0), path: path),
+                  activation: activation)
+        if layout.slidingWindows == .layerTypes { try readLayerTypes(json: json, path: path) }
         if let pad = json["pad_token_id"]?.intValue, pad >= 0, pad < vocabularySize { padTokenId = pad }
         try validate(path: path)
     }
@@ -111,6 +132,9 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
         if let window = windows.compactMap({ $0 }).first(where: { $0 <= 0 }) {
             throw ModelError.invalidConfig(path: path, reason: "sliding_window must be positive, is \(window)")
         }
+        if let scalar = queryPreAttentionScalar, !(scalar > 0) {
+            throw ModelError.invalidConfig(path: path, reason: "query_pre_attn_scalar must be positive, is \(scalar)")
+        }
         guard headDimension % 2 == 0 else {
             throw ModelError.invalidConfig(path: path, reason: "head_dim \(headDimension) must be even for rotary embeddings")
         }
@@ -119,6 +143,16 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
     /// Width of q (heads · head_dim) and of k and v (kv heads · head_dim).
     public var queryWidth: Int { heads * headDimension }
     public var keyValueWidth: Int { keyValueHeads * headDimension }
+
+    /// The attention scores' scale: query_pre_attn_scalar^-1/2 (Gemma), else 1/sqrt(head_dim).
+    public var attentionScale: Float {
+        queryPreAttentionScalar.map { Float(1 / $0.squareRoot()) } ?? 1 / Float(headDimension).squareRoot()
+    }
+
+    /// The rope of layer `index`: `localRope` on sliding-window layers when set, else `rope`.
+    public func rope(layer index: Int) -> RopeScaling {
+        windows[index] != nil ? localRope ?? rope : rope
+    }
 
     /// Whether q_proj, k_proj and v_proj (or qkv_proj) have biases: attention_bias, or always (Qwen2).
     public var queryKeyValueBias: Bool { attentionBias || layout.queryKeyValueBias }
@@ -131,7 +165,7 @@ public struct LlamaConfig: Equatable, LanguageModelConfig {
             + (queryKeyValueBias ? queryWidth + 2 * keyValueWidth : 0) + (outputBias ? hidden : 0)
             + (layout.queryKeyNorm ? 2 * headDimension : 0)
         let mlp = 3 * hidden * intermediate + (mlpBias ? 2 * intermediate + hidden : 0)
-        let block = attention + mlp + 2 * hidden
+        let block = attention + mlp + (layout.sandwichNorms ? 4 : 2) * hidden
         return vocabularySize * hidden * (tiedEmbeddings ? 1 : 2) + layers * block + hidden
     }
 }
@@ -161,7 +195,7 @@ private func slidingWindows(json: JSONValue, layout: LlamaLayout, layers: Int, p
     }
     let window = value?.intValue
     switch layout.slidingWindows {
-    case .none:
+    case .none, .layerTypes:
         return none
     case .everyLayer:
         return Array(repeating: window, count: layers)

@@ -45,7 +45,7 @@ extension LlamaConfig {
             JSONMember("architectures", .array([.string(layout.architecture)])),
             JSONMember("attention_bias", .bool(attentionBias)),
             JSONMember("head_dim", .integer(Int64(headDimension))),
-            JSONMember("hidden_act", .string("silu")),
+            JSONMember(layout.sandwichNorms ? "hidden_activation" : "hidden_act", .string(activation.rawValue)),
             JSONMember("hidden_size", .integer(Int64(hidden))),
             JSONMember("intermediate_size", .integer(Int64(intermediate))),
             JSONMember("max_position_embeddings", .integer(Int64(positions))),
@@ -70,6 +70,7 @@ extension LlamaConfig {
         let windowValue: JSONValue = window.map { .integer(Int64($0)) } ?? .null
         switch layout.slidingWindows {
         case .none: return []
+        case .layerTypes: return layerTypeMembers
         case .everyLayer: return [JSONMember("sliding_window", windowValue)]
         case .perLayer:
             let types = windows.map { JSONValue.string($0 == nil ? "full_attention" : "sliding_attention") }

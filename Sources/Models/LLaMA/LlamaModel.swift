@@ -20,8 +20,11 @@ public final class LlamaBlock {
     public let output: Projection
     /// Qwen3's q_norm and k_norm (RMSNorm weights over head_dim), nil elsewhere.
     public let queryNorm: Parameter?, keyNorm: Parameter?
-    /// post_attention_layernorm (RMSNorm before the MLP).
+    /// post_attention_layernorm: the RMSNorm before the MLP; with Gemma's sandwich norms, the
+    /// one on the attention output.
     public let postAttentionNorm: Parameter
+    /// Gemma's pre_feedforward_layernorm and post_feedforward_layernorm (nil elsewhere).
+    public let preFeedforwardNorm: Parameter?, postFeedforwardNorm: Parameter?
     /// gate_proj, up_proj; or Phi-3's one gate_up_proj (columns gate, up).
     public let mlpInputs: [Projection]
     public let down: Projection
@@ -46,6 +49,12 @@ public final class LlamaBlock {
         }
         output = try projection("self_attn.o_proj", QW, C, bias: config.outputBias)
         postAttentionNorm = try load(prefix + "post_attention_layernorm.weight", [C])
+        if config.layout.sandwichNorms {
+            preFeedforwardNorm = try load(prefix + "pre_feedforward_layernorm.weight", [C])
+            postFeedforwardNorm = try load(prefix + "post_feedforward_layernorm.weight", [C])
+        } else {
+            (preFeedforwardNorm, postFeedforwardNorm) = (nil, nil)
+        }
         mlpInputs = fused ? [try projection("mlp.gate_up_proj", C, 2 * I, bias: config.mlpBias)]
             : [try projection("mlp.gate_proj", C, I, bias: config.mlpBias), try projection("mlp.up_proj", C, I, bias: config.mlpBias)]
         down = try projection("mlp.down_proj", I, C, bias: config.mlpBias)
@@ -58,10 +67,15 @@ public final class LlamaBlock {
     var outputSlot: Int { attentionInputs.count }
     var mlpSlot: Int { attentionInputs.count + 1 }
     var downSlot: Int { attentionInputs.count + 1 + mlpInputs.count }
+    /// The RMSNorm whose output feeds the MLP: pre_feedforward_layernorm, else post_attention_layernorm.
+    var mlpNorm: Parameter { preFeedforwardNorm ?? postAttentionNorm }
+    /// The RMSNorm on the attention output before the residual add (Gemma's post_attention_layernorm).
+    var attentionOutputNorm: Parameter? { preFeedforwardNorm == nil ? nil : postAttentionNorm }
 
     public var parameters: [Parameter] {
         [inputNorm] + attentionInputs.flatMap(\.parameters) + [queryNorm, keyNorm].compactMap { $0 } + output.parameters
-            + [postAttentionNorm] + mlpInputs.flatMap(\.parameters) + down.parameters
+            + [postAttentionNorm] + [preFeedforwardNorm].compactMap { $0 } + mlpInputs.flatMap(\.parameters) + down.parameters
+            + [postFeedforwardNorm].compactMap { $0 }
     }
 }
 
@@ -73,6 +87,8 @@ public final class LlamaModel: TrainableModel {
     /// `lm_head.weight` (vocab x hidden); nil when tied to the token embedding.
     public private(set) var untiedHead: Parameter?
     public let rotary: RotaryEmbedding
+    /// The sliding layers' rotary embedding when their rope differs (Gemma's rope_local_base_freq).
+    let localRotary: RotaryEmbedding?
 
     public private(set) var parameters: [Parameter]
     public let projections: [Projection]
@@ -88,6 +104,7 @@ public final class LlamaModel: TrainableModel {
         finalNorm = try load("model.norm.weight", [config.hidden])
         untiedHead = config.tiedEmbeddings ? nil : try load("lm_head.weight", [config.vocabularySize, config.hidden])
         rotary = RotaryEmbedding(headDimension: config.headDimension, scaling: config.rope, positions: config.positions)
+        localRotary = config.localRope.map { RotaryEmbedding(headDimension: config.headDimension, scaling: $0, positions: config.positions) }
         parameters = [tokenEmbedding] + blocks.flatMap(\.parameters) + [finalNorm] + (untiedHead.map { [$0] } ?? [])
         projections = blocks.flatMap(\.projections)
     }
@@ -102,7 +119,7 @@ public final class LlamaModel: TrainableModel {
     }
 
     /// A freshly initialised model as LlamaPreTrainedModel does it: every matrix N(0, 0.02)
-    /// (initializer_range), RMSNorm weights 1, biases 0.
+    /// (initializer_range), RMSNorm weights 1 (0 with Gemma's 1 + weight), biases 0.
     public convenience init(randomlyInitialized config: LlamaConfig, seed: UInt64) throws {
         try config.validate(path: "<config>")
         var random = SeededGenerator(seed: seed)
@@ -110,6 +127,14 @@ public final class LlamaModel: TrainableModel {
         if let pad = config.padTokenId {
             (tokenEmbedding.value.pointer + pad * config.hidden).update(repeating: 0, count: config.hidden)
         }
+        if config.layout.normWeightOffset != 0 {
+            for norm in parameters where norm.shape.count == 1 && !norm.name.hasSuffix(".bias") { norm.value.zero() }
+        }
+    }
+
+    /// The rotary embedding of block `index`: the local one on sliding layers when there is one.
+    func rotary(layer index: Int) -> RotaryEmbedding {
+        config.windows[index] != nil ? localRotary ?? rotary : rotary
     }
 
     public func untieHead() {

@@ -13,11 +13,16 @@
 // Qwen3 normalises each head of q and k (q_norm, k_norm) before rope; Phi-3's fused qkv_proj
 // and gate_up_proj are one projection each whose output columns are split into q, k, v (gate,
 // up), their gradients joined back before that projection's backward; biases are the
-// projections' own.
+// projections' own. Gemma 3 (Families/Gemma3.swift) adds the rest as switches of the same
+// steps: x0 = sqrt(C) · embed_tokens[tokens]; every RMSNorm by (1 + w); q_norm / k_norm;
+// a = x + rms_pa(o_proj(...)) and x' = a + rms_pf(down_proj(gelu_tanh(gate m) · up m)),
+// m = rms_2(a) (pre_feedforward_layernorm); attention scaled by query_pre_attn_scalar^-1/2;
+// sliding layers with their own rope.
 //
 // Targets are given already aligned (target[b, t] is the token that should follow
 // tokens[b, t]); Hugging Face's `labels` equal `targets` shifted right by one.
 
+import Compute
 import TensorIO
 
 extension LlamaModel: DecoderLanguageModel {
@@ -29,42 +34,56 @@ extension LlamaModel: DecoderLanguageModel {
         let N = batch * sequence, C = config.hidden, eps = config.rmsNormEpsilon
         let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
         let QW = config.queryWidth, KW = config.keyValueWidth, I = config.intermediate
+        let offset = config.layout.normWeightOffset, scale = config.attentionScale
 
         tokens.withUnsafeBufferPointer { gatherRows(act.embedded.pointer, table: tokenEmbedding.value.pointer, tokens: $0, width: C) }
+        if config.layout.scaledEmbeddings { scaleInPlace(act.embedded.pointer, by: embeddingScale, count: N * C) }
         var residual = act.embedded
         for (index, (block, layer)) in zip(blocks, act.layers).enumerated() {
             RMSNorm.forward(output: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: residual.pointer,
-                            weight: block.inputNorm.value.pointer, rows: N, channels: C, epsilon: eps)
+                            weight: block.inputNorm.value.pointer, rows: N, channels: C, epsilon: eps, weightOffset: offset)
             let normed = block.queryNorm != nil
             project(block.attentionInputs, firstSlot: 0, layer: index, input: layer.norm1.pointer, act: act, into: [
                 (normed ? layer.queryRaw.pointer : layer.query.pointer, QW), (normed ? layer.keyRaw.pointer : layer.key.pointer, KW),
                 (layer.value.pointer, KW)])
             if let queryNorm = block.queryNorm, let keyNorm = block.keyNorm {
                 RMSNorm.forward(output: layer.query.pointer, rstd: layer.queryRstd.pointer, input: layer.queryRaw.pointer,
-                                weight: queryNorm.value.pointer, rows: N * H, channels: d, epsilon: eps)
+                                weight: queryNorm.value.pointer, rows: N * H, channels: d, epsilon: eps, weightOffset: offset)
                 RMSNorm.forward(output: layer.key.pointer, rstd: layer.keyRstd.pointer, input: layer.keyRaw.pointer,
-                                weight: keyNorm.value.pointer, rows: N * KV, channels: d, epsilon: eps)
+                                weight: keyNorm.value.pointer, rows: N * KV, channels: d, epsilon: eps, weightOffset: offset)
             }
+            let rotary = rotary(layer: index)
             rotary.forward(layer.query.pointer, batch: batch, sequence: sequence, heads: H)
             rotary.forward(layer.key.pointer, batch: batch, sequence: sequence, heads: KV)
             GroupedQueryAttention.forward(output: layer.attentionOut.pointer, query: layer.query.pointer, key: layer.key.pointer, value: layer.value.pointer,
                                           batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d,
-                                          window: config.windows[index])
-            block.output.forward(output: layer.residual2.pointer, input: layer.attentionOut.pointer,
-                                 adapterHidden: act.adapterHidden(layer: index, block.outputSlot), rows: N)
+                                          window: config.windows[index], scale: scale)
+            // Gemma: o_proj's output is normalised (post_attention_layernorm) before the add.
+            let attentionNorm = block.attentionOutputNorm
+            block.output.forward(output: attentionNorm == nil ? layer.residual2.pointer : layer.attentionBranch.pointer,
+                                 input: layer.attentionOut.pointer, adapterHidden: act.adapterHidden(layer: index, block.outputSlot), rows: N)
+            if let attentionNorm {
+                RMSNorm.forward(output: layer.residual2.pointer, rstd: layer.attentionBranchRstd.pointer, input: layer.attentionBranch.pointer,
+                                weight: attentionNorm.value.pointer, rows: N, channels: C, epsilon: eps, weightOffset: offset)
+            }
             addInPlace(layer.residual2.pointer, residual.pointer, count: N * C)
             RMSNorm.forward(output: layer.norm2.pointer, rstd: layer.rstd2.pointer, input: layer.residual2.pointer,
-                            weight: block.postAttentionNorm.value.pointer, rows: N, channels: C, epsilon: eps)
+                            weight: block.mlpNorm.value.pointer, rows: N, channels: C, epsilon: eps, weightOffset: offset)
             project(block.mlpInputs, firstSlot: block.mlpSlot, layer: index, input: layer.norm2.pointer, act: act,
                     into: [(layer.gate.pointer, I), (layer.up.pointer, I)])
-            SwiGLU.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
-            block.down.forward(output: layer.residual3.pointer, input: act.gated.pointer,
+            config.activation.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
+            let mlpNorm = block.postFeedforwardNorm
+            block.down.forward(output: mlpNorm == nil ? layer.residual3.pointer : layer.mlpBranch.pointer, input: act.gated.pointer,
                                adapterHidden: act.adapterHidden(layer: index, block.downSlot), rows: N)
+            if let mlpNorm {
+                RMSNorm.forward(output: layer.residual3.pointer, rstd: layer.mlpBranchRstd.pointer, input: layer.mlpBranch.pointer,
+                                weight: mlpNorm.value.pointer, rows: N, channels: C, epsilon: eps, weightOffset: offset)
+            }
             addInPlace(layer.residual3.pointer, layer.residual2.pointer, count: N * C)
             residual = layer.residual3
         }
         RMSNorm.forward(output: act.finalHidden.pointer, rstd: act.finalRstd.pointer, input: residual.pointer,
-                        weight: finalNorm.value.pointer, rows: N, channels: C, epsilon: eps)
+                        weight: finalNorm.value.pointer, rows: N, channels: C, epsilon: eps, weightOffset: offset)
         return act
     }
 
@@ -75,34 +94,41 @@ extension LlamaModel: DecoderLanguageModel {
         let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
         let QW = config.queryWidth, KW = config.keyValueWidth
         let scratch = act.adapters.scratch.pointer
+        let offset = config.layout.normWeightOffset, scale = config.attentionScale
         act.dResidual.zero()
         let lastResidual = act.layers.last?.residual3 ?? act.embedded
         RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: finalNorm.gradient?.pointer,
                          outputGradient: act.dChannels.pointer, input: lastResidual.pointer, weight: finalNorm.value.pointer,
-                         rstd: act.finalRstd.pointer, rows: N, channels: C)
+                         rstd: act.finalRstd.pointer, rows: N, channels: C, weightOffset: offset)
 
         for index in stride(from: blocks.count - 1, through: 0, by: -1) {
             let block = blocks[index], layer = act.layers[index]
             let residualIn = index == 0 ? act.embedded : act.layers[index - 1].residual3
+            let rotary = rotary(layer: index)
             // dResidual holds d(x'); the MLP branch and the skip both receive it.
-            SwiGLU.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
-            block.down.backward(inputGradient: act.dGate.pointer, outputGradient: act.dResidual.pointer, input: act.gated.pointer,
+            config.activation.forward(output: act.gated.pointer, gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
+            block.down.backward(inputGradient: act.dGate.pointer,
+                                outputGradient: branchGradient(through: block.postFeedforwardNorm, input: layer.mlpBranch, rstd: layer.mlpBranchRstd, act: act),
+                                input: act.gated.pointer,
                                 adapterHidden: act.adapterHidden(layer: index, block.downSlot), adapterScratch: scratch, rows: N)
-            SwiGLU.backward(gateGradient: act.dGate.pointer, upGradient: act.dUp.pointer, outputGradient: act.dGate.pointer,
+            config.activation.backward(gateGradient: act.dGate.pointer, upGradient: act.dUp.pointer, outputGradient: act.dGate.pointer,
                             gate: layer.gate.pointer, up: layer.up.pointer, count: N * I)
             projectBackward(block.mlpInputs, firstSlot: block.mlpSlot, layer: index, input: layer.norm2.pointer, act: act,
                             outputGradients: [(act.dGate.pointer, I), (act.dUp.pointer, I)])
-            RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: block.postAttentionNorm.gradient?.pointer,
+            RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: block.mlpNorm.gradient?.pointer,
                              outputGradient: act.dChannels.pointer, input: layer.residual2.pointer,
-                             weight: block.postAttentionNorm.value.pointer, rstd: layer.rstd2.pointer, rows: N, channels: C)
+                             weight: block.mlpNorm.value.pointer, rstd: layer.rstd2.pointer, rows: N, channels: C, weightOffset: offset)
             // dResidual now holds d(a); the attention branch and the skip both receive it.
-            block.output.backward(inputGradient: act.dAttention.pointer, outputGradient: act.dResidual.pointer, input: layer.attentionOut.pointer,
+            block.output.backward(inputGradient: act.dAttention.pointer,
+                                  outputGradient: branchGradient(through: block.attentionOutputNorm, input: layer.attentionBranch,
+                                                                 rstd: layer.attentionBranchRstd, act: act),
+                                  input: layer.attentionOut.pointer,
                                   adapterHidden: act.adapterHidden(layer: index, block.outputSlot), adapterScratch: scratch, rows: N)
             GroupedQueryAttention.backward(queryGradient: act.dQuery.pointer, keyGradient: act.dKey.pointer, valueGradient: act.dValue.pointer,
                                            outputGradient: act.dAttention.pointer, query: layer.query.pointer,
                                            key: layer.key.pointer, value: layer.value.pointer,
                                            batch: batch, sequence: sequence, heads: H, keyValueHeads: KV, headDimension: d,
-                                           window: config.windows[index])
+                                           window: config.windows[index], scale: scale)
             rotary.backward(act.dQuery.pointer, batch: batch, sequence: sequence, heads: H)
             rotary.backward(act.dKey.pointer, batch: batch, sequence: sequence, heads: KV)
             var dQuery = act.dQuery.pointer, dKey = act.dKey.pointer
@@ -112,23 +138,39 @@ extension LlamaModel: DecoderLanguageModel {
                 act.dKeyRaw.zero()
                 RMSNorm.backward(inputGradient: act.dQueryRaw.pointer, weightGradient: queryNorm.gradient?.pointer,
                                  outputGradient: act.dQuery.pointer, input: layer.queryRaw.pointer, weight: queryNorm.value.pointer,
-                                 rstd: layer.queryRstd.pointer, rows: N * H, channels: d)
+                                 rstd: layer.queryRstd.pointer, rows: N * H, channels: d, weightOffset: offset)
                 RMSNorm.backward(inputGradient: act.dKeyRaw.pointer, weightGradient: keyNorm.gradient?.pointer,
                                  outputGradient: act.dKey.pointer, input: layer.keyRaw.pointer, weight: keyNorm.value.pointer,
-                                 rstd: layer.keyRstd.pointer, rows: N * KV, channels: d)
+                                 rstd: layer.keyRstd.pointer, rows: N * KV, channels: d, weightOffset: offset)
                 (dQuery, dKey) = (act.dQueryRaw.pointer, act.dKeyRaw.pointer)
             }
             projectBackward(block.attentionInputs, firstSlot: 0, layer: index, input: layer.norm1.pointer, act: act,
                             outputGradients: [(dQuery, QW), (dKey, KW), (act.dValue.pointer, KW)])
             RMSNorm.backward(inputGradient: act.dResidual.pointer, weightGradient: block.inputNorm.gradient?.pointer,
                              outputGradient: act.dChannels.pointer, input: residualIn.pointer, weight: block.inputNorm.value.pointer,
-                             rstd: layer.rstd1.pointer, rows: N, channels: C)
+                             rstd: layer.rstd1.pointer, rows: N, channels: C, weightOffset: offset)
         }
         if let tableGradient = tokenEmbedding.gradient {
+            if config.layout.scaledEmbeddings { scaleInPlace(act.dResidual.pointer, by: embeddingScale, count: N * C) }
             act.tokens.withUnsafeBufferPointer {
                 scatterAddRows(tableGradient.pointer, rows: act.dResidual.pointer, tokens: $0, width: C, skipping: config.padTokenId)
             }
         }
+    }
+
+    /// Gemma's sqrt(hidden_size), rounded to float32 as transformers' embed_scale buffer.
+    var embeddingScale: Float { Float(Double(config.hidden).squareRoot()) }
+
+    /// d(branch output) for a branch ending in a sandwich norm (Gemma): act.dResidual taken
+    /// back through that norm into act.dBranch (its weight's gradient accumulated); without
+    /// such a norm, act.dResidual itself.
+    private func branchGradient(through norm: Parameter?, input: FloatBuffer, rstd: FloatBuffer, act: LlamaActivations) -> UnsafeMutablePointer<Float> {
+        guard let norm else { return act.dResidual.pointer }
+        act.dBranch.zero()
+        RMSNorm.backward(inputGradient: act.dBranch.pointer, weightGradient: norm.gradient?.pointer, outputGradient: act.dResidual.pointer,
+                         input: input.pointer, weight: norm.value.pointer, rstd: rstd.pointer, rows: act.rows, channels: config.hidden,
+                         weightOffset: config.layout.normWeightOffset)
+        return act.dBranch.pointer
     }
 
     /// Frees the activation buffers (they are rebuilt by the next forward).
@@ -200,4 +242,9 @@ func scatterAddRows(_ table: UnsafeMutablePointer<Float>, rows: UnsafePointer<Fl
         let target = table + Int(token) * width, source = rows + i * width
         for j in 0..<width { target[j] += source[j] }
     }
+}
+
+/// a *= factor, on both cores.
+func scaleInPlace(_ a: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
+    Parallel.forEachRange(count: count) { range in for i in range { a[i] *= factor } }
 }

@@ -1,5 +1,6 @@
 // Root-mean-square normalisation over the last axis (LlamaRMSNorm): y = w · x / sqrt(mean(x²) + eps),
-// no mean subtracted, no bias. Forward keeps 1/rms per row for backward.
+// no mean subtracted, no bias. Forward keeps 1/rms per row for backward. Gemma scales by
+// (1 + w) instead (weightOffset 1): its stored weights are centred on 0; dw is the same.
 
 import Compute
 import TensorIO
@@ -8,7 +9,8 @@ public enum RMSNorm {
     /// y = w · x · rstd per row of `channels`; rstd[row] = 1 / sqrt(mean(x²) + eps).
     public static func forward(
         output y: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-        input x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, channels: Int, epsilon: Float
+        input x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, channels: Int, epsilon: Float,
+        weightOffset: Float = 0
     ) {
         Parallel.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(channels, 1))) { range in
             for row in range {
@@ -17,7 +19,7 @@ public enum RMSNorm {
                 forEachVector(0..<channels) { j, lanes in let v = loadPartial(input + j, lanes); squares += v * v }
                 let s = 1 / (squares.sum() / Float(channels) + epsilon).squareRoot()
                 forEachVector(0..<channels) { j, lanes in
-                    storePartial(loadPartial(input + j, lanes) * s * loadPartial(weight + j, lanes), out + j, lanes)
+                    storePartial(loadPartial(input + j, lanes) * s * (loadPartial(weight + j, lanes) + weightOffset), out + j, lanes)
                 }
                 rstd[row] = s
             }
@@ -29,7 +31,7 @@ public enum RMSNorm {
     public static func backward(
         inputGradient dx: UnsafeMutablePointer<Float>, weightGradient dw: UnsafeMutablePointer<Float>?,
         outputGradient dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        rstd: UnsafePointer<Float>, rows: Int, channels: Int
+        rstd: UnsafePointer<Float>, rows: Int, channels: Int, weightOffset: Float = 0
     ) {
         Parallel.forEachRange(count: rows, minimumChunk: max(1, 8192 / max(channels, 1))) { range in
             for row in range {
@@ -37,13 +39,13 @@ public enum RMSNorm {
                 let s = rstd[row]
                 var dots = Float8()
                 forEachVector(0..<channels) { j, lanes in
-                    dots += loadPartial(gradOut + j, lanes) * loadPartial(weight + j, lanes) * loadPartial(input + j, lanes)
+                    dots += loadPartial(gradOut + j, lanes) * (loadPartial(weight + j, lanes) + weightOffset) * loadPartial(input + j, lanes)
                 }
                 // mean(dn · n) · s = s² · mean(dy · w · x)
                 let correction = dots.sum() * s * s / Float(channels)
                 forEachVector(0..<channels) { j, lanes in
                     let xv = loadPartial(input + j, lanes)
-                    let dn = loadPartial(gradOut + j, lanes) * loadPartial(weight + j, lanes)
+                    let dn = loadPartial(gradOut + j, lanes) * (loadPartial(weight + j, lanes) + weightOffset)
                     storePartial(loadPartial(gradIn + j, lanes) + s * (dn - xv * correction), gradIn + j, lanes)
                 }
             }

@@ -7,7 +7,8 @@
 //   P = softmax(mask(Q_h K_gᵀ / sqrt(d)))  [T, T]    out_h = P V_g  -> columns h·d of [B, T, H·d]
 // With a sliding window w (Mistral, Qwen2 sliding layers, Phi-3) the mask is banded: query i
 // sees keys max(0, i - w + 1)...i, transformers' `kv_idx > q_idx - sliding_window`. Only P
-// changes: backward's dS = P ∘ (...) is zero wherever P is.
+// changes: backward's dS = P ∘ (...) is zero wherever P is. `scale` replaces 1/sqrt(d) when
+// given (Gemma's query_pre_attn_scalar^-1/2).
 //
 // Products go through BLAS with leading dimensions that step over the interleaved heads, so
 // no head is copied out.
@@ -29,7 +30,7 @@ public enum GroupedQueryAttention {
     public static func forward(
         output out: UnsafeMutablePointer<Float>,
         query q: UnsafePointer<Float>, key k: UnsafePointer<Float>, value v: UnsafePointer<Float>,
-        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil
+        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil, scale: Float? = nil
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
         precondition(group * keyValueHeads == heads, "GroupedQueryAttention: \(heads) heads do not split into \(keyValueHeads) groups")
@@ -37,7 +38,7 @@ public enum GroupedQueryAttention {
             let b = unit / keyValueHeads, g = unit % keyValueHeads
             for h in (g * group)..<((g + 1) * group) {
                 probabilities(into: p, q: q + b * T * QW + h * d, k: k + b * T * KW + g * d, sequence: T, queryWidth: QW, keyWidth: KW,
-                              headDimension: d, window: window)
+                              headDimension: d, window: window, scale: scale)
                 gemm(transposeA: false, transposeB: false, m: T, n: d, k: T,
                      p, lda: T, v + b * T * KW + g * d, ldb: KW, beta: 0, out + b * T * QW + h * d, ldc: QW)
             }
@@ -51,10 +52,10 @@ public enum GroupedQueryAttention {
         queryGradient dq: UnsafeMutablePointer<Float>, keyGradient dk: UnsafeMutablePointer<Float>,
         valueGradient dv: UnsafeMutablePointer<Float>, outputGradient dout: UnsafePointer<Float>,
         query q: UnsafePointer<Float>, key k: UnsafePointer<Float>, value v: UnsafePointer<Float>,
-        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil
+        batch: Int, sequence: Int, heads: Int, keyValueHeads: Int, headDimension d: Int, window: Int? = nil, scale: Float? = nil
     ) {
         let T = sequence, QW = heads * d, KW = keyValueHeads * d, group = heads / keyValueHeads
-        let scale = 1 / Float(d).squareRoot()
+        let scale = scale ?? 1 / Float(d).squareRoot()
         forEachAttentionUnit(batch * keyValueHeads, scratchPerWorker: 2 * T * T) { unit, scratch in
             let b = unit / keyValueHeads, g = unit % keyValueHeads
             let p = scratch, dS = scratch + T * T
@@ -64,7 +65,7 @@ public enum GroupedQueryAttention {
                 // The group's first head writes dK_g and dV_g, the others add to them.
                 let beta: Float = h == g * group ? 0 : 1
                 let qh = q + b * T * QW + h * d, dO = dout + b * T * QW + h * d
-                probabilities(into: p, q: qh, k: kg, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d, window: window)
+                probabilities(into: p, q: qh, k: kg, sequence: T, queryWidth: QW, keyWidth: KW, headDimension: d, window: window, scale: scale)
                 gemm(transposeA: false, transposeB: true, m: T, n: T, k: d, dO, lda: QW, vg, ldb: KW, beta: 0, dS, ldc: T)
                 gemm(transposeA: true, transposeB: false, m: T, n: d, k: T, p, lda: T, dO, ldb: QW, beta: beta, dvg, ldc: KW)
                 for i in 0..<T {
@@ -86,8 +87,9 @@ public enum GroupedQueryAttention {
     /// P = softmax(mask(Q Kᵀ / sqrt(d))) of one head into p [T, T], zero above the diagonal
     /// and, with a window w, left of the band (keys before i - w + 1).
     static func probabilities(into p: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                              sequence T: Int, queryWidth: Int, keyWidth: Int, headDimension d: Int, window: Int? = nil) {
-        gemm(transposeA: false, transposeB: true, m: T, n: T, k: d, alpha: 1 / Float(d).squareRoot(),
+                              sequence T: Int, queryWidth: Int, keyWidth: Int, headDimension d: Int, window: Int? = nil,
+                              scale: Float? = nil) {
+        gemm(transposeA: false, transposeB: true, m: T, n: T, k: d, alpha: scale ?? 1 / Float(d).squareRoot(),
              q, lda: queryWidth, k, ldb: keyWidth, beta: 0, p, ldc: T)
         for i in 0..<T {
             let first = window.map { max(0, i - $0 + 1) } ?? 0, count = i + 1 - first
