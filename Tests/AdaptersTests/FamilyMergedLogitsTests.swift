@@ -17,7 +17,7 @@ import Training
         return Array(model.logits)
     }
 
-    @Test(arguments: ["mistral", "qwen2", "qwen3", "phi3"])
+    @Test(arguments: ["mistral", "qwen2", "qwen3", "phi3", "gemma3"])
     func mergedLogitsEqualBasePlusFinetunedAdapter(family: String) throws {
         let path = root.appendingPathComponent("fixtures/families/\(family)").path
         let scratch = ScratchDirectory()

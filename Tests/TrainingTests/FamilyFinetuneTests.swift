@@ -1,6 +1,6 @@
 // `loft finetune` on the LLaMA-layout families (fixtures/families: Mistral with a sliding
 // window, Qwen2 with q/k/v biases and a tied head, Qwen3 with q/k norms, Phi-3 with fused
-// projections; made by fixtures/generators/families.py): the loss goes down, the adapter
+// projections, Gemma 3 with its norms, GeGLU and local/global layers; made by fixtures/generators/families.py): the loss goes down, the adapter
 // names each family's projections as PEFT does, and PEFT loads it (AutoModelForCausalLM ->
 // <Family>ForCausalLM, then PeftModel.from_pretrained) with the eval loss loft computes.
 
@@ -11,7 +11,9 @@ import TensorIO
 @testable import Training
 
 enum FamilyFixtures {
-    static let names = ["mistral", "qwen2", "qwen3", "phi3"]
+    static let names = ["mistral", "qwen2", "qwen3", "phi3", "gemma3"]
+    /// The fixture folder's config.json model_type.
+    static func modelType(_ family: String) -> String { family == "gemma3" ? "gemma3_text" : family }
     static func path(_ family: String) -> String { TrainingFixtures.root.appendingPathComponent("fixtures/families/\(family)").path }
     static func targets(_ family: String) -> [String] {
         family == "phi3" ? ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
@@ -33,7 +35,7 @@ enum FamilyFixtures {
         let output = (directory as NSString).appendingPathComponent("run")
         let job = try FinetuneJob(FamilyFixtures.request(family, data: try LlamaFixtures.tokenFile(in: directory), output: output, steps: 40))
         let model = try #require(job.model.languageModel as? LlamaModel)
-        #expect(model.modelType == family)
+        #expect(model.modelType == FamilyFixtures.modelType(family))
         #expect(job.options.targets == FamilyFixtures.targets(family))
         try job.run()
         let evals = job.trainer.history.compactMap(\.evalLoss)

@@ -90,7 +90,8 @@ extension LlamaConfig {
         [JSONMember("attn_logit_softcapping", .null),
          JSONMember("final_logit_softcapping", .null),
          JSONMember("layer_types", .array(windows.map { .string($0 == nil ? "full_attention" : "sliding_attention") })),
-         JSONMember("query_pre_attn_scalar", queryPreAttentionScalar.map { .double($0) } ?? .null),
+         // transformers 5 types it int (256 in every release) and refuses 256.0.
+         JSONMember("query_pre_attn_scalar", queryPreAttentionScalar.map { Int64(exactly: $0).map(JSONValue.integer) ?? .double($0) } ?? .null),
          JSONMember("rope_local_base_freq", .double((localRope ?? rope).theta)),
          JSONMember("sliding_window", windows.compactMap { $0 }.first.map { .integer(Int64($0)) } ?? .null)]
     }
