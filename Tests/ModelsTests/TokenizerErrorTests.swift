@@ -109,13 +109,14 @@ import TensorIO
         #expect(loadError(path) == .unsupportedComponent(path: path, component: "pre_tokenizer", detail: "Split regex \(regex)"))
     }
 
-    /// A Metaspace (SentencePiece-style) pre-tokenizer is not byte-level BPE.
+    /// A Metaspace pre-tokenizer makes a SentencePiece-style tokenizer, read by its own
+    /// rules: one without the ▁ replacement is refused.
     @Test func nonByteLevelPreTokenizerIsRefused() throws {
         let directory = try TemporaryDirectory()
         let path = try editedGPT2(directory) { root in
             self.replace(&root, "pre_tokenizer", .object([JSONMember("type", .string("Metaspace"))]))
         }
-        #expect(loadError(path) == .unsupportedComponent(path: path, component: "pre_tokenizer", detail: "Metaspace"))
+        #expect(loadError(path) == .unsupportedComponent(path: path, component: "pre_tokenizer", detail: "Metaspace with a replacement other than ▁"))
     }
 
     @Test func normalizerIsRefused() throws {

@@ -1,6 +1,8 @@
 // The tokenizer fixtures made by fixtures/generators/tokenizers.py: small byte-level BPE
-// tokenizers configured like GPT-2, LLaMA-3 and SmolLM, and the ids Hugging Face gives.
+// tokenizers configured like GPT-2, LLaMA-3 and SmolLM, and the ids Hugging Face gives; and
+// the SentencePiece-style ones of fixtures/generators/sentencepiece.py (LLaMA-2, Mistral, Gemma).
 
+import Testing
 import TensorIO
 @testable import Models
 
@@ -32,7 +34,15 @@ enum TokenizerFixtures {
     }
 
     static func tokenizer(_ name: String) throws -> ByteLevelBPETokenizer {
-        try TokenizerLoader.load(modelDirectory: directory + "/" + name)
+        try #require(try TokenizerLoader.load(modelDirectory: directory + "/" + name) as? ByteLevelBPETokenizer)
+    }
+
+    /// SentencePiece-style fixtures (fixtures/generators/sentencepiece.py): LLaMA-2 (legacy
+    /// normalizer), Metaspace (first, no split), Metaspace split with ignore_merges, Gemma.
+    static let sentencePiece = ["llama2", "metaspace", "metaspace-split", "gemma"]
+
+    static func sentencePieceTokenizer(_ name: String) throws -> SentencePieceBPETokenizer {
+        try #require(try TokenizerLoader.load(modelDirectory: directory + "/" + name) as? SentencePieceBPETokenizer)
     }
 
     static func expected(_ name: String) throws -> Expected {

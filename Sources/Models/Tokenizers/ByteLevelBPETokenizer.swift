@@ -42,6 +42,9 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     /// the template's leading special token for BOS; <|endoftext|>, <|end_of_text|> or </s>.
     init(_ definition: TokenizerDefinition, bosToken: String? = nil, endOfTextToken: String? = nil) throws {
         let path = definition.path
+        if definition.sentencePiece != nil {
+            throw TokenizerError.unsupportedComponent(path: path, component: "pre_tokenizer", detail: "SentencePiece-style (Metaspace or ▁ normalizer), not byte-level: load it with TokenizerLoader")
+        }
         var vocabulary = ByteKeyTable(capacity: definition.vocabulary.count)
         var plainTokens: [String: Int32] = [:]
         var largestId: Int32 = -1

@@ -20,6 +20,11 @@ public protocol TextTokenizer: Sendable {
     var endOfTextId: Int32? { get }
     /// The id of a token given as it is written in the tokenizer files, added tokens included.
     func id(forToken token: String) -> Int32?
+    /// Whether `id` is a special added token (skipped by `decode(_:skipSpecialTokens: true)`).
+    func isSpecialToken(_ id: Int32) -> Bool
+    /// Encodes valid UTF-8 bytes (without template), appending to `ids`; on all cores when
+    /// `parallel` and the tokenizer can cut the text safely.
+    func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool)
 }
 
 extension TextTokenizer {
@@ -40,7 +45,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A merge names a token that is not in the vocabulary (`line` counts from 1).
     case unknownMergeToken(path: String, line: Int, token: String)
     case malformedMerge(path: String, line: Int, text: String)
-    /// Unigram, WordPiece, WordLevel...: only byte-level BPE is implemented.
+    /// Unigram, WordPiece, WordLevel...: only BPE (byte-level or SentencePiece-style) is implemented.
     case unsupportedModel(path: String, type: String)
     /// A normalizer, pre-tokenizer, post-processor, decoder or model option this implementation
     /// does not follow exactly; refused rather than tokenized differently from Hugging Face.
@@ -58,7 +63,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case let .malformedMerge(path, line, text):
             return "\(path): merge \(line) is not two tokens separated by one space: \"\(text)\""
         case let .unsupportedModel(path, type):
-            return "\(path): unsupported tokenizer model \(type) (only byte-level BPE is supported)"
+            return "\(path): unsupported tokenizer model \(type) (only BPE is supported)"
         case let .unsupportedComponent(path, component, detail):
             return "\(path): unsupported \(component): \(detail)"
         case let .noTokenizerFiles(directory):

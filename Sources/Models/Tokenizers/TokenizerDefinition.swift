@@ -1,4 +1,5 @@
-// Reading the two file layouts of a byte-level BPE tokenizer into one description:
+// Reading the two file layouts of a BPE tokenizer into one description (byte-level, or
+// SentencePiece-style from tokenizer.json: SentencePieceSettings):
 // - tokenizer.json (Hugging Face tokenizers): model {type BPE, vocab, merges as "a b" strings
 //   or [a, b] pairs, ignore_merges, unk_token...}, added_tokens, normalizer, pre_tokenizer,
 //   post_processor, decoder. Every component is checked against what this implementation
@@ -30,6 +31,10 @@ struct TokenizerDefinition {
     var composesText = false
     /// The template for one sequence, applied when special tokens are asked for.
     var template: [TemplateItem]?
+    /// model.byte_fallback: characters missing from the vocabulary become <0xNN> tokens.
+    var byteFallback = false
+    /// The SentencePiece-style normalizer, pre-tokenizer and decoder; nil for byte-level BPE.
+    var sentencePiece: SentencePieceSettings?
 
     // MARK: tokenizer.json
 
@@ -43,10 +48,17 @@ struct TokenizerDefinition {
         guard type == "BPE" else { throw TokenizerError.unsupportedModel(path: path, type: type) }
         try readModel(model)
         try readAddedTokens(root["added_tokens"])
-        composesText = try readNormalizer(root["normalizer"])
-        preTokenizer = try readPreTokenizer(root["pre_tokenizer"])
+        if let settings = try SentencePieceSettings(root: root, path: path) {
+            sentencePiece = settings
+        } else {
+            if byteFallback {
+                throw TokenizerError.unsupportedComponent(path: path, component: "model option", detail: "byte_fallback in a byte-level tokenizer")
+            }
+            composesText = try readNormalizer(root["normalizer"])
+            preTokenizer = try readPreTokenizer(root["pre_tokenizer"])
+            try checkDecoder(root["decoder"])
+        }
         template = try readPostProcessor(root["post_processor"])
-        try checkDecoder(root["decoder"])
     }
 
     private mutating func readModel(_ model: JSONValue) throws {
@@ -71,9 +83,7 @@ struct TokenizerDefinition {
         ignoreMerges = model["ignore_merges"]?.boolValue ?? false
         unknownToken = model["unk_token"]?.stringValue
         fuseUnknown = model["fuse_unk"]?.boolValue ?? false
-        if model["byte_fallback"]?.boolValue == true {
-            throw TokenizerError.unsupportedComponent(path: path, component: "model option", detail: "byte_fallback")
-        }
+        byteFallback = model["byte_fallback"]?.boolValue ?? false
         if let dropout = model["dropout"], dropout != .null, dropout.doubleValue != 0 {
             throw TokenizerError.unsupportedComponent(path: path, component: "model option", detail: "BPE dropout (random encodings)")
         }
