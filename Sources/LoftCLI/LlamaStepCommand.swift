@@ -1,5 +1,6 @@
 // `loft experiment llama-step` (hidden): time and peak memory of LLaMA fine-tuning steps on
-// random weights, for scripts/bench-llama.sh. The work is Models.LlamaStepBenchmark.
+// random weights, for scripts/bench-llama.sh and scripts/bench/bench_families.py (--config: any
+// LLaMA-layout config.json, Qwen2 or Gemma 3 say). The work is Experiments.LlamaStepBenchmark.
 
 import ArgumentParser
 import Experiments
@@ -15,6 +16,7 @@ struct LlamaStepCommand: ParsableCommand {
             Examples:
               loft experiment llama-step --steps 3 --json
               loft experiment llama-step --optimizer none --batch 1 --seq 128
+              loft experiment llama-step --config qwen2.5-0.5b.json --optimizer lora --batch 2
             """,
         shouldDisplay: false
     )
@@ -27,16 +29,26 @@ struct LlamaStepCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Rank of the LoRA factors (on all seven projections).") var rank = 16
     @Option(help: "loft, lora (LoRA-AdamW) or none (forward + backward only).") var optimizer: StepOptimizer = .loft
     @Option(parsing: .unconditional, help: "Timed steps (after one warm-up step).") var steps = 3
-    @Option(parsing: .unconditional, help: "Layers (the SmolLM-135M shape has 30).") var layers = 30
+    @Option(parsing: .unconditional, help: "Layers (default: the config's; the SmolLM-135M shape has 30).") var layers: Int?
+    @Option(help: "A LLaMA-layout config.json (llama, mistral, qwen2, qwen3, phi3, gemma3_text) instead of the SmolLM-135M shape; LoRA on all its projections.")
+    var config: String?
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
-        guard batch > 0, seq > 0, rank > 0, steps > 0, layers > 0 else { throw ValidationError("--batch, --seq, --rank, --steps and --layers must be positive") }
+        guard batch > 0, seq > 0, rank > 0, steps > 0, (layers ?? 1) > 0 else { throw ValidationError("--batch, --seq, --rank, --steps and --layers must be positive") }
     }
 
     func run() throws {
         var benchmark = LlamaStepBenchmark()
-        benchmark.config.layers = layers
+        if let config {
+            benchmark.config = try LlamaConfig(contentsOf: config)
+            benchmark.targets = benchmark.config.layout.projectionNames
+        }
+        if let layers {
+            benchmark.config.layers = layers
+            benchmark.config.windows = Array(benchmark.config.windows.prefix(layers))
+                + Array(repeating: benchmark.config.windows.last ?? nil, count: max(0, layers - benchmark.config.windows.count))
+        }
         (benchmark.batch, benchmark.sequence, benchmark.rank, benchmark.steps, benchmark.optimizer) = (batch, seq, rank, steps, optimizer.rawValue)
         let r = try benchmark.run()
         let mib = Double(r.peakResidentBytes) / 1_048_576

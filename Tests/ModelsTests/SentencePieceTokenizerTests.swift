@@ -55,6 +55,24 @@ import TensorIO
         }
     }
 
+    /// A long stretch without a pre-tokenizer is one BPE word, cut for both cores only where no
+    /// merge can cross: the same ids as one core.
+    @Test(arguments: ["llama2", "gemma", "metaspace"])
+    func parallelEncodingEqualsSequential(name: String) throws {
+        let tokenizer = try TokenizerFixtures.sentencePieceTokenizer(name)
+        #expect(tokenizer.cutsBeforeMarkers)
+        // Without the texts holding special tokens, which would cut the text into short stretches.
+        let cases = try TokenizerFixtures.expected(name).cases.map(\.text).filter { !$0.contains("<") }
+        var text = ""
+        while text.utf8.count < 600_000 { text += cases.joined(separator: " ") + "\n" }
+        var parallel: [Int32] = [], sequential: [Int32] = []
+        text.withUTF8 { bytes in
+            tokenizer.encodeUTF8(bytes, into: &parallel, parallel: true)
+            tokenizer.encodeUTF8(bytes, into: &sequential, parallel: false)
+        }
+        #expect(parallel == sequential)
+    }
+
     @Test func byteFallbackAndSpecialTokens() throws {
         let tokenizer = try TokenizerFixtures.sentencePieceTokenizer("gemma")
         let ids = tokenizer.encode("ꙮ", addSpecialTokens: true)

@@ -6,6 +6,7 @@
 // Decoding follows the decoder chain: "▁" -> " ", byte tokens -> bytes, leading space stripped.
 // See SentencePieceSettings for what is read and what is refused.
 
+import Compute
 import TensorIO
 
 public struct SentencePieceBPETokenizer: TextTokenizer {
@@ -25,6 +26,11 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
     let isSpecial: [Bool]
     let addedTokens: [AddedToken]
     let vocabulary: [String: Int32]
+    /// No vocabulary entry has a ▁ after another character (and ▁ is one): BPE never merges
+    /// across the start of a ▁ that follows a non-▁ character, so a long word may be cut
+    /// there and its parts encoded on all cores with the same ids (true of SentencePiece
+    /// vocabularies, whose pieces only start with ▁ or are runs of ▁).
+    let cutsBeforeMarkers: Bool
 
     public let vocabularySize: Int
     public let bosId: Int32?
@@ -80,6 +86,15 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         })
         template = definition.template
         self.vocabulary = vocabulary
+        let markerScalar = Unicode.Scalar(0x2581)!
+        cutsBeforeMarkers = vocabulary[SentencePieceSettings.marker] != nil && !definition.vocabulary.contains { token, _ in
+            var previous: Unicode.Scalar?
+            for scalar in token.unicodeScalars {
+                if scalar == markerScalar, let previous, previous != markerScalar { return true }
+                previous = scalar
+            }
+            return false
+        }
 
         vocabularySize = Int(largestId) + 1
         var names = [String?](repeating: nil, count: vocabularySize)
@@ -132,8 +147,9 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         return result
     }
 
-    /// Encodes valid UTF-8 bytes (without template), appending to `ids`. Sequential: without
-    /// a pre-tokenizer a whole stretch of text is one BPE word, which cannot be cut.
+    /// Encodes valid UTF-8 bytes (without template), appending to `ids`. Without a
+    /// pre-tokenizer a whole stretch of text is one BPE word: with `parallel`, a long one is
+    /// cut where no merge can cross (cutsBeforeMarkers) and its parts encoded on all cores.
     public func encodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], parallel: Bool = true) {
         var segments: [TextSegment] = []
         if exactMatcher.isEmpty {
@@ -147,14 +163,15 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
                 ids.append(segment.id)
             } else if !segment.range.isEmpty {
                 encodeStretch(UnsafeBufferPointer(rebasing: bytes[segment.range]), atStart: segment.range.lowerBound == 0,
-                              into: &ids, state: &state)
+                              parallel: parallel, into: &ids, state: &state)
             }
         }
     }
 
     /// One stretch of text between added tokens: normalize, find normalized added tokens,
     /// pre-tokenize, merge.
-    private func encodeStretch(_ raw: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int32], state: inout SentencePieceState) {
+    private func encodeStretch(_ raw: UnsafeBufferPointer<UInt8>, atStart: Bool, parallel: Bool, into ids: inout [Int32],
+                               state: inout SentencePieceState) {
         var normalized: [UInt8] = []
         normalized.reserveCapacity(raw.count + raw.count / 2 + 3)
         if settings.prependsMarker { normalized += SentencePieceSettings.markerBytes }
@@ -173,7 +190,7 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
                     ids.append(piece.id)
                 } else if !piece.range.isEmpty {
                     preTokenize(UnsafeBufferPointer(rebasing: text[piece.range]), atStart: atStart && piece.range.lowerBound == 0,
-                                into: &ids, state: &state)
+                                parallel: parallel, into: &ids, state: &state)
                 }
             }
         }
@@ -181,9 +198,10 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
 
     /// Metaspace (spaces to ▁, a leading ▁ by the prepend scheme, cut before each ▁), or the
     /// whole piece as one word without it.
-    private func preTokenize(_ piece: UnsafeBufferPointer<UInt8>, atStart: Bool, into ids: inout [Int32], state: inout SentencePieceState) {
+    private func preTokenize(_ piece: UnsafeBufferPointer<UInt8>, atStart: Bool, parallel: Bool, into ids: inout [Int32],
+                             state: inout SentencePieceState) {
         guard let scheme = settings.metaspace else {
-            encodeWord(piece, into: &ids, state: &state)
+            encodeLongWord(piece, parallel: parallel, into: &ids, state: &state)
             return
         }
         let marker = SentencePieceSettings.markerBytes
@@ -198,7 +216,7 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         }
         text.withUnsafeBufferPointer { text in
             guard settings.splitsAtMarker else {
-                encodeWord(text, into: &ids, state: &state)
+                encodeLongWord(text, parallel: parallel, into: &ids, state: &state)
                 return
             }
             var start = 0, i = 0
@@ -213,6 +231,43 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
             }
             if start < text.count { encodeWord(UnsafeBufferPointer(rebasing: text[start...]), into: &ids, state: &state) }
         }
+    }
+
+    /// Words at least this long are cut and encoded on all cores (when allowed).
+    static let parallelMinimumBytes = 1 << 17
+
+    /// A word that may be a whole stretch of text: cut just before a ▁ that follows another
+    /// character every ~64 KiB when that cannot change the ids (cutsBeforeMarkers), the parts
+    /// encoded on all cores in order.
+    private func encodeLongWord(_ word: UnsafeBufferPointer<UInt8>, parallel: Bool, into ids: inout [Int32], state: inout SentencePieceState) {
+        guard parallel, cutsBeforeMarkers, word.count >= Self.parallelMinimumBytes, Parallel.coreCount > 1 else {
+            encodeWord(word, into: &ids, state: &state)
+            return
+        }
+        var cuts = [0]
+        var probe = 1 << 16
+        while probe + 3 < word.count {
+            // A ▁ (E2 96 81) whose preceding byte is not the end of another ▁.
+            if word[probe] == 0xE2 && word[probe + 1] == 0x96 && word[probe + 2] == 0x81 && word[probe - 1] != 0x81 {
+                cuts.append(probe)
+                probe += 1 << 16
+            } else {
+                probe += 1
+            }
+        }
+        cuts.append(word.count)
+        var parts = [[Int32]](repeating: [], count: cuts.count - 1)
+        parts.withUnsafeMutableBufferPointer { parts in
+            Parallel.forEachRange(count: parts.count, minimumChunk: 1) { range in
+                var local = SentencePieceState()
+                for part in range {
+                    var partIds: [Int32] = []
+                    encodeWord(UnsafeBufferPointer(rebasing: word[cuts[part]..<cuts[part + 1]]), into: &partIds, state: &local)
+                    parts[part] = partIds
+                }
+            }
+        }
+        for part in parts { ids.append(contentsOf: part) }
     }
 
     private func encodeWord(_ word: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout SentencePieceState) {
