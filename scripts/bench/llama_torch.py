@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch + PEFT LoRA fine-tuning steps on a random LLaMA of the SmolLM-135M shape: the
-reference side of scripts/bench-llama.sh.
+"""PyTorch + PEFT LoRA fine-tuning steps on a random LLaMA of the SmolLM-135M shape (or of any
+config.json: --config, as scripts/bench/bench_families.py gives Qwen2.5 and Gemma 3 shapes):
+the reference side of scripts/bench-llama.sh.
 
 Same work as `loft experiment llama-step`: batch x seq random tokens, LoRA (rank r, alpha r)
 on all seven projections, forward + backward + AdamW on the LoRA factors, float32, two
@@ -29,6 +30,7 @@ def main():
     parser.add_argument("--layers", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--attention", default="sdpa", help="transformers attn_implementation (sdpa, eager)")
+    parser.add_argument("--config", help="a config.json (any causal LM transformers knows) instead of the SmolLM-135M shape")
     args = parser.parse_args()
 
     import torch
@@ -37,10 +39,17 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=args.layers,
-                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
-                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True)
-    model = LlamaForCausalLM(config)
+    if args.config:
+        from transformers import AutoConfig, AutoModelForCausalLM
+        with open(args.config) as file:
+            values = json.load(file)
+        config = AutoConfig.for_model(values.pop("model_type"), **values)
+        model = AutoModelForCausalLM.from_config(config)
+    else:
+        config = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=args.layers,
+                             num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
+                             rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True)
+        model = LlamaForCausalLM(config)
     model.config._attn_implementation = args.attention
     model.train()
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
