@@ -233,15 +233,21 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
         }
     }
 
-    /// Words at least this long are cut and encoded on all cores (when allowed).
+    /// Words at least this long are encoded on all cores (when allowed).
     static let parallelMinimumBytes = 1 << 17
 
-    /// A word that may be a whole stretch of text: cut just before a ▁ that follows another
-    /// character every ~64 KiB when that cannot change the ids (cutsBeforeMarkers), the parts
-    /// encoded on all cores in order.
+    /// A word that may be a whole stretch of text. When no merge can cross the start of a ▁
+    /// that follows another character (cutsBeforeMarkers), it is cut at every such point:
+    /// the same ids, from short words that the cache and the small merge loop serve (a
+    /// megabyte is otherwise one heap-merged word), and long stretches are shared among the
+    /// cores in parts of ~64 KiB.
     private func encodeLongWord(_ word: UnsafeBufferPointer<UInt8>, parallel: Bool, into ids: inout [Int32], state: inout SentencePieceState) {
-        guard parallel, cutsBeforeMarkers, word.count >= Self.parallelMinimumBytes, Parallel.coreCount > 1 else {
+        guard cutsBeforeMarkers else {
             encodeWord(word, into: &ids, state: &state)
+            return
+        }
+        guard parallel, word.count >= Self.parallelMinimumBytes, Parallel.coreCount > 1 else {
+            encodeCutWords(word, into: &ids, state: &state)
             return
         }
         var cuts = [0]
@@ -262,12 +268,28 @@ public struct SentencePieceBPETokenizer: TextTokenizer {
                 var local = SentencePieceState()
                 for part in range {
                     var partIds: [Int32] = []
-                    encodeWord(UnsafeBufferPointer(rebasing: word[cuts[part]..<cuts[part + 1]]), into: &partIds, state: &local)
+                    encodeCutWords(UnsafeBufferPointer(rebasing: word[cuts[part]..<cuts[part + 1]]), into: &partIds, state: &local)
                     parts[part] = partIds
                 }
             }
         }
         for part in parts { ids.append(contentsOf: part) }
+    }
+
+    /// `text` cut just before each ▁ that follows another character, each part a word.
+    private func encodeCutWords(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout SentencePieceState) {
+        var start = 0, i = 1
+        while i + 2 < text.count {
+            // A ▁ (E2 96 81) whose preceding byte is not the end of another ▁.
+            if text[i] == 0xE2 && text[i + 1] == 0x96 && text[i + 2] == 0x81 && text[i - 1] != 0x81 {
+                encodeWord(UnsafeBufferPointer(rebasing: text[start..<i]), into: &ids, state: &state)
+                start = i
+                i += 3
+            } else {
+                i += 1
+            }
+        }
+        if start < text.count { encodeWord(UnsafeBufferPointer(rebasing: text[start...]), into: &ids, state: &state) }
     }
 
     private func encodeWord(_ word: UnsafeBufferPointer<UInt8>, into ids: inout [Int32], state: inout SentencePieceState) {
