@@ -9,7 +9,7 @@
 set -euo pipefail
 BIN=$(realpath "${1:-.build/release/loft}")
 STEPS=${BENCH_MPI_STEPS:-4}
-command -v mpirun >/dev/null || { echo "bench-mpi: needs Open MPI's mpirun (apt-get install openmpi-bin)" >&2; exit 1; }
+command -v mpirun >/dev/null || { echo "Not measured: Open MPI's mpirun is not installed (apt-get install openmpi-bin)."; exit 0; }
 work=bench-out/mpi
 rm -rf "$work"; mkdir -p "$work"
 cat > "$work/config.json" <<'JSON'

@@ -130,6 +130,40 @@ import Testing
         try Self.expectSameModel(out, whole, method: "lora")
     }
 
+    /// An error on a rank ends every rank (MPI_Abort) with loft's message and status; nothing
+    /// is written. Here every rank refuses a global batch smaller than the job.
+    @Test(.requiresMPI) func anErrorOnARankEndsTheJobWithItsMessage() throws {
+        let scratch = ScratchDirectory()
+        var arguments = Self.arguments(Self.gpt2, method: "loft", out: scratch.file("o"))
+        arguments[arguments.firstIndex(of: "--batch")! + 1] = "1"
+        let result = try MPI.run(ranks: 2, try #require(Repository.binary), arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("loft finetune (rank 1 of 2): --batch must be at least the number of MPI ranks (2) (got 1)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("o")))
+    }
+
+    /// A run killed between the two renames of a checkpoint swap leaves checkpoint.previous/
+    /// (and a complete checkpoint.partial/): --resume reads the previous one, and the next
+    /// save tidies both away.
+    @Test(.requiresBinary) func aRunKilledMidSwapResumesFromThePreviousCheckpoint() throws {
+        let scratch = ScratchDirectory()
+        let out = scratch.file("run"), whole = scratch.file("whole")
+        let first = try Self.single(Self.arguments(Self.gpt2, method: "lora", steps: 4, out: out) + ["--stop-after", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let files = FileManager.default
+        try files.moveItem(atPath: out + "/checkpoint", toPath: out + "/checkpoint.previous")
+        try files.copyItem(atPath: out + "/checkpoint.previous", toPath: out + "/checkpoint.partial")
+        let resumed = try Self.single(Self.arguments(Self.gpt2, method: "lora", steps: 4, out: out) + ["--resume", out])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming at step 2"), "\(resumed.stdout)")
+        #expect(files.fileExists(atPath: out + "/checkpoint/trainer.json"))
+        #expect(!files.fileExists(atPath: out + "/checkpoint.previous") && !files.fileExists(atPath: out + "/checkpoint.partial"))
+        let reference = try Self.single(Self.arguments(Self.gpt2, method: "lora", steps: 4, out: whole))
+        #expect(reference.status == 0)
+        // Bit for bit (tensor by tensor: loft diff's per-module products are threaded sums).
+        #expect(try Self.difference(out + "/adapter_model.safetensors", whole + "/adapter_model.safetensors") == 0)
+    }
+
     /// Started as if by mpirun, with no MPI library to load: a clear error, no training alone.
     @Test(.requiresBinary) func aLauncherWithoutTheLibraryIsAClearError() throws {
         var environment = ProcessInfo.processInfo.environment
