@@ -16,6 +16,11 @@ public enum MPI {
 
     public static var isRoot: Bool { getuid() == 0 }
 
+    /// A system program in one of the usual directories.
+    static func installed(_ name: String) -> Bool {
+        ["/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + name) }
+    }
+
     /// The environment mpirun needs here: root allowed, shared memory between ranks without
     /// ptrace-based single copy (refused in containers), no PMIx/hwloc warnings about them.
     public static var environment: [String: String] {
@@ -42,9 +47,10 @@ extension Trait where Self == ConditionTrait {
         .enabled(if: MPI.mpirun != nil && Repository.binary != nil, "needs Open MPI's mpirun (apt-get install openmpi-bin) and .build/debug/loft")
     }
 
-    /// Runs the test only as root with `ip` and mpirun: what two network namespaces need.
+    /// Runs the test only as root with `ip`, `unshare` and mpirun: what two network
+    /// namespaces with their own hostnames need (scripts/mpi-netns.sh).
     public static var requiresNetworkNamespaces: Self {
-        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-        return .enabled(if: MPI.mpirun != nil && Repository.binary != nil && MPI.isRoot && ip, "needs root, ip (iproute2) and Open MPI's mpirun")
+        .enabled(if: MPI.mpirun != nil && Repository.binary != nil && MPI.isRoot && MPI.installed("ip") && MPI.installed("unshare"),
+                        "needs root, ip (iproute2), unshare (util-linux) and Open MPI's mpirun")
     }
 }
