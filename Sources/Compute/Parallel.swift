@@ -47,7 +47,8 @@ extension Parallel {
 public enum ThreadBudget {
     public struct Environment: Sendable {
         public var threads: String?
-        /// Ranks of this job on this node (OMPI_COMM_WORLD_LOCAL_SIZE), nil outside mpirun.
+        /// Ranks of this job on this node (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's
+        /// MPI_LOCALNRANKS), nil outside a launcher.
         public var localRanks: String?
         public var onlineCores: Int
         public var allowedCores: Int
@@ -56,7 +57,7 @@ public enum ThreadBudget {
     public static var environment: Environment {
         func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
         let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        return Environment(threads: variable("OMP_NUM_THREADS"), localRanks: variable("OMPI_COMM_WORLD_LOCAL_SIZE"),
+        return Environment(threads: variable("OMP_NUM_THREADS"), localRanks: variable("OMPI_COMM_WORLD_LOCAL_SIZE") ?? variable("MPI_LOCALNRANKS"),
                            onlineCores: online, allowedCores: affinityCount() ?? online)
     }
 

@@ -90,6 +90,19 @@ import Testing
         }
     }
 
+    /// MPICH's launcher (Hydra) works as Open MPI's: same result as one process.
+    @Test(.requiresMPICH) func mpichRanksTrainAsOneProcess() throws {
+        let scratch = ScratchDirectory()
+        let one = scratch.file("n1"), two = scratch.file("n2")
+        let reference = try Self.single(Self.arguments(Self.llama, method: "loft", out: one))
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let run = try MPI.runMPICH(ranks: 2, try #require(Repository.binary), Self.arguments(Self.llama, method: "loft", out: two))
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("2 MPI ranks"), "\(run.stdout)")
+        try Self.expectSameLosses(two, one)
+        try Self.expectSameModel(two, one, method: "loft")
+    }
+
     /// Rank 1 dies (SIGKILL) as it starts step 6 of 8; checkpoints are every 2 steps. Rank 0
     /// wrote step 4's before it could finish step 5's all-reduce, and nothing after. The job
     /// ends, saying which rank; checkpoint/ holds step 4; one process resumes it and ends

@@ -6,13 +6,22 @@ import Testing
 
 public enum MPI {
     /// mpirun on PATH, nil when Open MPI is not installed.
-    public static let mpirun: String? = {
+    public static let mpirun: String? = onPath("mpirun")
+    /// MPICH's Hydra launcher (Debian's mpich package), nil when it is not installed.
+    public static let mpichLauncher: String? = onPath("mpiexec.hydra") ?? onPath("mpiexec.mpich")
+
+    static func onPath(_ name: String) -> String? {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let path = "\(directory)/mpirun"
+            let path = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
         return nil
-    }()
+    }
+
+    /// `mpiexec.hydra -n ranks executable arguments...` (MPICH).
+    public static func runMPICH(ranks: Int, _ executable: String, _ arguments: [String]) throws -> ProcessResult {
+        try Processes.run(try #require(mpichLauncher), ["-n", "\(ranks)", executable] + arguments)
+    }
 
     public static var isRoot: Bool { getuid() == 0 }
 
@@ -45,6 +54,11 @@ extension Trait where Self == ConditionTrait {
     /// Runs the test only when Open MPI's mpirun and the debug `loft` binary are there.
     public static var requiresMPI: Self {
         .enabled(if: MPI.mpirun != nil && Repository.binary != nil, "needs Open MPI's mpirun (apt-get install openmpi-bin) and .build/debug/loft")
+    }
+
+    /// Runs the test only when MPICH's launcher and the debug `loft` binary are there.
+    public static var requiresMPICH: Self {
+        .enabled(if: MPI.mpichLauncher != nil && Repository.binary != nil, "needs MPICH's mpiexec.hydra (apt-get install mpich) and .build/debug/loft")
     }
 
     /// Runs the test only as root with `ip`, `unshare` and mpirun: what two network

@@ -1,30 +1,30 @@
 // MPI, loaded when it is needed and only then: loft links no MPI library, so a plain run
-// (and every test and demo) needs none installed. A process started by Open MPI's `mpirun`
-// (which sets OMPI_COMM_WORLD_SIZE) opens libmpi with dlopen, looks up the handful of calls
-// data parallelism uses and Open MPI's predefined handles, and joins the job.
+// (and every test and demo) needs none installed. A process started by an MPI launcher
+// (Open MPI's `mpirun`, which sets OMPI_COMM_WORLD_SIZE, or MPICH's Hydra `mpiexec`, which
+// sets PMI_SIZE) opens that implementation's library with dlopen, looks up the handful of
+// calls data parallelism uses and its predefined handles, and joins the job.
 //
-// The calls are MPI's C API. Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ...)
-// are the addresses of exported objects (`&ompi_mpi_comm_world`), and MPI_IN_PLACE is
-// (void *)1 (Open MPI's mpi.h). MPICH's `mpiexec` (PMI_SIZE) is recognised, to refuse it
-// clearly: its handles are integers of another ABI.
+// The calls are MPI's C API; the two implementations differ in their binary interface only:
+//   Open MPI: handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ...) are pointers, the addresses
+//             of exported objects (`&ompi_mpi_comm_world`); MPI_IN_PLACE is (void *)1.
+//   MPICH:    handles are ints fixed in its mpi.h (MPI_COMM_WORLD 0x44000000, MPI_FLOAT
+//             0x4c00040a, MPI_DOUBLE 0x4c00080b, MPI_SUM 0x58000003); MPI_IN_PLACE is (void *)-1.
 
 import Glibc
 
 public enum MPIError: Error, CustomStringConvertible {
-    case libraryNotLoaded(library: String, reason: String)
+    case libraryNotLoaded(library: String, launcher: String, reason: String)
     case missingSymbol(library: String, symbol: String)
-    case notOpenMPI(variable: String)
     case call(function: String, code: Int32)
 
     public var description: String {
         switch self {
-        case let .libraryNotLoaded(library, reason):
-            return "started by mpirun, but the MPI library \(library) could not be loaded (\(reason)); install Open MPI "
-                + "(Debian: apt-get install openmpi-bin) or name the library with LOFT_MPI_LIBRARY=/path/to/libmpi.so.40"
+        case let .libraryNotLoaded(library, launcher, reason):
+            return "started by \(launcher), but the MPI library \(library) could not be loaded (\(reason)); install "
+                + (launcher == "mpirun" ? "Open MPI (Debian: apt-get install openmpi-bin)" : "MPICH (Debian: apt-get install mpich)")
+                + " or name the library with LOFT_MPI_LIBRARY=/path/to/libmpi.so"
         case let .missingSymbol(library, symbol):
-            return "\(library) is not Open MPI's libmpi (no \(symbol)); loft speaks Open MPI's ABI (LOFT_MPI_LIBRARY names the library)"
-        case let .notOpenMPI(variable):
-            return "started by an MPI launcher that is not Open MPI's (\(variable) is set, OMPI_COMM_WORLD_SIZE is not); launch with Open MPI's mpirun"
+            return "\(library) is not the MPI library of the launcher that started loft (no \(symbol)); LOFT_MPI_LIBRARY names the library"
         case let .call(function, code):
             return "\(function) failed with MPI error \(code)"
         }
@@ -32,37 +32,47 @@ public enum MPIError: Error, CustomStringConvertible {
 }
 
 public enum Distributed {
-    /// The job's size as the launcher announced it, nil for a process not started by mpirun.
-    public static var launchedSize: Int? {
-        guard let text = getenv("OMPI_COMM_WORLD_SIZE").map({ String(cString: $0) }) else { return nil }
-        return Int(text)
+    /// Which MPI launched this process, from the variables its launcher sets; nil for a
+    /// process not started by one.
+    enum Launcher {
+        case openMPI, mpich
     }
 
-    /// This process's place in the job: `SingleProcess` unless started by mpirun, when MPI is
-    /// loaded and initialised (call `finalize` at the end). Throws when started by a launcher
-    /// but MPI cannot be loaded: training on alone would give N copies of one run.
+    static var launcher: Launcher? {
+        if getenv("OMPI_COMM_WORLD_SIZE") != nil { return .openMPI }
+        if getenv("PMI_SIZE") != nil && getenv("PMI_RANK") != nil { return .mpich }
+        return nil
+    }
+
+    /// The job's size as the launcher announced it, nil for a process not started by one.
+    public static var launchedSize: Int? {
+        guard let launcher else { return nil }
+        let name = launcher == .openMPI ? "OMPI_COMM_WORLD_SIZE" : "PMI_SIZE"
+        return getenv(name).flatMap { Int(String(cString: $0)) }
+    }
+
+    /// This process's place in the job: `SingleProcess` unless started by an MPI launcher,
+    /// when MPI is loaded and initialised (call `finalize` at the end). Throws when started by
+    /// a launcher but MPI cannot be loaded: training on alone would give N copies of one run.
     public static func communicator() throws -> Communicator {
-        guard launchedSize != nil else {
-            if getenv("PMI_SIZE") != nil || getenv("PMI_RANK") != nil { throw MPIError.notOpenMPI(variable: "PMI_SIZE") }
-            return SingleProcess()
-        }
-        return try MPICommunicator()
+        guard let launcher else { return SingleProcess() }
+        return try MPICommunicator(api: launcher == .openMPI ? try MPIAPI.openMPI() : try MPIAPI.mpich())
     }
 }
 
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
-    private let api: OpenMPI
+    private let api: MPIAPI
 
-    init() throws {
-        api = try OpenMPI.load()
+    init(api: MPIAPI) throws {
+        self.api = api
         var provided: Int32 = 0
-        // SERIALIZED: only the training thread calls MPI (the worker threads never do).
-        try api.check("MPI_Init_thread", api.initThread(nil, nil, OpenMPI.threadSerialized, &provided))
+        // SERIALIZED (2 in both mpi.h): only the training thread calls MPI, never the workers.
+        try Self.check("MPI_Init_thread", api.initThread(2, &provided))
         var rank: Int32 = 0, size: Int32 = 0
-        try api.check("MPI_Comm_rank", api.commRank(api.world, &rank))
-        try api.check("MPI_Comm_size", api.commSize(api.world, &size))
+        try Self.check("MPI_Comm_rank", api.commRank(&rank))
+        try Self.check("MPI_Comm_size", api.commSize(&size))
         self.rank = Int(rank)
         self.size = Int(size)
         // Each rank gets the cores mpirun gave it: OpenBLAS read the whole machine at load.
@@ -70,92 +80,121 @@ public final class MPICommunicator: Communicator {
     }
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try allReduce(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, stride: 4, type: api.float)
+        try allReduce(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, stride: 4, double: false)
     }
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
-        try allReduce(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, stride: 8, type: api.double)
+        try allReduce(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, stride: 8, double: true)
     }
 
     /// In place, in pieces below MPI's int count (2^30 elements: one call for any adapter).
-    private func allReduce(_ base: UnsafeMutableRawPointer?, count: Int, stride: Int, type: UnsafeMutableRawPointer) throws {
+    private func allReduce(_ base: UnsafeMutableRawPointer?, count: Int, stride: Int, double: Bool) throws {
         guard let base, count > 0 else { return }
         let piece = 1 << 30
         var start = 0
         while start < count {
             let n = min(piece, count - start)
-            try api.check("MPI_Allreduce", api.allreduce(OpenMPI.inPlace, base + start * stride, Int32(n), type, api.sum, api.world))
+            try Self.check("MPI_Allreduce", api.allReduceSum(base + start * stride, Int32(n), double))
             start += n
         }
     }
 
-    public func barrier() throws { try api.check("MPI_Barrier", api.barrier(api.world)) }
+    public func barrier() throws { try Self.check("MPI_Barrier", api.barrier()) }
 
     public func abort(status: Int32) -> Never {
-        _ = api.abort(api.world, status)
+        _ = api.abort(status)
         exit(status)
     }
 
     public func finalize() { _ = api.finalize() }
-}
 
-/// The entry points and handles, resolved from the library once.
-private struct OpenMPI {
-    typealias InitThread = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?, Int32, UnsafeMutablePointer<Int32>) -> Int32
-    typealias CommQuery = @convention(c) (UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>) -> Int32
-    typealias Allreduce = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, UnsafeMutableRawPointer, UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
-    typealias CommCall = @convention(c) (UnsafeMutableRawPointer) -> Int32
-    typealias Abort = @convention(c) (UnsafeMutableRawPointer, Int32) -> Int32
-    typealias Finalize = @convention(c) () -> Int32
-
-    static let threadSerialized: Int32 = 2
-    static let inPlace = UnsafeRawPointer(bitPattern: 1)
-
-    let initThread: InitThread
-    let commRank: CommQuery
-    let commSize: CommQuery
-    let allreduce: Allreduce
-    let barrier: CommCall
-    let abort: Abort
-    let finalize: Finalize
-    let world: UnsafeMutableRawPointer
-    let float: UnsafeMutableRawPointer
-    let double: UnsafeMutableRawPointer
-    let sum: UnsafeMutableRawPointer
-
-    static func load() throws -> OpenMPI {
-        let given = getenv("LOFT_MPI_LIBRARY").map { String(cString: $0) }
-        let candidates = given.map { [$0] } ?? ["libmpi.so.40", "libmpi.so"]
-        var handle: UnsafeMutableRawPointer?
-        var reason = ""
-        for name in candidates {
-            // GLOBAL: Open MPI's plugins, which it opens in turn, resolve their calls into libmpi.
-            handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL)
-            if handle != nil { break }
-            reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
-        }
-        let library = candidates[0]
-        guard let handle else { throw MPIError.libraryNotLoaded(library: library, reason: reason) }
-        func symbol(_ name: String) throws -> UnsafeMutableRawPointer {
-            guard let address = dlsym(handle, name) else { throw MPIError.missingSymbol(library: library, symbol: name) }
-            return address
-        }
-        func function<T>(_ name: String, _ type: T.Type) throws -> T { unsafeBitCast(try symbol(name), to: type) }
-        return OpenMPI(
-            initThread: try function("MPI_Init_thread", InitThread.self),
-            commRank: try function("MPI_Comm_rank", CommQuery.self),
-            commSize: try function("MPI_Comm_size", CommQuery.self),
-            allreduce: try function("MPI_Allreduce", Allreduce.self),
-            barrier: try function("MPI_Barrier", CommCall.self),
-            abort: try function("MPI_Abort", Abort.self),
-            finalize: try function("MPI_Finalize", Finalize.self),
-            world: try symbol("ompi_mpi_comm_world"),
-            float: try symbol("ompi_mpi_float"),
-            double: try symbol("ompi_mpi_double"),
-            sum: try symbol("ompi_mpi_op_sum"))
-    }
-
-    func check(_ function: String, _ code: Int32) throws {
+    private static func check(_ function: String, _ code: Int32) throws {
         if code != 0 { throw MPIError.call(function: function, code: code) }
     }
+}
+
+/// The calls on MPI_COMM_WORLD loft makes, bound to one implementation's functions and handles.
+struct MPIAPI {
+    let initThread: (Int32, UnsafeMutablePointer<Int32>) -> Int32
+    let commRank: (UnsafeMutablePointer<Int32>) -> Int32
+    let commSize: (UnsafeMutablePointer<Int32>) -> Int32
+    /// In place, MPI_SUM, of `count` floats (or doubles).
+    let allReduceSum: (UnsafeMutableRawPointer, Int32, _ double: Bool) -> Int32
+    let barrier: () -> Int32
+    let abort: (Int32) -> Int32
+    let finalize: () -> Int32
+
+    typealias InitThread = @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?, Int32, UnsafeMutablePointer<Int32>) -> Int32
+    typealias Finalize = @convention(c) () -> Int32
+
+    static func openMPI() throws -> MPIAPI {
+        typealias Handle = UnsafeMutableRawPointer
+        typealias CommQuery = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
+        typealias Allreduce = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, Handle, Handle, Handle) -> Int32
+        typealias CommCall = @convention(c) (Handle) -> Int32
+        typealias Abort = @convention(c) (Handle, Int32) -> Int32
+        let library = try Library(candidates: ["libmpi.so.40", "libmpi.so"], launcher: "mpirun")
+        let world = try library.symbol("ompi_mpi_comm_world"), float = try library.symbol("ompi_mpi_float")
+        let double = try library.symbol("ompi_mpi_double"), sum = try library.symbol("ompi_mpi_op_sum")
+        let inPlace = UnsafeRawPointer(bitPattern: 1)
+        let initThread = try library.function("MPI_Init_thread", InitThread.self)
+        let commRank = try library.function("MPI_Comm_rank", CommQuery.self), commSize = try library.function("MPI_Comm_size", CommQuery.self)
+        let allreduce = try library.function("MPI_Allreduce", Allreduce.self)
+        let barrier = try library.function("MPI_Barrier", CommCall.self), abort = try library.function("MPI_Abort", Abort.self)
+        let finalize = try library.function("MPI_Finalize", Finalize.self)
+        return MPIAPI(initThread: { initThread(nil, nil, $0, $1) }, commRank: { commRank(world, $0) }, commSize: { commSize(world, $0) },
+                      allReduceSum: { allreduce(inPlace, $0, $1, $2 ? double : float, sum, world) },
+                      barrier: { barrier(world) }, abort: { abort(world, $0) }, finalize: { finalize() })
+    }
+
+    static func mpich() throws -> MPIAPI {
+        typealias Handle = Int32
+        typealias CommQuery = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
+        typealias Allreduce = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer, Int32, Handle, Handle, Handle) -> Int32
+        typealias CommCall = @convention(c) (Handle) -> Int32
+        typealias Abort = @convention(c) (Handle, Int32) -> Int32
+        let world: Handle = 0x4400_0000, float: Handle = 0x4c00_040a, double: Handle = 0x4c00_080b, sum: Handle = 0x5800_0003
+        let inPlace = UnsafeRawPointer(bitPattern: -1)
+        let library = try Library(candidates: ["libmpich.so.12", "libmpi.so.12"], launcher: "mpiexec (MPICH)")
+        let initThread = try library.function("MPI_Init_thread", InitThread.self)
+        let commRank = try library.function("MPI_Comm_rank", CommQuery.self), commSize = try library.function("MPI_Comm_size", CommQuery.self)
+        let allreduce = try library.function("MPI_Allreduce", Allreduce.self)
+        let barrier = try library.function("MPI_Barrier", CommCall.self), abort = try library.function("MPI_Abort", Abort.self)
+        let finalize = try library.function("MPI_Finalize", Finalize.self)
+        // MPICH's own symbol: refuses an Open MPI library named by LOFT_MPI_LIBRARY, whose
+        // handles are pointers and would crash on these integers.
+        _ = try library.symbol("MPIR_Err_return_comm")
+        return MPIAPI(initThread: { initThread(nil, nil, $0, $1) }, commRank: { commRank(world, $0) }, commSize: { commSize(world, $0) },
+                      allReduceSum: { allreduce(inPlace, $0, $1, $2 ? double : float, sum, world) },
+                      barrier: { barrier(world) }, abort: { abort(world, $0) }, finalize: { finalize() })
+    }
+}
+
+/// A shared library opened for its symbols (LOFT_MPI_LIBRARY overrides the candidates).
+private struct Library {
+    let name: String
+    let handle: UnsafeMutableRawPointer
+
+    init(candidates: [String], launcher: String) throws {
+        let given = getenv("LOFT_MPI_LIBRARY").map { String(cString: $0) }
+        let names = given.map { [$0] } ?? candidates
+        var reason = ""
+        for name in names {
+            // GLOBAL: Open MPI's plugins, which it opens in turn, resolve their calls into libmpi.
+            if let handle = dlopen(name, RTLD_NOW | RTLD_GLOBAL) {
+                self.name = name
+                self.handle = handle
+                return
+            }
+            reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
+        }
+        throw MPIError.libraryNotLoaded(library: names[0], launcher: launcher, reason: reason)
+    }
+
+    func symbol(_ symbol: String) throws -> UnsafeMutableRawPointer {
+        guard let address = dlsym(handle, symbol) else { throw MPIError.missingSymbol(library: name, symbol: symbol) }
+        return address
+    }
+
+    func function<T>(_ symbol: String, _ type: T.Type) throws -> T { unsafeBitCast(try self.symbol(symbol), to: type) }
 }
