@@ -3,8 +3,11 @@
 import Dispatch
 
 public enum Parallel {
-    /// Number of worker threads used for data-parallel loops.
-    public static let coreCount = max(1, sysconfCoreCount())
+    /// Number of worker threads used for data-parallel loops: OMP_NUM_THREADS when set (as
+    /// OpenBLAS reads it), else the machine's cores, or under mpirun this rank's share of them
+    /// (the cores it is bound to, at most the node's cores / the ranks on the node), so that N
+    /// ranks on one machine do not each start a thread per core.
+    public static let coreCount = ThreadBudget.cores(environment: ThreadBudget.environment)
 
     /// Calls `body` on disjoint consecutive ranges covering 0..<count, concurrently when the
     /// work is large enough to pay for the threads (`minimumChunk` elements per range).
@@ -40,5 +43,53 @@ extension Parallel {
     }
 }
 
+/// How many threads a process may use, from the environment the launcher gave it.
+public enum ThreadBudget {
+    public struct Environment: Sendable {
+        public var threads: String?
+        /// Ranks of this job on this node (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's
+        /// MPI_LOCALNRANKS), nil outside a launcher.
+        public var localRanks: String?
+        public var onlineCores: Int
+        public var allowedCores: Int
+    }
+
+    public static var environment: Environment {
+        func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+        let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        return Environment(threads: variable("OMP_NUM_THREADS"), localRanks: variable("OMPI_COMM_WORLD_LOCAL_SIZE") ?? variable("MPI_LOCALNRANKS"),
+                           onlineCores: online, allowedCores: affinityCount() ?? online)
+    }
+
+    public static func cores(environment e: Environment) -> Int {
+        if let text = e.threads?.split(separator: ",").first, let n = Int(text), n > 0 { return n }
+        guard let text = e.localRanks, let ranks = Int(text), ranks > 0 else { return e.onlineCores }
+        return max(1, min(e.allowedCores, e.onlineCores / ranks))
+    }
+
+    /// CPUs in this process's affinity mask (what `mpirun --bind-to` left it), from the
+    /// kernel's "Cpus_allowed" mask (sched_getaffinity needs _GNU_SOURCE, which Swift's Glibc lacks).
+    static func affinityCount() -> Int? {
+        guard let file = fopen("/proc/self/status", "r") else { return nil }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            guard text.hasPrefix("Cpus_allowed:") else { continue }
+            let count = text.dropFirst("Cpus_allowed:".count).reduce(0) { $0 + ($1.hexDigitValue?.nonzeroBitCount ?? 0) }
+            return count > 0 ? count : nil
+        }
+        return nil
+    }
+}
+
+extension Parallel {
+    /// OpenBLAS sizes its pool from the whole machine when it loads; a rank sharing the
+    /// machine gives it its own share instead.
+    public static func configureBLASThreads() { openblas_set_num_threads(Int32(coreCount)) }
+}
+
+import CBLAS
 import Glibc
-private func sysconfCoreCount() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }

@@ -1,7 +1,10 @@
 // `loft finetune`: parses flags into a FinetuneRequest, runs the FinetuneJob (Training) and
 // shows progress (ProgressBar: a one-line bar on a terminal, plain lines otherwise).
+// Started by `mpirun -np N` it is one rank of a data-parallel run (docs/distributed.md):
+// rank 0 reports and writes, the others train silently; an error on any rank ends them all.
 
 import ArgumentParser
+import Compute
 import Foundation
 import TensorIO
 import Training
@@ -107,14 +110,36 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
+        // SingleProcess unless started by mpirun; MPIError (its text says what to do) otherwise.
+        let communicator = try Distributed.communicator()
+        do {
+            try train(communicator)
+        } catch {
+            // One rank cannot stop alone: the others would wait in the next all-reduce forever.
+            if communicator.size > 1 {
+                let status = CommandFailure.report(error, command: "loft finetune (rank \(communicator.rank) of \(communicator.size))", console: Console.current)
+                communicator.abort(status: status)
+            }
+            communicator.finalize()
+            throw error
+        }
+        communicator.finalize()
+    }
+
+    private func train(_ communicator: Communicator) throws {
+        let job = try FinetuneJob(request(), communicator: communicator)
+        guard communicator.isRoot else {
+            try job.run()
+            return
+        }
         let console = Console.current
-        let job = try FinetuneJob(request())
         printNotes(job.source, command: "finetune")
         let o = job.options
         let what = o.method == .adamw ? "targets \((o.targets ?? []).joined(separator: ","))"
             : "rank \(o.rank), \(job.trainer.task.trainableModel.lowRankAdapters.count) adapted modules"
         let plan = "\(o.method.rawValue): \(what), \(o.steps) steps, lr \(o.learningRate) (\(o.schedule.rawValue), warmup \(o.warmupSteps)), "
             + "batch \(job.request.batch), seed \(o.seed)" + (job.trainer.step > 0 ? ", resuming at step \(job.trainer.step)" : "")
+            + (communicator.size > 1 ? ", \(communicator.size) MPI ranks x \(Parallel.coreCount) threads" : "")
         // With --json stdout holds only the summary document; the plan goes with the progress.
         if format.json { console.err(plan) } else { console.out(plan) }
         let progress = ProgressBar(label: "finetune", unit: .steps, console: console)

@@ -30,12 +30,14 @@ public struct WindowSampler: Sendable {
         return (0..<batch).map { _ in Int(random.next() % choices) }
     }
 
-    /// Inputs and targets [batch, sequence], row-major.
-    public func batch(step: Int, tokens: [Int32]) -> (inputs: [Int32], targets: [Int32]) {
+    /// Inputs and targets [rows, sequence], row-major: rows `rows` (default all) of the
+    /// step's batch. A data-parallel rank takes its slice of the one global batch.
+    public func batch(step: Int, tokens: [Int32], rows: Range<Int>? = nil) -> (inputs: [Int32], targets: [Int32]) {
+        let rows = rows ?? 0..<batch
         var inputs: [Int32] = [], targets: [Int32] = []
-        inputs.reserveCapacity(batch * sequence)
-        targets.reserveCapacity(batch * sequence)
-        for start in offsets(step: step) {
+        inputs.reserveCapacity(rows.count * sequence)
+        targets.reserveCapacity(rows.count * sequence)
+        for start in offsets(step: step)[rows] {
             inputs.append(contentsOf: tokens[start..<(start + sequence)])
             targets.append(contentsOf: tokens[(start + 1)...(start + sequence)])
         }

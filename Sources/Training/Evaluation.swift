@@ -11,7 +11,11 @@
 //
 // MLP: the mean loss per example over all rows (MSE per entry for regression, cross-entropy
 // for classification), run B rows at a time.
+//
+// A data-parallel run evaluates a shard per rank (a contiguous part of the chunks, or rows)
+// and sums loss x count and count across the ranks.
 
+import Compute
 import Foundation
 import Models
 
@@ -36,7 +40,8 @@ public enum Evaluation {
         if let sequence, sequence < 2 { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "≥ 2") }
     }
 
-    public static func languageModel(_ model: CausalLanguageModel, tokens: [Int32], batch: Int, sequence: Int) throws -> EvaluationResult {
+    public static func languageModel(_ model: CausalLanguageModel, tokens: [Int32], batch: Int, sequence: Int,
+                                     shard: Shard = .whole) throws -> EvaluationResult {
         try checkSettings(batch: batch, sequence: sequence)
         var chunks: [Range<Int>] = []
         var start = 0
@@ -48,6 +53,7 @@ public enum Evaluation {
         guard !chunks.isEmpty else {
             throw TrainingError.tooShort(path: "evaluation data", count: tokens.count, needed: 2, what: "tokens")
         }
+        chunks = Array(chunks[shard.range(of: chunks.count)])
         // model.loss runs the head in row blocks: memory grows with batch x T x channels,
         // not with vocab x tokens.
         let perForward = batch
@@ -72,20 +78,21 @@ public enum Evaluation {
             predictions += counted
         }
         model.releaseActivations()
-        return EvaluationResult(loss: total / Double(predictions), count: predictions)
+        return EvaluationResult(loss: predictions == 0 ? 0 : total / Double(predictions), count: predictions)
     }
 
-    public static func mlp(_ model: MLPModel, data: MLPData, batch: Int) throws -> EvaluationResult {
+    public static func mlp(_ model: MLPModel, data: MLPData, batch: Int, shard: Shard = .whole) throws -> EvaluationResult {
         try checkSettings(batch: batch, sequence: nil)
+        let part = shard.range(of: data.rows)
         var total = 0.0
-        var start = 0
-        while start < data.rows {
-            let rows = Array(start..<min(start + batch, data.rows))
+        var start = part.lowerBound
+        while start < part.upperBound {
+            let rows = Array(start..<min(start + batch, part.upperBound))
             let (inputs, targets) = data.batch(rows: rows)
             let loss = try model.forward(inputs: inputs, batch: rows.count, targets: targets)!
             total += Double(loss) * Double(rows.count)
             start += batch
         }
-        return EvaluationResult(loss: total / Double(data.rows), count: data.rows)
+        return EvaluationResult(loss: part.isEmpty ? 0 : total / Double(part.count), count: part.count)
     }
 }

@@ -1,7 +1,9 @@
 // `loft finetune` as a library call: load the base (or initialise one), read and check the
 // data, build the task and the trainer (every input error is thrown here, before training),
 // then run and write the outputs. The command only parses flags and shows progress.
+// Under mpirun every rank builds the same job; rank 0 alone writes (docs/distributed.md).
 
+import Compute
 import Foundation
 import Models
 import TensorIO
@@ -81,7 +83,7 @@ public final class FinetuneJob {
     /// Where the run writes (the output policy, checked before anything is read).
     public let target: OutputTarget
 
-    public init(_ request: FinetuneRequest) throws {
+    public init(_ request: FinetuneRequest, communicator: Communicator = SingleProcess()) throws {
         self.request = request
         try request.validate()
         // A random model under an adapter config naming --base as its base would be
@@ -157,7 +159,7 @@ public final class FinetuneJob {
         }
         try MemoryEstimate.check(model: model.trainable, options: options, rows: task.itemsPerStep,
                                  vocabulary: model.languageModel?.vocabularySize ?? 0)
-        trainer = try Trainer(task: task, options: options)
+        trainer = try Trainer(task: task, options: options, communicator: communicator)
         if let resume = request.resume { try TrainingCheckpoint.resume(trainer, from: resume) }
     }
 
@@ -176,6 +178,14 @@ public final class FinetuneJob {
     @discardableResult
     public func run(observer: (TrainingEvent) -> Void = { _ in }) throws -> FinetuneSummary {
         let output = request.output
+        let communicator = trainer.communicator
+        // Every rank has checked the output directory (and read any checkpoint) before rank 0
+        // writes into it.
+        try communicator.barrier()
+        guard communicator.isRoot else {
+            try trainer.run(observer: observer)
+            return FinetuneSummary(steps: trainer.step, finalLoss: nil, finalEvalLoss: nil, outputFiles: [])
+        }
         try target.prepare()
         try trainer.run(observer: observer, checkpoint: { trainer in
             try TrainingCheckpoint.save(trainer, outputDirectory: output)

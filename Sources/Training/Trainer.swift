@@ -3,7 +3,11 @@
 // and checkpoint every `evalInterval` steps and after the last. Everything a step depends on
 // is a function of (seed, step) or stored in the checkpoint, so a resumed run is bit for bit
 // the uninterrupted one.
+//
+// Under mpirun the loop is data-parallel (DataParallel.swift): each rank runs its slice of
+// the batch and one all-reduce per step sums the gradients before the common optimizer step.
 
+import Compute
 import Foundation
 import LoFT
 import Models
@@ -18,9 +22,12 @@ public struct LogEntry: Sendable, Equatable {
     public var gradientNorm: Double?
     /// What the optimizer step had to work around (LoFT's `OptimizerEvent`s), as text.
     public var optimizerEvents: [String]
+    /// Seconds in the step's gradient all-reduce (data-parallel runs only).
+    public var allReduceSeconds: Double?
 
     public init(step: Int, loss: Float? = nil, evalLoss: Double? = nil, learningRate: Float? = nil,
-                tokensPerSecond: Double? = nil, gradientNorm: Double? = nil, optimizerEvents: [String] = []) {
+                tokensPerSecond: Double? = nil, gradientNorm: Double? = nil, optimizerEvents: [String] = [],
+                allReduceSeconds: Double? = nil) {
         self.step = step
         self.loss = loss
         self.evalLoss = evalLoss
@@ -28,6 +35,7 @@ public struct LogEntry: Sendable, Equatable {
         self.tokensPerSecond = tokensPerSecond
         self.gradientNorm = gradientNorm
         self.optimizerEvents = optimizerEvents
+        self.allReduceSeconds = allReduceSeconds
     }
 }
 
@@ -41,13 +49,21 @@ public final class Trainer {
     public let options: TrainingOptions
     public private(set) var step = 0
     public private(set) var history: [LogEntry] = []
+    /// The job's processes (one unless started by mpirun).
+    public let communicator: Communicator
     let binding: OptimizerBinding
+    private let reduction: GradientReduction?
 
     /// Attaches adapters (LoFT, LoRA) or unfreezes the targeted weights (AdamW) and registers
     /// them with the optimizer. Unknown targets throw here, before any step.
-    public init(task: TrainingTask, options: TrainingOptions) throws {
+    public init(task: TrainingTask, options: TrainingOptions, communicator: Communicator = SingleProcess()) throws {
         try options.validate()
+        guard task.batchRows >= communicator.size else {
+            throw TrainingError.invalidSetting(.batch, value: "\(task.batchRows)", requirement: "at least the number of MPI ranks (\(communicator.size))")
+        }
         self.task = task
+        self.communicator = communicator
+        reduction = communicator.size > 1 ? GradientReduction(communicator: communicator) : nil
         let model = task.trainableModel
         let targets = options.targets ?? model.defaultTargets
         var resolved = options
@@ -86,15 +102,26 @@ public final class Trainer {
         let model = task.trainableModel
         let schedule = options.schedulePlan
         let end = min(options.steps, options.stopAfter ?? options.steps)
-        if step == 0, let result = try task.evaluate() {
+        let rows = communicator.shard.range(of: task.batchRows)
+        let fault = communicator.size > 1 ? FaultInjection.fromEnvironment() : nil
+        if step == 0, let result = try evaluate() {
             let entry = LogEntry(step: 0, evalLoss: result.loss)
             history.append(entry)
             observer(.evaluated(entry))
         }
         while step < end {
+            fault?.check(rank: communicator.rank, step: step)
             let started = DispatchTime.now().uptimeNanoseconds
             model.zeroGradients()
-            let (loss, items) = try task.accumulateGradients(step: step)
+            var (loss, items) = try task.accumulateGradients(step: step, rows: rows)
+            var allReduceSeconds: Double?
+            if let reduction {
+                // Every rank sees the global loss, so every rank stops together on a bad one.
+                var seconds = 0.0
+                loss = try reduction.reduce(model: model, weight: Float(rows.count) / Float(task.batchRows), loss: loss, seconds: &seconds)
+                items = task.itemsPerStep
+                allReduceSeconds = seconds
+            }
             guard loss.isFinite else {
                 throw TrainingError.lossNotFinite(step: step + 1, loss: loss)
             }
@@ -103,14 +130,23 @@ public final class Trainer {
             step += 1
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             var entry = LogEntry(step: step, loss: loss, learningRate: rate, tokensPerSecond: Double(items) / max(seconds, 1e-9),
-                                 gradientNorm: report.gradientNorm, optimizerEvents: report.events.map(\.description))
-            if step % options.evalInterval == 0 || step == options.steps, let result = try task.evaluate() {
+                                 gradientNorm: report.gradientNorm, optimizerEvents: report.events.map(\.description),
+                                 allReduceSeconds: allReduceSeconds)
+            if step % options.evalInterval == 0 || step == options.steps, let result = try evaluate() {
                 entry.evalLoss = result.loss
             }
             history.append(entry)
             observer(.stepped(entry))
             if step % options.evalInterval == 0 || step == end { try checkpoint?(self) }
         }
+    }
+
+    /// The evaluation over the whole eval set: each rank's shard, summed across the ranks.
+    func evaluate() throws -> EvaluationResult? {
+        guard communicator.size > 1 else { return try task.evaluate() }
+        guard let part = try task.evaluate(shard: communicator.shard) else { return nil }
+        let (total, count) = try communicator.allReduceSum(part.loss * Double(part.count), Double(part.count))
+        return EvaluationResult(loss: total / count, count: Int(count))
     }
 
     /// Restores a run saved by `TrainingCheckpoint.save` (same options that shape the state).

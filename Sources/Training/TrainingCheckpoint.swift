@@ -6,6 +6,12 @@
 // No generator state is needed: batches are a function of (seed, step) (Batches.swift).
 // Resuming needs the same base, data, method, rank, alpha, targets and seed (checked);
 // --steps may grow (the schedule then follows the new total).
+//
+// A checkpoint is replaced whole, never file by file: the new one is written to
+// checkpoint.partial/, the old one renamed to checkpoint.previous/, the new one into place,
+// then the old one removed. A run killed at any point (a lost MPI rank makes mpirun end the
+// writer too) leaves checkpoint/ or, between the two renames, checkpoint.previous/ complete;
+// resuming reads whichever is there.
 
 import Foundation
 import TensorIO
@@ -13,8 +19,23 @@ import TensorIO
 public enum TrainingCheckpoint {
     public static func directory(_ output: String) -> String { SystemPath.join(output, "checkpoint") }
 
+    static func partial(_ output: String) -> String { SystemPath.join(output, "checkpoint.partial") }
+    static func previous(_ output: String) -> String { SystemPath.join(output, "checkpoint.previous") }
+
     public static func save(_ trainer: Trainer, outputDirectory: String) throws {
-        let directory = directory(outputDirectory)
+        let final = directory(outputDirectory), partial = partial(outputDirectory), previous = previous(outputDirectory)
+        let files = FileManager.default
+        if PathStatus.exists(partial) { try files.removeItem(atPath: partial) }
+        try write(trainer, to: partial)
+        if PathStatus.exists(final) {
+            if PathStatus.exists(previous) { try files.removeItem(atPath: previous) }
+            try files.moveItem(atPath: final, toPath: previous)
+        }
+        try files.moveItem(atPath: partial, toPath: final)
+        if PathStatus.exists(previous) { try files.removeItem(atPath: previous) }
+    }
+
+    static func write(_ trainer: Trainer, to directory: String) throws {
         try OutputTarget.makeDirectories(directory)
         try trainer.optimizer.saveState(to: SystemPath.join(directory, "optimizer.safetensors"))
         let o = trainer.options
@@ -35,7 +56,8 @@ public enum TrainingCheckpoint {
 
     /// Restores `trainer` (built with the same options) from `outputDirectory`'s checkpoint.
     public static func resume(_ trainer: Trainer, from outputDirectory: String) throws {
-        let directory = directory(outputDirectory)
+        var directory = directory(outputDirectory)
+        if !PathStatus.exists(directory), PathStatus.exists(previous(outputDirectory)) { directory = previous(outputDirectory) }
         let jsonPath = SystemPath.join(directory, "trainer.json")
         guard PathStatus.exists(jsonPath) else {
             throw TrainingError.invalidCheckpoint(path: jsonPath, reason: "no checkpoint (trainer.json) there")

@@ -3,7 +3,8 @@
 // step, loss, eval_loss, lr, tokens_per_s (empty / null when not measured at that step;
 // step 0 is the evaluation before training), and DIR/loss.svg (train and eval loss per step).
 // A step whose optimizer had to work around a numerical case (a regularised Gram solve, a
-// skipped pair) carries them in log.jsonl as "optimizer_events" (absent otherwise).
+// skipped pair) carries them in log.jsonl as "optimizer_events" (absent otherwise); a
+// data-parallel step its gradient all-reduce time as "allreduce_ms".
 
 import Foundation
 import Plots
@@ -37,6 +38,7 @@ public enum TrainingLog {
         if !entry.optimizerEvents.isEmpty {
             members.append(JSONMember("optimizer_events", .array(entry.optimizerEvents.map { .string($0) })))
         }
+        if let seconds = entry.allReduceSeconds { members.append(JSONMember("allreduce_ms", .double(seconds * 1000))) }
         return .object(members)
     }
 
@@ -44,7 +46,8 @@ public enum TrainingLog {
         guard let step = json["step"]?.intValue else { return nil }
         return LogEntry(step: step, loss: json["loss"]?.doubleValue.map(Float.init), evalLoss: json["eval_loss"]?.doubleValue,
                         learningRate: json["lr"]?.doubleValue.map(Float.init), tokensPerSecond: json["tokens_per_s"]?.doubleValue,
-                        optimizerEvents: (json["optimizer_events"]?.arrayValue ?? []).compactMap(\.stringValue))
+                        optimizerEvents: (json["optimizer_events"]?.arrayValue ?? []).compactMap(\.stringValue),
+                        allReduceSeconds: json["allreduce_ms"]?.doubleValue.map { $0 / 1000 })
     }
 
     public static func plot(_ history: [LogEntry]) -> SVGLinePlot {

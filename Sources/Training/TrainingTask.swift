@@ -1,19 +1,32 @@
 // What the training loop drives: a model, the gradients of one step's batch, and the
 // evaluation loss. One implementation per model family.
 
+import Compute
 import Models
 
 public protocol TrainingTask: AnyObject {
     var trainableModel: TrainableModel { get }
-    /// Forward and backward on the batch of `step` (gradients accumulate; the loop zeroes
-    /// them). Returns the mean loss and the number of tokens (or rows) processed.
-    func accumulateGradients(step: Int) throws -> (loss: Float, items: Int)
-    /// The evaluation loss over the whole eval set; nil when there is none.
-    func evaluate() throws -> EvaluationResult?
+    /// Forward and backward on rows `rows` of the batch of `step` (gradients accumulate; the
+    /// loop zeroes them): the gradient of the mean loss over those rows. Returns that mean
+    /// loss and the number of tokens (or rows) processed.
+    func accumulateGradients(step: Int, rows: Range<Int>) throws -> (loss: Float, items: Int)
+    /// The evaluation over `shard`'s part of the eval set (`.whole`: all of it); nil when
+    /// there is none. A part with nothing to evaluate has count 0.
+    func evaluate(shard: Shard) throws -> EvaluationResult?
+    /// Rows (windows or examples) per step: the global batch.
+    var batchRows: Int { get }
     /// Items (tokens or rows) in the training data, for `--epochs`.
     var trainingItems: Int { get }
     /// Items one step consumes.
     var itemsPerStep: Int { get }
+}
+
+extension TrainingTask {
+    public func accumulateGradients(step: Int) throws -> (loss: Float, items: Int) {
+        try accumulateGradients(step: step, rows: 0..<batchRows)
+    }
+
+    public func evaluate() throws -> EvaluationResult? { try evaluate(shard: .whole) }
 }
 
 public final class LanguageModelTask: TrainingTask {
@@ -49,16 +62,18 @@ public final class LanguageModelTask: TrainingTask {
     public var trainingItems: Int { trainTokens.count - 1 }
     public var itemsPerStep: Int { sampler.batch * sampler.sequence }
 
-    public func accumulateGradients(step: Int) throws -> (loss: Float, items: Int) {
-        let (inputs, targets) = sampler.batch(step: step, tokens: trainTokens)
+    public var batchRows: Int { sampler.batch }
+
+    public func accumulateGradients(step: Int, rows: Range<Int>) throws -> (loss: Float, items: Int) {
+        let (inputs, targets) = sampler.batch(step: step, tokens: trainTokens, rows: rows)
         // forwardBackward never holds the [B·T, vocab] logits: the head runs in row blocks.
-        let loss = try model.forwardBackward(tokens: inputs, targets: targets, batch: sampler.batch, sequence: sampler.sequence, headRows: 512)
+        let loss = try model.forwardBackward(tokens: inputs, targets: targets, batch: rows.count, sequence: sampler.sequence, headRows: 512)
         return (loss, inputs.count)
     }
 
-    public func evaluate() throws -> EvaluationResult? {
+    public func evaluate(shard: Shard) throws -> EvaluationResult? {
         guard let evalTokens else { return nil }
-        return try Evaluation.languageModel(model, tokens: evalTokens, batch: evalBatch, sequence: sampler.sequence)
+        return try Evaluation.languageModel(model, tokens: evalTokens, batch: evalBatch, sequence: sampler.sequence, shard: shard)
     }
 }
 
@@ -84,15 +99,17 @@ public final class MLPTask: TrainingTask {
     public var trainingItems: Int { train.rows }
     public var itemsPerStep: Int { sampler.batch }
 
-    public func accumulateGradients(step: Int) throws -> (loss: Float, items: Int) {
-        let (inputs, targets) = train.batch(rows: sampler.rows(step: step))
-        let loss = try model.forward(inputs: inputs, batch: sampler.batch, targets: targets)!
+    public var batchRows: Int { sampler.batch }
+
+    public func accumulateGradients(step: Int, rows: Range<Int>) throws -> (loss: Float, items: Int) {
+        let (inputs, targets) = train.batch(rows: Array(sampler.rows(step: step)[rows]))
+        let loss = try model.forward(inputs: inputs, batch: rows.count, targets: targets)!
         model.backward()
-        return (loss, sampler.batch)
+        return (loss, rows.count)
     }
 
-    public func evaluate() throws -> EvaluationResult? {
+    public func evaluate(shard: Shard) throws -> EvaluationResult? {
         guard let eval else { return nil }
-        return try Evaluation.mlp(model, data: eval, batch: sampler.batch)
+        return try Evaluation.mlp(model, data: eval, batch: sampler.batch, shard: shard)
     }
 }
