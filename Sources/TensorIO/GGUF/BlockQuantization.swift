@@ -17,7 +17,7 @@ enum BlockQuantization {
     // MARK: helpers shared with the k-quants
 
     @inline(__always) static func storeHalf(_ value: Float, _ out: UnsafeMutableRawPointer, _ offset: Int) {
-        out.storeBytes(of: Float16(value).bitPattern.littleEndian, toByteOffset: offset, as: UInt16.self)
+        out.storeBytes(of: GGMLCodec.half(value).littleEndian, toByteOffset: offset, as: UInt16.self)
     }
 
     @inline(__always) static func loadHalf(_ bytes: UnsafeRawPointer, _ offset: Int) -> Float {
@@ -52,7 +52,40 @@ enum BlockQuantization {
 
     // MARK: quantize one block of 32
 
+    /// Q8_0 of one block, in loops the compiler vectorises (no per-element library call for
+    /// the rounding): the maximum magnitude as the largest bit pattern (the same float for
+    /// finite values), C's `roundf` as `floor(|v| + 0.5)` with the sign put back. A block
+    /// holding infinity or NaN, or whose scale overflows, takes the element-wise reference.
     static func quantizeQ8_0(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer) {
+        var maxBits: UInt32 = 0
+        for j in 0..<block { maxBits = Swift.max(maxBits, x[j].bitPattern & 0x7FFF_FFFF) }
+        let d = Float(bitPattern: maxBits) / 127
+        let id: Float = d != 0 ? 1 / d : 0
+        guard maxBits < 0x7F80_0000, id.isFinite else { return quantizeQ8_0Reference(x, out) }
+        storeHalf(d, out, 0)
+        for j in 0..<block {
+            let v = x[j] * id
+            out.storeBytes(of: Int8(truncatingIfNeeded: roundedAway(v)), toByteOffset: 2 + j, as: Int8.self)
+        }
+    }
+
+    /// `Int32(v.rounded(.toNearestOrAwayFromZero))` for |v| <= 127 (clamped there), without a
+    /// call or a trap check. `|v| + 0.5` is exact except below 0.5, where it may round up to
+    /// 1 (0.49999997 + 0.5): those are 0. The floor of a value under 2^23 is the nearest
+    /// integer (adding and taking away 2^23) less one when that rounded up; the integer's bits
+    /// are read off the mantissa of `integer + 2^23`.
+    @inline(__always) static func roundedAway(_ v: Float) -> Int32 {
+        let magnitude = Swift.min(abs(v), 127)
+        let y = magnitude + 0.5
+        let nearest = (y + 8_388_608) - 8_388_608
+        let floor = nearest > y ? nearest - 1 : nearest
+        let rounded = magnitude < 0.5 ? 0 : floor
+        let integer = Int32(bitPattern: (rounded + 8_388_608).bitPattern &- 0x4B00_0000)
+        return v < 0 ? 0 &- integer : integer
+    }
+
+    /// ggml's quantize_row_q8_0_ref as written, element by element.
+    static func quantizeQ8_0Reference(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer) {
         var amax: Float = 0
         for j in 0..<block { amax = Swift.max(amax, abs(x[j])) }
         let d = amax / 127

@@ -53,12 +53,16 @@ public enum GGMLCodec {
         case .F32:
             target.copyMemory(from: source, byteCount: 4 * count)
         case .F16:
+            // Typed stores at plain indices: the loop the compiler vectorises (byte offsets
+            // computed with overflow checks keep it scalar, 4x slower). x86-64 is little-endian.
+            let halves = target.bindMemory(to: UInt16.self, capacity: count)
             Parallel.forEachPiece(count: count, pieceSize: encodePiece) { range in
-                for i in range { target.storeBytes(of: half(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                for i in range { halves[i] = half(source[i]) }
             }
         case .BF16:
+            let halves = target.bindMemory(to: UInt16.self, capacity: count)
             Parallel.forEachPiece(count: count, pieceSize: encodePiece) { range in
-                for i in range { target.storeBytes(of: bfloat16(source[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                for i in range { halves[i] = bfloat16(source[i]) }
             }
         default:
             guard let quantize = quantizer(type) else { preconditionFailure("GGMLCodec.encode: \(type) is not writable") }
@@ -71,29 +75,29 @@ public enum GGMLCodec {
 
     /// float32 to IEEE half, rounded to nearest even: the bits `Float16(value)` gives (and F16C
     /// and NumPy), without the library call Swift makes for it on x86-64, which took 40% of an
-    /// f16 export. Finite values: the exponent rebiased with the rounding carried in by
-    /// integer adds; subnormal results: an add of 0.5 lets the FPU round the mantissa. NaN
-    /// keeps Float16's payload rule.
+    /// f16 export. Every case is computed and one selected (no branch), so the encoding loops
+    /// vectorise. Finite values: the exponent rebiased with the rounding carried in by integer
+    /// adds; subnormal results: an add of 0.5 lets the FPU round the mantissa; NaN: quiet,
+    /// with the top of the payload (Float16's rule).
     @inline(__always) static func half(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
-        let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+        let sign = (bits >> 16) & 0x8000
         let magnitude = bits & 0x7FFF_FFFF
-        if magnitude >= 0x4780_0000 {   // 65536 and up: infinity, or NaN
-            return magnitude > 0x7F80_0000 ? Float16(value).bitPattern : sign | 0x7C00
-        }
-        if magnitude < 0x3880_0000 {    // below 2^-14: a subnormal half or zero
-            let shifted = Float(bitPattern: magnitude) + 0.5
-            return sign | UInt16(truncatingIfNeeded: shifted.bitPattern &- 0x3F00_0000)
-        }
-        let odd = (magnitude >> 13) & 1
-        return sign | UInt16(truncatingIfNeeded: (magnitude &+ 0xC800_0FFF &+ odd) >> 13)
+        let normal = (magnitude &+ 0xC800_0FFF &+ ((magnitude >> 13) & 1)) >> 13
+        let subnormal = (Float(bitPattern: magnitude) + 0.5).bitPattern &- 0x3F00_0000
+        let nan = 0x7E00 | ((magnitude & 0x3F_FFFF) >> 13)
+        let large = magnitude > 0x7F80_0000 ? nan : 0x7C00       // 65536 and up: infinity, or NaN
+        let small = magnitude < 0x3880_0000 ? subnormal : normal  // below 2^-14: a subnormal half or zero
+        return UInt16(truncatingIfNeeded: sign | (magnitude >= 0x4780_0000 ? large : small))
     }
 
-    /// ggml's `ggml_compute_fp32_to_bf16`: NaN stays a quiet NaN, the rest rounds to nearest even.
+    /// ggml's `ggml_compute_fp32_to_bf16`: NaN stays a quiet NaN, the rest rounds to nearest
+    /// even (selected without a branch, as `half`).
     @inline(__always) static func bfloat16(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
-        if bits & 0x7FFF_FFFF > 0x7F80_0000 { return UInt16((bits >> 16) | 64) }
-        return UInt16((UInt64(bits) + UInt64(0x7FFF + ((bits >> 16) & 1))) >> 16)
+        let nan = (bits >> 16) | 64
+        let rounded = UInt32(truncatingIfNeeded: (UInt64(bits) &+ UInt64(0x7FFF &+ ((bits >> 16) & 1))) >> 16)
+        return UInt16(truncatingIfNeeded: bits & 0x7FFF_FFFF > 0x7F80_0000 ? nan : rounded)
     }
 
     /// Dequantizes `count` elements of a quantized `type` from `bytes` into `out`.

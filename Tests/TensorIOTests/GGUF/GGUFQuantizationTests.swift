@@ -99,6 +99,56 @@ enum GGUFFixtures {
         }
     }
 
+    /// The vectorised Q8_0 block quantizer against the element-wise reference: random blocks
+    /// at many scales, rounding ties (x * id landing on k + 0.5), 0.49999997, zeros,
+    /// subnormals, infinities and NaN (which take the reference inside).
+    @Test func q8_0MatchesTheElementWiseReference() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 11) / Float(1 << 52)
+        }
+        var blocks: [[Float]] = []
+        for exponent in stride(from: -140, through: 120, by: 7) {
+            for _ in 0..<40 { blocks.append((0..<32).map { _ in random() * Float(sign: .plus, exponent: exponent, significand: 1) }) }
+        }
+        // amax 127 makes id 1: every x is its own scaled value, so halves are exact ties.
+        blocks.append([127] + (0..<31).map { Float($0) - 15.5 })
+        blocks.append([-127, 0.49999997, -0.49999997, 0.5, -0.5, 1.5, -1.5, 126.5, -126.5] + [Float](repeating: 2.5, count: 23))
+        blocks.append([Float](repeating: 0, count: 32))
+        blocks.append([Float](repeating: -0.0, count: 32))
+        blocks.append([Float.leastNonzeroMagnitude] + [Float](repeating: 0, count: 31))
+        blocks.append([1e-40, -3e-41] + [Float](repeating: 1e-42, count: 30))
+        blocks.append([.infinity] + [Float](repeating: 1, count: 31))
+        blocks.append([.nan, 3, -2] + [Float](repeating: 1, count: 29))
+        blocks.append([.greatestFiniteMagnitude, -.greatestFiniteMagnitude] + [Float](repeating: 1e30, count: 30))
+        for block in blocks {
+            var fast = [UInt8](repeating: 0, count: 34), reference = fast
+            block.withUnsafeBufferPointer { x in
+                fast.withUnsafeMutableBytes { BlockQuantization.quantizeQ8_0(x.baseAddress!, $0.baseAddress!) }
+                reference.withUnsafeMutableBytes { BlockQuantization.quantizeQ8_0Reference(x.baseAddress!, $0.baseAddress!) }
+            }
+            #expect(fast == reference, "\(block)")
+        }
+    }
+
+    /// The encoders' vectorised loops give the scalar functions' bits element for element.
+    @Test(arguments: [GGMLType.F16, .BF16])
+    func halfWidthEncodingMatchesTheScalarFunctions(type: GGMLType) {
+        var state: UInt64 = 7
+        let values: [Float] = (0..<300_000).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let bits = UInt32(truncatingIfNeeded: state >> 32)
+            return i % 3 == 0 ? Float(bitPattern: bits) : Float(bitPattern: bits & 0x8FFF_FFFF | 0x3000_0000)
+        } + [.nan, -.nan, .infinity, -.infinity, 65520, 65519.996, 6e-8, 3e-8, 0, -0.0]
+        let bytes = GGUFFixtures.quantize(values, type)
+        for (i, value) in values.enumerated() {
+            let stored = UInt16(bytes[2 * i]) | UInt16(bytes[2 * i + 1]) << 8
+            let expected = type == .F16 ? GGMLCodec.half(value) : GGMLCodec.bfloat16(value)
+            if stored != expected { Issue.record("\(type) \(value.bitPattern): \(stored) for \(expected)"); break }
+        }
+    }
+
     @Test func bfloat16RoundsLikeGGML() {
         #expect(GGMLCodec.bfloat16(1.0) == 0x3F80)
         #expect(GGMLCodec.bfloat16(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie to even
