@@ -6,6 +6,7 @@
 public enum AdapterError: Error, CustomStringConvertible, Equatable {
     case notAnAdapter(path: String)
     case missingConfig(path: String)
+    /// path: the adapter_config.json at fault.
     case invalidConfig(path: String, reason: String)
     case unsupportedType(path: String, peftType: String)
     /// A setting whose adapter cannot be folded into the weights as plain low-rank deltas.
@@ -29,7 +30,8 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
         case let .missingConfig(path):
             return "\(path): adapter_config.json is missing (the scale lora_alpha / r cannot be read off the tensors)"
         case let .invalidConfig(path, reason):
-            return "\(path): adapter_config.json: \(reason)"
+            // path is the adapter_config.json itself: said once.
+            return "\(path): \(reason)"
         case let .unsupportedType(path, peftType):
             return "\(path): peft_type \"\(peftType)\" is not a LoRA adapter; loft merges LORA (PEFT) and mlx-lm lora/dora adapters"
         case let .unfoldable(path, setting, reason):

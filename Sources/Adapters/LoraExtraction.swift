@@ -123,6 +123,12 @@ public enum LoraExtraction {
         var done = 0
         for path in order {
             let group = members[path]!
+            let weight = group.first { $0.tuned.name.hasSuffix(".weight") && $0.tuned.shape.count == 2 }
+            let isEmbedding = group.contains { BaseNames.embeddingNames.contains($0.tuned.name) || $0.tuned.name.hasSuffix("wpe.weight") || BaseNames.isHead($0.tuned.name) }
+            // Only a target module's 2-D weight is decomposed; of the other tensors (saved whole
+            // or skipped) only the delta's norm is needed, computed block by block, so an
+            // embedding never exists as float64 (three copies of it would be the peak).
+            let decomposed = weight != nil && !isEmbedding && isTarget(path) ? weight!.tuned.name : nil
             // Each pair's data and delta (nil: unchanged); the module's tensors are few and small
             // next to the model (a weight and its bias), and are released when the module is done.
             var deltas: [String: (data: TensorData, delta: [Double], norm: Double)] = [:]
@@ -137,8 +143,12 @@ public enum LoraExtraction {
                 guard MergeKernel.supportedTypes.contains(tunedData.info.dtype), MergeKernel.supportedTypes.contains(baseData.info.dtype) else {
                     throw AdapterError.unsupportedBaseDType(tensor: pair.tuned.name, dtype: "\(baseData.info.dtype.rawValue) / \(tunedData.info.dtype.rawValue)")
                 }
-                let delta = try zip(Adapter.decodeDoubles(tunedData, path: options.tuned), Adapter.decodeDoubles(baseData, path: options.base)).map { $0 - $1 }
-                deltas[pair.tuned.name] = (tunedData, delta, delta.reduce(0) { $0 + $1 * $1 }.squareRoot())
+                if pair.tuned.name == decomposed {
+                    let delta = try zip(Adapter.decodeDoubles(tunedData, path: options.tuned), Adapter.decodeDoubles(baseData, path: options.base)).map { $0 - $1 }
+                    deltas[pair.tuned.name] = (tunedData, delta, delta.reduce(0) { $0 + $1 * $1 }.squareRoot())
+                } else {
+                    deltas[pair.tuned.name] = (tunedData, [], try deltaNorm(tunedData, baseData))
+                }
             }
             defer {
                 for pair in group { tuned.release(pair.tuned.name); base.release(pair.base) }
@@ -163,8 +173,6 @@ public enum LoraExtraction {
                     modules.append(ExtractedModule(tensor: pair.tuned.name, module: path, kind: .skipped, shape: pair.tuned.shape, rank: nil, relativeError: 1, deltaNorm: change.norm))
                 } }
             }
-            let weight = group.first { $0.tuned.name.hasSuffix(".weight") && $0.tuned.shape.count == 2 }
-            let isEmbedding = group.contains { BaseNames.embeddingNames.contains($0.tuned.name) || $0.tuned.name.hasSuffix("wpe.weight") || BaseNames.isHead($0.tuned.name) }
             guard let weight, !isEmbedding else { try saveWhole(); continue }
             guard isTarget(path) else { skip(); continue }
             guard let change = deltas[weight.tuned.name] else { try saveWhole(); continue }
@@ -211,6 +219,28 @@ public enum LoraExtraction {
         let files = try output.write(weights: "adapter_model.safetensors", tensors: loraTensors + saved, metadata: [("format", "pt")], config: config.text)
         return ExtractReport(base: options.base, tuned: options.tuned, output: options.output, modules: modules, unchanged: unchanged, rank: r,
                              files: files)
+    }
+
+    /// ||tuned - base||_F in float64, decoded a block at a time (the same sum, in the same
+    /// order, as over the whole delta).
+    static func deltaNorm(_ tuned: TensorData, _ base: TensorData) throws -> Double {
+        let count = tuned.info.elementCount, block = 1 << 16
+        guard let tunedWidth = tuned.info.dtype.byteWidth, let baseWidth = base.info.dtype.byteWidth else { return 0 }
+        var a = [Double](repeating: 0, count: block), b = [Double](repeating: 0, count: block)
+        var sum = 0.0
+        for start in stride(from: 0, to: count, by: block) {
+            let n = min(block, count - start)
+            try a.withUnsafeMutableBytes {
+                try DTypeConversion.convert(from: tuned.info.dtype, source: UnsafeRawBufferPointer(rebasing: tuned.bytes[(start * tunedWidth)...].prefix(n * tunedWidth)),
+                                            to: .F64, destination: $0, count: n)
+            }
+            try b.withUnsafeMutableBytes {
+                try DTypeConversion.convert(from: base.info.dtype, source: UnsafeRawBufferPointer(rebasing: base.bytes[(start * baseWidth)...].prefix(n * baseWidth)),
+                                            to: .F64, destination: $0, count: n)
+            }
+            for j in 0..<n { let d = a[j] - b[j]; sum += d * d }
+        }
+        return sum.squareRoot()
     }
 
     struct Factors {

@@ -93,35 +93,58 @@ enum TaskTensors {
     /// breadcrumbs): in the order of decreasing magnitude (ties broken by position), the
     /// first `skipLargest` elements are zeroed, the next `keep` kept, the rest zeroed.
     static func keepByMagnitude<T: BinaryFloatingPoint>(_ values: [T], skipLargest: Int, keep: Int) -> [T] {
+        var out = values
+        keepByMagnitude(&out, skipLargest: skipLargest, keep: keep)
+        return out
+    }
+
+    /// keepByMagnitude in place: the elements outside the kept ranks are zeroed.
+    static func keepByMagnitude<T: BinaryFloatingPoint>(_ values: inout [T], skipLargest: Int, keep: Int) {
         let n = values.count
-        if skipLargest <= 0 && keep >= n { return values }
-        var out = [T](repeating: 0, count: n)
+        if skipLargest <= 0 && keep >= n { return }
         let first = max(0, skipLargest), last = min(n, first + max(0, keep))
-        guard first < last else { return out }
+        guard first < last else {
+            values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            return
+        }
         // Selection (not a sort) finds the magnitudes at the first and last kept ranks in
         // linear time; one pass then ranks the elements equal to those two by position, which
         // is the order a stable sort of the indices would give.
         var magnitudes = values.map { abs($0) }
         let low = selectDescending(&magnitudes, rank: last - 1, in: 0..<n)
-        // After the first selection everything at ranks below last - 1 is in front of it.
-        let high = first == last - 1 ? low : selectDescending(&magnitudes, rank: first, in: 0..<(last - 1))
-        var aboveHigh = 0, aboveLow = 0
-        for v in values {
-            let m = abs(v)
-            if m > high { aboveHigh += 1 }
-            if m > low { aboveLow += 1 }
+        // After the first selection everything at ranks below last - 1 is in front of it; the
+        // value at rank 0 is their largest, found by a scan.
+        let high: T
+        if first == last - 1 {
+            high = low
+        } else if first == 0 {
+            high = magnitudes.withUnsafeBufferPointer { m in
+                var largest = m[0]
+                for i in 1..<(last - 1) where m[i] > largest { largest = m[i] }
+                return largest
+            }
+        } else {
+            high = selectDescending(&magnitudes, rank: first, in: 0..<(last - 1))
         }
-        var seenHigh = 0, seenLow = 0
-        for i in 0..<n {
-            let m = abs(values[i])
-            var rank: Int
-            if m == high { rank = aboveHigh + seenHigh; seenHigh += 1; if high == low { seenLow = seenHigh } }
-            else if m == low { rank = aboveLow + seenLow; seenLow += 1 }
-            else if m < high && m > low { rank = first }  // strictly between: inside the kept ranks
-            else { continue }
-            if rank >= first && rank < last { out[i] = values[i] }
+        magnitudes = []
+        values.withUnsafeMutableBufferPointer { x in
+            var aboveHigh = 0, aboveLow = 0
+            for i in 0..<n {
+                let m = abs(x[i])
+                if m > high { aboveHigh += 1 }
+                if m > low { aboveLow += 1 }
+            }
+            var seenHigh = 0, seenLow = 0
+            for i in 0..<n {
+                let m = abs(x[i])
+                var rank: Int
+                if m == high { rank = aboveHigh + seenHigh; seenHigh += 1; if high == low { seenLow = seenHigh } }
+                else if m == low { rank = aboveLow + seenLow; seenLow += 1 }
+                else if m < high && m > low { rank = first }  // strictly between: inside the kept ranks
+                else { x[i] = 0; continue }
+                if rank < first || rank >= last { x[i] = 0 }
+            }
         }
-        return out
     }
 
     /// The value at `rank` (0-based) of `range` in descending order, found by quickselect
@@ -155,9 +178,17 @@ enum TaskTensors {
     /// Each element kept with probability density (one uniform draw per element, in order),
     /// not rescaled: the callers rescale as their definitions say.
     static func keepAtRandom<T: BinaryFloatingPoint>(_ values: [T], density: Double, seed: UInt64) -> [T] {
-        guard density < 1 else { return values }
+        var out = values
+        keepAtRandom(&out, density: density, seed: seed)
+        return out
+    }
+
+    static func keepAtRandom<T: BinaryFloatingPoint>(_ values: inout [T], density: Double, seed: UInt64) {
+        guard density < 1 else { return }
         var generator = SeededGenerator(seed: seed)
-        return values.map { generator.nextUnit() < density ? $0 : 0 }
+        values.withUnsafeMutableBufferPointer { x in
+            for i in x.indices where !(generator.nextUnit() < density) { x[i] = 0 }
+        }
     }
 
     /// A seed for one tensor: --seed mixed with a stable hash of the module, the adapter's

@@ -166,6 +166,101 @@ enum MergekitFixture {
         }
     }
 
+    /// The kernels split their work over the cores (the inputs, and ranges of elements);
+    /// on tensors long enough to be split, the results equal a one-thread reference written
+    /// from the definitions, bit for bit.
+    @Test func parallelKernelsEqualASerialReference() {
+        var generator = SeededGenerator(seed: 9)
+        let n = 300_001
+        let base = (0..<n).map { _ in Float(generator.nextNormal()) }
+        let inputs = (0..<3).map { _ in base.map { $0 + Float(generator.nextNormal()) * 0.1 } }
+        let weights = [0.6, 0.4, -0.3], densities = [0.5, 0.7, 0.3], gammas = [0.05, 0.1, 0.01]
+        let seeds: [UInt64] = [11, 12, 13]
+        func reference(_ method: ModelMergeKernels.TaskArithmetic) -> [Float] {
+            let deltas: [[Float]] = inputs.indices.map { i in
+                var d = zip(inputs[i], base).map { $0 - $1 }
+                switch method.sparsification {
+                case nil: break
+                case .magnitude?: d = ModelMergeKernels.sparsifyByMagnitude(d, density: densities[i], rescale: method.rescale)
+                case .random?: d = ModelMergeKernels.sparsifyAtRandom(d, density: densities[i], seed: seeds[i], rescale: method.rescale)
+                case .magnitudeOutliers?:
+                    let target = Int(densities[i] * Double(n)), top = Int(gammas[i] * Double(n))
+                    d = TaskTensors.keepByMagnitude(d, skipLargest: n - max(0, n - target - top) - target, keep: target)
+                }
+                return d.map { $0 * Float(weights[i]) }
+            }
+            return (0..<n).map { j in
+                var sum: Float = 0, divisor: Float = 0
+                if method.consensus != nil {
+                    var vote: Float = 0
+                    for d in deltas { vote = vote + d[j] }
+                    let majority: Float = vote >= 0 ? 1 : -1
+                    for (d, w) in zip(deltas, weights) where (d[j] > 0 ? 1 : d[j] < 0 ? -1 : 0) == majority {
+                        sum = sum + d[j]; divisor = divisor + Float(w)
+                    }
+                    if divisor == 0 { divisor = 1 }
+                } else {
+                    for d in deltas { sum = sum + d[j] }
+                    for w in weights { divisor = divisor + Float(w) }
+                }
+                var m = sum
+                if method.normalize { m = m / divisor }
+                if method.lambda != 1 { m = m * Float(method.lambda) }
+                return base[j] + m
+            }
+        }
+        let methods: [ModelMergeKernels.TaskArithmetic] = [
+            .init(sparsification: .magnitude, consensus: .sum, normalize: true, rescale: false, lambda: 1),
+            .init(sparsification: .random, consensus: .sum, normalize: false, rescale: true, lambda: 0.8),
+            .init(sparsification: .magnitudeOutliers, consensus: nil, normalize: true, rescale: false, lambda: 1),
+            .init(sparsification: nil, consensus: nil, normalize: false, rescale: false, lambda: 1),
+        ]
+        for method in methods {
+            let ours = ModelMergeKernels.taskArithmetic(base: base, inputs: inputs, weights: weights, densities: densities,
+                                                        gammas: gammas, seeds: seeds, method: method)
+            let expected = reference(method)
+            #expect(ours.map(\.bitPattern) == expected.map(\.bitPattern), "\(method)")
+        }
+        // slerp: the same coefficients, then one multiply-add per element.
+        let merged = ModelMergeKernels.slerp(t: 0.3, base, inputs[0])
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for v in base { na += Double(v) * Double(v) }
+        for v in inputs[0] { nb += Double(v) * Double(v) }
+        na = na.squareRoot(); nb = nb.squareRoot()
+        for j in 0..<n { dot += (Double(base[j]) / na) * (Double(inputs[0][j]) / nb) }
+        let theta = acos(min(1, max(-1, dot)))
+        let tt = Double(Float(0.3))
+        let ca = Float(sin((1 - tt) * theta) / sin(theta)), cb = Float(sin(tt * theta) / sin(theta))
+        #expect(merged.map(\.bitPattern) == zip(base, inputs[0]).map { (ca * $0 + cb * $1).bitPattern })
+        // model_stock, per row (1000 rows of 300) and whole.
+        let count = 300_000
+        let b0 = Array(base.prefix(count)), xs = inputs.map { Array($0.prefix(count)) }
+        for (shape, filterWise) in [([1000, 300], true), ([1000, 300], false)] {
+            let stock = ModelMergeKernels.modelStock(base: b0, inputs: xs, shape: shape, filterWise: filterWise)
+            let columns = filterWise ? 300 : count
+            var expected = [Float](repeating: 0, count: count)
+            for r in 0..<(count / columns) {
+                let range = r * columns ..< (r + 1) * columns
+                var cosines: [Double] = []
+                for p in 0..<3 { for q in (p + 1)..<3 {
+                    var dpq = 0.0, np = 0.0, nq = 0.0
+                    for j in range {
+                        let dp = Double(xs[p][j] - b0[j]), dq = Double(xs[q][j] - b0[j])
+                        dpq += dp * dq; np += dp * dp; nq += dq * dq
+                    }
+                    cosines.append(min(1, max(-1, dpq / max(np.squareRoot() * nq.squareRoot(), 1e-6))))
+                } }
+                let c = cosines.reduce(0, +) / 3
+                let t = Float(3 * c / (1 + 2 * c))
+                for j in range {
+                    let mean = (((0 as Float) + xs[0][j]) + xs[1][j] + xs[2][j]) / 3
+                    expected[j] = t * mean + (1 - t) * b0[j]
+                }
+            }
+            #expect(stock.map(\.bitPattern) == expected.map(\.bitPattern), "filter_wise \(filterWise)")
+        }
+    }
+
     @Test func layerNames() {
         let layer = LayerName("model.layers.12.mlp.up_proj.weight")
         #expect(layer?.template == "model.layers.{}.mlp.up_proj.weight" && layer?.index == 12)

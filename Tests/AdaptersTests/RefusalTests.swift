@@ -95,6 +95,17 @@ import TensorIO
         #expect(error == .unsupportedType(path: adapter + "/adapter_config.json", peftType: "IA3"))
     }
 
+    /// The config's path appears once in the message: `PATH/adapter_config.json: problem`.
+    @Test func aBadConfigNamesItsFileOnce() throws {
+        let adapter = try adapterWithConfig("peft-llama-lora", in: scratch) { $0.replacingOccurrences(of: #""r": 4"#, with: #""r": 0"#) }
+        let error = try #require(refusal([AdapterSource(path: adapter)]))
+        #expect(error.description == adapter + "/adapter_config.json: r must be a positive integer")
+        try "{".write(toFile: adapter + "/adapter_config.json", atomically: true, encoding: .utf8)
+        let parse = try #require(refusal([AdapterSource(path: adapter)]))
+        #expect(parse.description.hasPrefix(adapter + "/adapter_config.json: "))
+        #expect(parse.description.components(separatedBy: "adapter_config.json").count == 2, "\(parse)")
+    }
+
     @Test func aConfigRankThatDisagreesWithTheTensorsIsRefused() throws {
         let adapter = try adapterWithConfig("peft-llama-lora", in: scratch) { $0.replacingOccurrences(of: #""r": 4"#, with: #""r": 8"#) }
         let error = try #require(refusal([AdapterSource(path: adapter)]))

@@ -95,7 +95,9 @@ public enum ModelMerge {
             let tensor = planned[byName[info.name]!]
             let data = try tensor.inputs.map { try readers[$0.model]!.data(for: $0.tensor) }
             pending = tensor.inputs
-            let result = try ModelMergeTensors.merge(tensor, data: data, output: info, config: config, slices: slices, seed: options.seed)
+            let result = try ModelMergeTensors.merge(tensor, data: data, output: info, config: config, slices: slices, seed: options.seed) {
+                for (model, name) in tensor.inputs { readers[model]!.release(name) }
+            }
             report.tensorsMerged += 1
             report.bytesWritten += info.byteCount
             progress?(report.bytesWritten, total)

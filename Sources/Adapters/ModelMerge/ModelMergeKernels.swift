@@ -8,6 +8,8 @@
 // Magnitude pruning and the random masks are TaskTensors' (TaskTensorMerge.swift), shared
 // with `loft combine`; only the scaling around them differs between PEFT and mergekit.
 
+import Compute
+
 enum ModelMergeKernels {
     /// mergekit's linear: sum_i w_i x_i, divided by sum_i w_i when normalize.
     static func linear<T: BinaryFloatingPoint>(_ inputs: [[T]], weights: [Double], normalize: Bool) -> [T] {
@@ -45,101 +47,150 @@ enum ModelMergeKernels {
                                                        gammas: [Double], seeds: [UInt64], method: TaskArithmetic) -> [T] {
         let count = base.count
         guard !inputs.isEmpty else { return base }
-        var deltas: [[T]] = inputs.enumerated().map { i, x in
-            var delta = [T](repeating: 0, count: count)
-            for j in 0..<count { delta[j] = x[j] - base[j] }
-            switch method.sparsification {
-            case nil: return delta
-            case .magnitude?: return sparsifyByMagnitude(delta, density: densities[i], rescale: method.rescale)
-            case .random?: return sparsifyAtRandom(delta, density: densities[i], seed: seeds[i], rescale: method.rescale)
-            case .magnitudeOutliers?: return sparsifyOutliers(delta, density: densities[i], gamma: gammas[i], rescale: method.rescale)
+        let w = weights.map { T($0) }
+        // Each input's delta is independent of the others' (its own selection or mask), so the
+        // inputs go to the cores together; the per-element operations are the same either way.
+        var deltas = [[T]](repeating: [], count: inputs.count)
+        deltas.withUnsafeMutableBufferPointer { slots in
+            Parallel.forEachPiece(count: inputs.count, pieceSize: 1) { pieces in
+                for i in pieces {
+                    var delta = [T](repeating: 0, count: count)
+                    delta.withUnsafeMutableBufferPointer { d in
+                        inputs[i].withUnsafeBufferPointer { x in
+                            base.withUnsafeBufferPointer { b in for j in 0..<count { d[j] = x[j] - b[j] } }
+                        }
+                    }
+                    switch method.sparsification {
+                    case nil: break
+                    case .magnitude?: sparsifyByMagnitude(&delta, density: densities[i], rescale: method.rescale)
+                    case .random?: sparsifyAtRandom(&delta, density: densities[i], seed: seeds[i], rescale: method.rescale)
+                    case .magnitudeOutliers?: sparsifyOutliers(&delta, density: densities[i], gamma: gammas[i], rescale: method.rescale)
+                    }
+                    let weight = w[i]
+                    delta.withUnsafeMutableBufferPointer { d in for j in 0..<count { d[j] = d[j] * weight } }
+                    slots[i] = delta
+                }
             }
         }
-        let w = weights.map { T($0) }
-        for i in deltas.indices { for j in 0..<count { deltas[i][j] = deltas[i][j] * w[i] } }
 
         // One pass writes the result: no per-element divisor or sum arrays beside the deltas.
         let lambda = T(method.lambda)
         var out = [T](repeating: 0, count: count)
-        func finish(_ j: Int, _ sum: T, _ divisor: T) {
-            var m = sum
-            if method.normalize { m = m / divisor }
-            if method.lambda != 1 { m = m * lambda }
-            out[j] = base[j] + m
-        }
-        if method.consensus != nil {
-            for j in 0..<count {
-                var vote: T = 0
-                for d in deltas { vote = vote + d[j] }
-                let majority: T = vote >= 0 ? 1 : -1
-                var sum: T = 0, divisor: T = 0
-                for (d, weight) in zip(deltas, w) where sign(d[j]) == majority {
-                    sum = sum + d[j]
-                    divisor = divisor + weight
+        var total: T = 0
+        for weight in w { total = total + weight }
+        if abs(total) < T(1e-8) { total = 1 }
+        out.withUnsafeMutableBufferPointer { o in
+            base.withUnsafeBufferPointer { b in withBuffers(deltas) { rows in
+                Parallel.forEachRange(count: count) { range in
+                    func finish(_ j: Int, _ sum: T, _ divisor: T) {
+                        var m = sum
+                        if method.normalize { m = m / divisor }
+                        if method.lambda != 1 { m = m * lambda }
+                        o[j] = b[j] + m
+                    }
+                    if method.consensus != nil {
+                        for j in range {
+                            var vote: T = 0
+                            for d in rows { vote = vote + d[j] }
+                            let majority: T = vote >= 0 ? 1 : -1
+                            var sum: T = 0, divisor: T = 0
+                            for (d, weight) in zip(rows, w) where sign(d[j]) == majority {
+                                sum = sum + d[j]
+                                divisor = divisor + weight
+                            }
+                            finish(j, sum, divisor == 0 ? 1 : divisor)
+                        }
+                    } else {
+                        for j in range {
+                            var sum: T = 0
+                            for d in rows { sum = sum + d[j] }
+                            finish(j, sum, total)
+                        }
+                    }
                 }
-                finish(j, sum, divisor == 0 ? 1 : divisor)
-            }
-        } else {
-            var divisor: T = 0
-            for weight in w { divisor = divisor + weight }
-            if abs(divisor) < T(1e-8) { divisor = 1 }
-            for j in 0..<count {
-                var sum: T = 0
-                for d in deltas { sum = sum + d[j] }
-                finish(j, sum, divisor)
-            }
+            } }
         }
         return out
+    }
+
+    /// `body` with the buffers of all of `arrays` at once.
+    static func withBuffers<T, R>(_ arrays: [[T]], _ body: ([UnsafeBufferPointer<T>]) -> R) -> R {
+        func nest(_ i: Int, _ buffers: [UnsafeBufferPointer<T>]) -> R {
+            i == arrays.count ? body(buffers) : arrays[i].withUnsafeBufferPointer { nest(i + 1, buffers + [$0]) }
+        }
+        return nest(0, [])
     }
 
     private static func sign<T: BinaryFloatingPoint>(_ x: T) -> T { x > 0 ? 1 : x < 0 ? -1 : 0 }
 
     /// TIES' pruning: the max(1, int(density * n)) largest magnitudes.
     static func sparsifyByMagnitude<T: BinaryFloatingPoint>(_ x: [T], density: Double, rescale: Bool) -> [T] {
-        if density >= 1 { return x }
-        if density <= 0 || x.isEmpty { return [T](repeating: 0, count: x.count) }
+        var y = x
+        sparsifyByMagnitude(&y, density: density, rescale: rescale)
+        return y
+    }
+
+    static func sparsifyByMagnitude<T: BinaryFloatingPoint>(_ x: inout [T], density: Double, rescale: Bool) {
+        if density >= 1 { return }
+        if density <= 0 || x.isEmpty { x = [T](repeating: 0, count: x.count); return }
         let keep = max(1, Int(density * Double(x.count)))
-        return rescaled(x, TaskTensors.keepByMagnitude(x, skipLargest: 0, keep: keep), rescale)
+        rescaling(&x, rescale) { TaskTensors.keepByMagnitude(&$0, skipLargest: 0, keep: keep) }
     }
 
     /// Breadcrumbs: the int(gamma * n) largest magnitudes (outliers) and the smallest dropped,
     /// int(density * n) kept (fewer outliers dropped when both cannot hold).
-    static func sparsifyOutliers<T: BinaryFloatingPoint>(_ x: [T], density: Double, gamma: Double, rescale: Bool) -> [T] {
-        if density >= 1 { return x }
+    static func sparsifyOutliers<T: BinaryFloatingPoint>(_ x: inout [T], density: Double, gamma: Double, rescale: Bool) {
+        if density >= 1 { return }
         let n = x.count
         let target = Int(density * Double(n)), top = Int(gamma * Double(n))
         let bottom = max(0, n - target - top)
-        return rescaled(x, TaskTensors.keepByMagnitude(x, skipLargest: n - bottom - target, keep: target), rescale)
+        rescaling(&x, rescale) { TaskTensors.keepByMagnitude(&$0, skipLargest: n - bottom - target, keep: target) }
     }
 
     /// DARE: each element kept with probability density; with rescale, the kept elements are
     /// scaled so the L1 norm is that of the whole delta (mergekit's rescale, not PEFT's
     /// 1 / density).
     static func sparsifyAtRandom<T: BinaryFloatingPoint>(_ x: [T], density: Double, seed: UInt64, rescale: Bool) -> [T] {
-        if density >= 1 { return x }
-        return rescaled(x, TaskTensors.keepAtRandom(x, density: density, seed: seed), rescale)
+        var y = x
+        sparsifyAtRandom(&y, density: density, seed: seed, rescale: rescale)
+        return y
     }
 
-    /// mergekit's rescaled_masked_tensor with the L1 norm.
-    private static func rescaled<T: BinaryFloatingPoint>(_ original: [T], _ masked: [T], _ rescale: Bool) -> [T] {
-        guard rescale else { return masked }
+    static func sparsifyAtRandom<T: BinaryFloatingPoint>(_ x: inout [T], density: Double, seed: UInt64, rescale: Bool) {
+        if density >= 1 { return }
+        rescaling(&x, rescale) { TaskTensors.keepAtRandom(&$0, density: density, seed: seed) }
+    }
+
+    /// `mask` applied in place, then mergekit's rescaled_masked_tensor with the L1 norm: the
+    /// kept elements scaled by ||before||_1 / ||after||_1.
+    private static func rescaling<T: BinaryFloatingPoint>(_ x: inout [T], _ rescale: Bool, _ mask: (inout [T]) -> Void) {
+        guard rescale else { mask(&x); return }
         var before = 0.0, after = 0.0
-        for v in original { before += abs(Double(v)) }
-        for v in masked { after += abs(Double(v)) }
+        for v in x { before += abs(Double(v)) }
+        mask(&x)
+        for v in x { after += abs(Double(v)) }
         let b = T(before), a = T(after)
-        if b < T(1e-7) || a < T(1e-7) { return masked }
+        if b < T(1e-7) || a < T(1e-7) { return }
         let factor = b / a
-        return masked.map { $0 * factor }
+        x.withUnsafeMutableBufferPointer { y in for j in y.indices { y[j] = y[j] * factor } }
     }
 
     /// mergekit's slerp of the whole tensor: the angle between the normalised tensors; nearly
     /// parallel ones (|cos| > 0.9995) are interpolated linearly.
     static func slerp<T: BinaryFloatingPoint>(t: Double, _ a: [T], _ b: [T]) -> [T] {
         let tt = T(t)
-        var normA = 0.0, normB = 0.0
-        for v in a { normA += Double(v) * Double(v) }
-        for v in b { normB += Double(v) * Double(v) }
-        normA = normA.squareRoot(); normB = normB.squareRoot()
+        // The two norms on the two cores; each is summed in order, as before.
+        var norms = [0.0, 0.0]
+        norms.withUnsafeMutableBufferPointer { n in
+            Parallel.forEachPiece(count: 2, pieceSize: 1) { which in
+                for k in which {
+                    var sum = 0.0
+                    for v in k == 0 ? a : b { sum += Double(v) * Double(v) }
+                    n[k] = sum
+                }
+            }
+        }
+        var normA = norms[0].squareRoot(), normB = norms[1].squareRoot()
         if !(normA > 1e-8) { normA = 1 }
         if !(normB > 1e-8) { normB = 1 }
         var dot = 0.0
@@ -155,7 +206,11 @@ enum ModelMergeKernels {
             cb = T(sinDouble(Double(tt) * theta) / s)
         }
         var out = [T](repeating: 0, count: a.count)
-        for j in a.indices { out[j] = ca * a[j] + cb * b[j] }
+        out.withUnsafeMutableBufferPointer { o in
+            a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in
+                Parallel.forEachRange(count: o.count) { range in for j in range { o[j] = ca * x[j] + cb * y[j] } }
+            } }
+        }
         return out
     }
 
@@ -168,28 +223,39 @@ enum ModelMergeKernels {
         let rows = columns == 0 ? 0 : count / columns
         let k = inputs.count
         var average = [T](repeating: 0, count: count)
-        for x in inputs { for j in 0..<count { average[j] = average[j] + x[j] } }
         let kk = T(k)
-        for j in 0..<count { average[j] = average[j] / kk }
+        average.withUnsafeMutableBufferPointer { m in withBuffers(inputs) { xs in
+            Parallel.forEachRange(count: count) { range in
+                for x in xs { for j in range { m[j] = m[j] + x[j] } }
+                for j in range { m[j] = m[j] / kk }
+            }
+        } }
         var out = [T](repeating: 0, count: count)
-        for r in 0..<rows {
-            let range = r * columns ..< (r + 1) * columns
-            var cosines: [Double] = []
-            for p in 0..<k {
-                for q in (p + 1)..<k {
-                    var dot = 0.0, np = 0.0, nq = 0.0
-                    for j in range {
-                        let dp = Double(inputs[p][j] - base[j]), dq = Double(inputs[q][j] - base[j])
-                        dot += dp * dq; np += dp * dp; nq += dq * dq
+        // Rows are independent (each its own cosine and t): whole rows to each core.
+        out.withUnsafeMutableBufferPointer { o in base.withUnsafeBufferPointer { b in average.withUnsafeBufferPointer { m in
+            withBuffers(inputs) { xs in
+                Parallel.forEachRange(count: rows, minimumChunk: max(1, (1 << 16) / max(columns, 1))) { rowRange in
+                    for r in rowRange {
+                        let range = r * columns ..< (r + 1) * columns
+                        var cosines: [Double] = []
+                        for p in 0..<k {
+                            for q in (p + 1)..<k {
+                                var dot = 0.0, np = 0.0, nq = 0.0
+                                for j in range {
+                                    let dp = Double(xs[p][j] - b[j]), dq = Double(xs[q][j] - b[j])
+                                    dot += dp * dq; np += dp * dp; nq += dq * dq
+                                }
+                                cosines.append(min(1, max(-1, dot / max(np.squareRoot() * nq.squareRoot(), 1e-6))))
+                            }
+                        }
+                        let cosine = cosines.reduce(0, +) / Double(cosines.count)
+                        let denominator = 1 + Double(k - 1) * cosine
+                        let t = T(abs(denominator) < 1e-6 ? 0 : Double(k) * cosine / denominator)
+                        for j in range { o[j] = t * m[j] + (1 - t) * b[j] }
                     }
-                    cosines.append(min(1, max(-1, dot / max(np.squareRoot() * nq.squareRoot(), 1e-6))))
                 }
             }
-            let cosine = cosines.reduce(0, +) / Double(cosines.count)
-            let denominator = 1 + Double(k - 1) * cosine
-            let t = T(abs(denominator) < 1e-6 ? 0 : Double(k) * cosine / denominator)
-            for j in range { out[j] = t * average[j] + (1 - t) * base[j] }
-        }
+        } } }
         return out
     }
 }

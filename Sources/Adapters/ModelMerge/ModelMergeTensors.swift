@@ -16,13 +16,17 @@ enum ModelMergeTensors {
     static let floatTypes: Set<DType> = [.F32, .F16, .BF16, .F64]
 
     static func merge(_ tensor: PlannedTensor, data: [TensorData], output: TensorInfo, config: ModelMergeConfig,
-                      slices: [OutputSlice], seed: UInt64) throws -> TensorData {
+                      slices: [OutputSlice], seed: UInt64, loaded: () -> Void = {}) throws -> TensorData {
+        // `loaded` runs once the inputs are copied into working arrays: the caller drops
+        // their mapped pages then, not after the merge, so they and the copies do not add up.
         let working = config.dtype ?? data[0].info.dtype
         if working == .F64 {
             let values: [[Double]] = try data.map { try load($0, working: working) }
+            loaded()
             return try store(compute(tensor, values, output: output, config: config, slices: slices, seed: seed), as: output)
         }
         let values: [[Float]] = try data.map { try load($0, working: working) }
+        loaded()
         return try store(compute(tensor, values, output: output, config: config, slices: slices, seed: seed), as: output)
     }
 
