@@ -30,7 +30,7 @@ extension LlamaModel: DecoderLanguageModel {
         let H = config.heads, KV = config.keyValueHeads, d = config.headDimension
         let QW = config.queryWidth, KW = config.keyValueWidth, I = config.intermediate
 
-        tokens.withUnsafeBufferPointer { gatherRows(act.embedded.pointer, table: tokenEmbedding.value.pointer, tokens: $0, width: C) }
+        tokens.withUnsafeBufferPointer { tokenEmbedding.gatherRows(into: act.embedded.pointer, indices: $0) }
         var residual = act.embedded
         for (index, (block, layer)) in zip(blocks, act.layers).enumerated() {
             RMSNorm.forward(output: layer.norm1.pointer, rstd: layer.rstd1.pointer, input: residual.pointer,
