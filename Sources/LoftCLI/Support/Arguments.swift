@@ -64,7 +64,7 @@ struct ModelOptions: ParsableArguments {
     var adapter: String?
     @Option(help: "Tokenizer directory (default: the --base directory).")
     var tokenizer: String?
-    @Option(help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16.")
+    @Option(name: .customLong("base-dtype"), help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16.")
     var baseDType: BaseDType = .auto
 
     /// Where the tokenizer is looked for.
