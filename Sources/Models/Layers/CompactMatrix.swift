@@ -48,11 +48,14 @@ public final class CompactMatrix: @unchecked Sendable {
 
     /// tile[i][j] = self[rowRange.lowerBound + i][columnRange.lowerBound + j], tile row-major
     /// with `columnRange.count` columns.
-    @inline(__always)
+    /// Both cores share a large tile: sgemm runs on both, so a tile widened on one would leave
+    /// the other idle in between.
     func widen(rows rowRange: Range<Int>, columns columnRange: Range<Int>, into tile: UnsafeMutablePointer<Float>) {
         let width = columnRange.count
-        for (i, row) in rowRange.enumerated() {
-            widen(bits + row * columns + columnRange.lowerBound, count: width, into: tile + i * width)
+        Parallel.forEachRange(count: rowRange.count, minimumChunk: max(1, (1 << 16) / max(width, 1))) { range in
+            for i in range {
+                self.widen(self.bits + (rowRange.lowerBound + i) * self.columns + columnRange.lowerBound, count: width, into: tile + i * width)
+            }
         }
     }
 
