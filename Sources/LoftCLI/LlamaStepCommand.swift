@@ -42,7 +42,11 @@ struct LlamaStepCommand: ParsableCommand {
     func run() throws {
         var benchmark = LlamaStepBenchmark()
         benchmark.shape = shape
-        if let layers { benchmark.config.layers = layers; benchmark.gpt2Layers = layers }
+        if let layers {
+            benchmark.config.layers = layers
+            benchmark.config.windows = Array(repeating: nil, count: layers)
+            benchmark.gpt2Layers = layers
+        }
         benchmark.baseDType = baseDType == .bf16 ? .bfloat16 : baseDType == .f16 ? .float16 : nil
         (benchmark.batch, benchmark.sequence, benchmark.rank, benchmark.steps, benchmark.optimizer) = (batch, seq, rank, steps, optimizer.rawValue)
         let r = try benchmark.run()

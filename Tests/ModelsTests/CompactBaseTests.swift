@@ -166,3 +166,15 @@ func llamaCompactBaseEqualsFloatOnRoundedWeights(fixture: String, dtype: Compact
     #expect(BaseDType.auto.resolved(for: .BF16) == .bf16 && BaseDType.auto.resolved(for: .F16) == .f16)
     #expect(BaseDType.auto.resolved(for: .F32) == .f32 && BaseDType.bf16.resolved(for: .F32) == .bf16)
 }
+
+/// Untying a tied head copies the 16-bit embedding into a float32 head and leaves the
+/// embedding in 16 bits.
+@Test func untyingAHeadKeepsTheEmbeddingCompact() throws {
+    let model = try LlamaFixtures.load("mha-tied")
+    model.storeFrozenWeights(as: .bfloat16)
+    let embedding = try #require(model.tokenEmbedding.compact).widened().array
+    model.untieHead()
+    #expect(model.tokenEmbedding.compact != nil)
+    #expect(model.head !== model.tokenEmbedding && model.head.compact == nil)
+    #expect(model.head.value.array == embedding)
+}

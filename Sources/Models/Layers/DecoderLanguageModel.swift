@@ -35,7 +35,9 @@ extension DecoderLanguageModel {
     /// A trainable lm_head initialised from the tied embedding, or nil when already untied.
     func untiedHeadCopy() -> Parameter? {
         guard untiedHead == nil else { return nil }
-        return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        // An embedding held in 16 bits stays so: only the new head is float32.
+        let values = tokenEmbedding.compact?.widened() ?? FloatBuffer(tokenEmbedding.value.array)
+        return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: values)
     }
 
     /// Checks the input, reallocates `slot` when (batch, sequence) changed (the old buffers
