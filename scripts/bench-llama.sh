@@ -1,49 +1,89 @@
 #!/usr/bin/env bash
-# LLaMA fine-tuning throughput and memory on the SmolLM-135M shape (30 layers, hidden 576,
-# 9 heads / 3 key-value heads, MLP 1536, vocab 49152, tied; random weights), batch 4 x 256
-# tokens, LoRA rank 16 on all seven projections, float32: loft with LoFT-AdamW (and with
-# LoRA-AdamW) against PyTorch + PEFT LoRA with AdamW (scripts/bench/llama_torch.py), both
-# on 2 threads, in the same run. Prints a markdown table to stdout.
+# Fine-tuning throughput, memory and model FLOPs utilisation (MFU) on two shapes with random
+# weights, batch 4 x 256 tokens, LoRA rank 16 on every projection:
+#   SmolLM-135M (LLaMA layout: 30 layers, hidden 576, 9 heads / 3 key-value heads, MLP 1536,
+#   vocab 49152, tied) and GPT-2 124M (12 layers x 768, vocab 50257, tied);
+# loft with LoFT-AdamW and LoRA-AdamW, the base in float32 and held in bf16 (--base-dtype),
+# against PyTorch + PEFT LoRA with AdamW (scripts/bench/llama_torch.py) with its base in
+# float32 and in bf16, all on 2 threads, in the same run. MFU = the step's matrix-product
+# FLOPs (Experiments/StepFlops.swift) per second of step time over the sgemm rate loft
+# measures in the same process right after its steps; a PyTorch row is set against the rate
+# of the loft row before it (same shape, same FLOPs). Prints a markdown table to stdout.
 # Usage: scripts/bench-llama.sh [BIN]   (default .build/release/loft)
-# Environment: BENCH_STEPS (timed steps after one warm-up, default 3), BENCH_LAYERS (30),
+# Environment: BENCH_STEPS (timed steps after one warm-up, default 3), BENCH_LAYERS (the
+#              shapes' own depth when unset), BENCH_SHAPES ("smollm-135m gpt2-124m"),
 #              PYTHON (python3).
 set -euo pipefail
 BIN=${1:-.build/release/loft}
 STEPS=${BENCH_STEPS:-3}
-LAYERS=${BENCH_LAYERS:-30}
+SHAPES=${BENCH_SHAPES:-smollm-135m gpt2-124m}
 PYTHON=${PYTHON:-python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
+layers=()
+[ -n "${BENCH_LAYERS:-}" ] && layers=(--layers "$BENCH_LAYERS")
 
 field() { # json key
     "$PYTHON" -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"
 }
-row() { # label json
-    printf "| %s | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |\n" "$1" \
-        "$(field "$2" tokens_per_second)" "$(field "$2" seconds_per_step)" "$(field "$2" cpu_seconds_per_step)" \
-        "$(field "$2" forward_backward_seconds)" "$(field "$2" optimizer_seconds)" "$(field "$2" peak_rss_mib)"
+# row label json [reference-loft-json]: MFU from the row's own figures, or for PyTorch from
+# the reference loft row's FLOPs and sgemm rate.
+row() {
+    "$PYTHON" - "$1" "$2" "${3:-}" <<'PY'
+import json, sys
+label, r = sys.argv[1], json.loads(sys.argv[2])
+ref = json.loads(sys.argv[3]) if sys.argv[3] else r
+mfu = ref["matrix_gflop_per_step"] / r["seconds_per_step"] / ref["sgemm_gflops"]
+share = r["optimizer_seconds"] / r["seconds_per_step"]
+print(f"| {label} | {r['tokens_per_second']:.1f} | {r['seconds_per_step']:.2f} | {r['cpu_seconds_per_step']:.2f} | "
+      f"{r['forward_backward_seconds']:.2f} | {r['optimizer_seconds']:.2f} ({100 * share:.0f}%) | {100 * mfu:.0f}% | {r['peak_rss_mib']:.0f} |")
+PY
+}
+loft_step() { # shape optimizer base-dtype
+    "$BIN" experiment llama-step --shape "$1" --optimizer "$2" --base-dtype "$3" --steps "$STEPS" "${layers[@]}" --json
+}
+torch_step() { # shape base-dtype
+    "$PYTHON" "$HERE/bench/llama_torch.py" --shape "$1" --base-dtype "$2" --steps "$STEPS" "${layers[@]}" --threads 2 2>/dev/null | tail -1
 }
 
-load_before=$(cut -d' ' -f1 /proc/loadavg)
-loft_loft=$("$BIN" experiment llama-step --optimizer loft --steps "$STEPS" --layers "$LAYERS" --json)
-torch=$("$PYTHON" "$HERE/bench/llama_torch.py" --steps "$STEPS" --layers "$LAYERS" --threads 2 2>/dev/null | tail -1) || torch=""
-loft_lora=$("$BIN" experiment llama-step --optimizer lora --steps "$STEPS" --layers "$LAYERS" --json)
-load_after=$(cut -d' ' -f1 /proc/loadavg)
+shapes_note=""
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+table=""
+for shape in $SHAPES; do
+    f32_loft=$(loft_step "$shape" loft f32)
+    f32_lora=$(loft_step "$shape" lora f32)
+    bf16_loft=$(loft_step "$shape" loft bf16)
+    bf16_lora=$(loft_step "$shape" lora bf16)
+    table+="$(row "$shape, loft LoFT-AdamW, f32 base" "$f32_loft")"$'\n'
+    table+="$(row "$shape, loft LoRA-AdamW, f32 base" "$f32_lora")"$'\n'
+    table+="$(row "$shape, loft LoFT-AdamW, bf16 base" "$bf16_loft")"$'\n'
+    table+="$(row "$shape, loft LoRA-AdamW, bf16 base" "$bf16_lora")"$'\n'
+    for dtype in f32 bf16; do
+        if torch=$(torch_step "$shape" "$dtype") && [ -n "$torch" ]; then
+            reference=$f32_lora; [ "$dtype" = bf16 ] && reference=$bf16_lora
+            table+="$(row "$shape, PyTorch $(field "$torch" torch) + PEFT LoRA, AdamW, $dtype base ($(field "$torch" attention))" "$torch" "$reference")"$'\n'
+        else
+            table+="| $shape, PyTorch + PEFT, $dtype base | (torch, transformers or peft not importable) | | | | | | |"$'\n'
+        fi
+    done
+    sgemm=$(field "$f32_loft" sgemm_gflops)
+    flops=$(field "$f32_loft" matrix_gflop_per_step)
+    shapes_note+="$shape: $(printf '%.0f' "$flops") GFLOP of matrix products per step, sgemm $(printf '%.1f' "$sgemm") GFLOP/s in the LoFT f32 run. "
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "### LLaMA fine-tuning step, SmolLM-135M shape"
+echo "### Fine-tuning step: SmolLM-135M and GPT-2 124M shapes"
 echo
-echo "Random weights, $LAYERS layers, batch 4 x 256 tokens, LoRA rank 16 on q/k/v/o/gate/up/down,"
-echo "float32, 2 threads each, $STEPS timed steps after one warm-up; peak RSS = the process's"
-echo "VmHWM (weights, activations, logits, optimizer state). Seconds are wall time per step;"
-echo "CPU s/step is the process's CPU time (both threads), steadier when the machine is shared."
+echo "Random weights, batch 4 x 256 tokens, LoRA rank 16 on every projection (LLaMA: q/k/v/o/gate/up/down;"
+echo "GPT-2: c_attn, c_proj, c_fc), 2 threads each, $STEPS timed steps after one warm-up. The base is"
+echo "float32, or held in bf16 (loft: \`--base-dtype bf16\`, widened to float32 tile by tile; PyTorch:"
+echo "\`model.to(torch.bfloat16)\`, PEFT's factors float32). Seconds are wall time per step; CPU s/step is"
+echo "the process's CPU time (both threads). optimizer = its seconds per step and share of the step."
+echo "MFU = matrix-product FLOPs per step / step time / sgemm's rate measured in the same run (a PyTorch"
+echo "row uses the FLOPs and sgemm rate of the loft LoRA row of its shape and base dtype). peak RSS = VmHWM."
+echo "${shapes_note}"
 echo "$(nproc) cores; load average $load_before before, $load_after after (a shared machine: compare rows of one run)."
 echo
-echo "| run | tokens/s | s/step | CPU s/step | forward + backward | optimizer | peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-row "loft, LoFT-AdamW" "$loft_loft"
-row "loft, LoRA-AdamW" "$loft_lora"
-if [ -n "$torch" ]; then
-    row "PyTorch $(field "$torch" torch) + PEFT LoRA, AdamW ($(field "$torch" attention))" "$torch"
-else
-    echo "| PyTorch + PEFT | (torch, transformers or peft not importable) | | | | | |"
-fi
+echo "| run | tokens/s | s/step | CPU s/step | forward + backward | optimizer (share) | MFU | peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s' "$table"

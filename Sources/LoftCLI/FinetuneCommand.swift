@@ -67,6 +67,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Continue the run checkpointed in this directory (same base, data and settings).") var resume: String?
     @Option(parsing: .unconditional, help: "Steps between evaluations and checkpoints (default a tenth of the steps).") var evalInterval: Int?
     @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
+    @Option(name: .customLong("base-dtype"), help: "How the frozen base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16. Trained weights stay f32.")
+    var baseDType: BaseDType = .auto
     @OptionGroup var format: JSONOutput
     @Option(help: .hidden) var stopAfter: Int?
 
@@ -87,6 +89,7 @@ struct FinetuneCommand: ParsableCommand {
         request.resume = resume
         request.overwrite = overwrite.overwrite
         request.tokenizer = tokenizer
+        request.baseDType = baseDType
         request.batch = batch
         request.sequence = seq
         request.epochs = epochs

@@ -33,6 +33,9 @@ public final class ModelSource {
     public var tokenizerPath: String?
     /// What the user should be told (guessed settings): printed by the command on stderr.
     public private(set) var notes: [String] = []
+    /// How the model's frozen 2-D weights are held once loaded (`--base-dtype`); float32
+    /// unless a command asks otherwise.
+    public var baseDType: BaseDType = .f32
 
     public init(path: String, directory: String?, ownsDirectory: Bool, reader: TensorReader, config: JSONValue?, configPath: String?, tokenizerPath: String?) {
         self.path = path

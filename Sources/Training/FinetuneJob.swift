@@ -38,6 +38,9 @@ public struct FinetuneRequest: Sendable {
     /// Continuing a run (`resume` is `output`) needs no permission: they are its own files.
     public var overwrite = false
     public var options = TrainingOptions()
+    /// How the frozen base weights are held (`--base-dtype`): float32, or 16 bits multiplied
+    /// tile by tile; trained weights are float32 whatever this says.
+    public var baseDType: BaseDType = .f32
 
     public init(base: String?, data: String, output: String) {
         self.base = base
@@ -93,8 +96,14 @@ public final class FinetuneJob {
         if let config = request.initConfig {
             source = nil
             model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
+            switch request.baseDType {
+            case .bf16: model.trainable.storeFrozenWeights(as: .bfloat16)
+            case .f16: model.trainable.storeFrozenWeights(as: .float16)
+            case .auto, .f32: break
+            }
         } else {
             let source = try ModelSource.open(request.base!)
+            source.baseDType = request.baseDType
             self.source = source
             model = try LoadedModel.load(source)
         }

@@ -8,6 +8,7 @@ import TensorIO
 import Training
 
 extension TrainingMethod: ExpressibleByArgument {}
+extension BaseDType: ExpressibleByArgument {}
 extension ScheduleShape: ExpressibleByArgument {}
 extension OptimizerBenchmark.Method: ExpressibleByArgument {}
 
@@ -63,6 +64,8 @@ struct ModelOptions: ParsableArguments {
     var adapter: String?
     @Option(help: "Tokenizer directory (default: the --base directory).")
     var tokenizer: String?
+    @Option(name: .customLong("base-dtype"), help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16.")
+    var baseDType: BaseDType = .auto
 
     /// Where the tokenizer is looked for.
     var tokenizerPath: String { tokenizer ?? base }

@@ -50,10 +50,9 @@ extension GPT2Model {
         let mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n)
         let maxRank = projections.compactMap(\.adapter?.rank).max() ?? 0
         let adapterHidden = FloatBuffer(count: max(1, n * maxRank))
-        for (i, token) in tokens.enumerated() {
-            let row = x.pointer + i * C
-            let wte = tokenEmbedding.value.pointer + Int(token) * C, wpe = positionEmbedding.value.pointer + (start + i) * C
-            for c in 0..<C { row[c] = wte[c] + wpe[c] }
+        tokens.withUnsafeBufferPointer {
+            Embedding.forward(output: x.pointer, tokens: $0, tokenTable: tokenEmbedding, positionTable: positionEmbedding,
+                              firstPosition: start, sequence: n)
         }
         for (block, cached) in zip(blocks, cache.qkv) {
             LayerNorm.forward(output: normed.pointer, mean: mean.pointer, rstd: rstd.pointer, input: x.pointer,
@@ -75,7 +74,7 @@ extension GPT2Model {
                           weight: finalNormWeight.value.pointer, bias: finalNormBias.value.pointer, rows: 1, channels: C, epsilon: eps)
         var logits = [Float](repeating: 0, count: config.vocabularySize)
         logits.withUnsafeMutableBufferPointer {
-            Linear.forward(output: $0.baseAddress!, input: normed.pointer, weight: head.value.pointer, bias: nil,
+            Linear.forward(output: $0.baseAddress!, input: normed.pointer, weight: head, bias: nil,
                            rows: 1, inFeatures: C, outFeatures: config.vocabularySize, layout: .outIn)
         }
         return logits

@@ -22,7 +22,7 @@ extension GPT2Model {
             source.note("\(source.path): no config.json beside it: GPT-2 settings inferred from the tensor shapes, "
                 + "assuming 64-wide heads (\(config.heads) of \(config.channels) channels); put the model's config.json beside it if that is wrong")
         }
-        return try GPT2Model(config: config, reader: source.reader)
+        return try GPT2Model(config: config, reader: source.reader, baseDType: source.baseDType)
     }
 
     public static func load(path: String) throws -> GPT2Model { try load(ModelSource.open(path)) }

@@ -75,22 +75,24 @@ public final class GPT2Model: TrainableModel {
         projections = blocks.flatMap(\.projections)
     }
 
-    /// Loads every weight from `reader` (keys with or without `transformer.`), upcast to float32.
-    public convenience init(config: GPT2Config, reader: TensorReader) throws {
+    /// Loads every weight from `reader` (keys with or without `transformer.`), upcast to
+    /// float32, or the 2-D ones held in 16 bits as `baseDType` says.
+    public convenience init(config: GPT2Config, reader: TensorReader, baseDType: BaseDType = .f32) throws {
         try config.validate(path: reader.path)
         let names = Set(reader.tensors.map(\.name))
         func load(_ name: String, _ shape: [Int]) throws -> Parameter {
             let bare = String(name.dropFirst("transformer.".count))
             let stored = names.contains(name) ? name : names.contains(bare) ? bare : nil
             guard let stored else { throw ModelError.missingTensor(path: reader.path, name: name) }
-            return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: stored, shape: shape))
+            return try loadParameter(reader, name: name, stored: stored, shape: shape, baseDType: baseDType)
         }
         var head: Parameter?
         if names.contains("lm_head.weight") {
             let candidate = try load("lm_head.weight", [config.vocabularySize, config.channels])
             let wteName = names.contains("transformer.wte.weight") ? "transformer.wte.weight" : "wte.weight"
             let wte = try loadFloats(reader, name: wteName, shape: [config.vocabularySize, config.channels])
-            if !(0..<wte.count).allSatisfy({ wte[$0] == candidate.value[$0] }) { head = candidate }
+            let stored = try loadFloats(reader, name: "lm_head.weight", shape: candidate.shape)
+            if !(0..<wte.count).allSatisfy({ wte[$0] == stored[$0] }) { head = candidate }
         }
         try self.init(config: config, untiedHead: head, load: load)
     }

@@ -21,8 +21,8 @@ extension GPT2Model: DecoderLanguageModel {
         }
 
         tokens.withUnsafeBufferPointer {
-            Embedding.forward(output: act.embedded.pointer, tokens: $0.baseAddress!, tokenTable: tokenEmbedding.value.pointer,
-                              positionTable: positionEmbedding.value.pointer, batch: batch, sequence: sequence, channels: C)
+            Embedding.forward(output: act.embedded.pointer, tokens: $0, tokenTable: tokenEmbedding,
+                              positionTable: positionEmbedding, sequence: sequence)
         }
         var residual = act.embedded
         let gelu = config.activation

@@ -25,7 +25,7 @@ extension LlamaModel {
             throw ModelError.invalidConfig(path: source.expectedConfigPath,
                                            reason: "a LLaMA-layout checkpoint needs its config.json (rope_theta, rms_norm_eps, heads are in no tensor)")
         }
-        return try LlamaModel(config: try LlamaConfig(json: json, path: path), reader: source.reader)
+        return try LlamaModel(config: try LlamaConfig(json: json, path: path), reader: source.reader, baseDType: source.baseDType)
     }
 
     public static func load(path: String) throws -> LlamaModel { try load(ModelSource.open(path)) }

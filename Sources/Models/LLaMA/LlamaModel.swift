@@ -109,12 +109,13 @@ public final class LlamaModel: TrainableModel {
         projections = blocks.flatMap(\.projections)
     }
 
-    /// Loads every weight from `reader`, upcast to float32 (F16, BF16, F64 accepted). With
-    /// tie_word_embeddings an `lm_head.weight` in the file is ignored (the head is embed_tokens).
-    public convenience init(config: LlamaConfig, reader: TensorReader) throws {
+    /// Loads every weight from `reader`, upcast to float32 (F16, BF16, F64 accepted), or the
+    /// 2-D ones held in 16 bits as `baseDType` says. With tie_word_embeddings an
+    /// `lm_head.weight` in the file is ignored (the head is embed_tokens).
+    public convenience init(config: LlamaConfig, reader: TensorReader, baseDType: BaseDType = .f32) throws {
         try config.validate(path: reader.path)
         try self.init(config: config) { name, shape in
-            Parameter(name: name, shape: shape, value: try loadFloats(reader, name: name, shape: shape))
+            try loadParameter(reader, name: name, shape: shape, baseDType: baseDType)
         }
     }
 

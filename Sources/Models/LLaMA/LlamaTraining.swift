@@ -36,7 +36,7 @@ extension LlamaModel: DecoderLanguageModel {
         let QW = config.queryWidth, KW = config.keyValueWidth, I = config.intermediate
         let offset = config.layout.normWeightOffset, scale = config.attentionScale
 
-        tokens.withUnsafeBufferPointer { gatherRows(act.embedded.pointer, table: tokenEmbedding.value.pointer, tokens: $0, width: C) }
+        tokens.withUnsafeBufferPointer { tokenEmbedding.gatherRows(into: act.embedded.pointer, indices: $0) }
         if config.layout.scaledEmbeddings { scaleInPlace(act.embedded.pointer, by: embeddingScale, count: N * C) }
         var residual = act.embedded
         for (index, (block, layer)) in zip(blocks, act.layers).enumerated() {

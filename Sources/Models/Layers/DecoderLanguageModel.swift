@@ -35,7 +35,9 @@ extension DecoderLanguageModel {
     /// A trainable lm_head initialised from the tied embedding, or nil when already untied.
     func untiedHeadCopy() -> Parameter? {
         guard untiedHead == nil else { return nil }
-        return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: FloatBuffer(tokenEmbedding.value.array))
+        // An embedding held in 16 bits stays so: only the new head is float32.
+        let values = tokenEmbedding.compact?.widened() ?? FloatBuffer(tokenEmbedding.value.array)
+        return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: values)
     }
 
     /// Checks the input, reallocates `slot` when (batch, sequence) changed (the old buffers
@@ -62,7 +64,7 @@ extension DecoderLanguageModel {
         let N = act.rows, V = vocabularySize
         if act.logits == nil { act.logits = FloatBuffer(count: N * V) }
         let logits = act.logits!
-        Linear.forward(output: logits.pointer, input: act.finalHidden.pointer, weight: head.value.pointer, bias: nil,
+        Linear.forward(output: logits.pointer, input: act.finalHidden.pointer, weight: head, bias: nil,
                        rows: N, inFeatures: hiddenSize, outFeatures: V, layout: .outIn)
         guard let targets else { return nil }
         let (loss, count) = targets.withUnsafeBufferPointer {
@@ -91,7 +93,7 @@ extension DecoderLanguageModel {
             lossSum += Double(mean) * Double(counted)
             CrossEntropy.backward(logitsToGradient: chunk, targets: chunkTargets, rows: rows, classes: V, count: count)
             Linear.backward(inputGradient: act.dChannels.pointer + start * C, weightGradient: head.gradient?.pointer, biasGradient: nil,
-                            outputGradient: chunk, input: act.finalHidden.pointer + start * C, weight: head.value.pointer,
+                            outputGradient: chunk, input: act.finalHidden.pointer + start * C, weight: head,
                             rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
         }
         backwardBlocks(act)
@@ -124,7 +126,7 @@ extension DecoderLanguageModel {
             var start = 0
             while start < N {
                 let rows = min(rowsPerBlock, N - start)
-                Linear.forward(output: act.headChunk.pointer, input: act.finalHidden.pointer + start * C, weight: head.value.pointer,
+                Linear.forward(output: act.headChunk.pointer, input: act.finalHidden.pointer + start * C, weight: head,
                                bias: nil, rows: rows, inFeatures: C, outFeatures: V, layout: .outIn)
                 body(start, rows, act.headChunk.pointer, allTargets.baseAddress! + start)
                 start += rows
@@ -150,7 +152,7 @@ extension DecoderLanguageModel {
             CrossEntropy.backward(logitsToGradient: logits.pointer, targets: $0.baseAddress!, rows: N, classes: V, count: act.countedTargets)
         }
         Linear.backward(inputGradient: act.dChannels.pointer, weightGradient: head.gradient?.pointer, biasGradient: nil,
-                        outputGradient: logits.pointer, input: act.finalHidden.pointer, weight: head.value.pointer,
+                        outputGradient: logits.pointer, input: act.finalHidden.pointer, weight: head,
                         rows: N, inFeatures: hiddenSize, outFeatures: V, layout: .outIn)
         backwardBlocks(act)
     }

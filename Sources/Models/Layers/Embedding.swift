@@ -39,3 +39,43 @@ public enum Embedding {
         }
     }
 }
+
+extension Parameter {
+    /// out[i] = row `indices[i]` of this 2-D table (an embedding lookup), whichever way the
+    /// table is held: a 16-bit table widens only the rows asked for.
+    public func gatherRows(into out: UnsafeMutablePointer<Float>, indices: UnsafeBufferPointer<Int32>) {
+        precondition(shape.count == 2, "\(name): gatherRows needs a 2-D table")
+        let width = shape[1]
+        if let compact {
+            for (i, index) in indices.enumerated() { compact.widenRow(Int(index), into: out + i * width) }
+        } else {
+            let table = value.pointer
+            for (i, index) in indices.enumerated() { (out + i * width).update(from: table + Int(index) * width, count: width) }
+        }
+    }
+
+    /// out[j] += row `index` of this 2-D table.
+    public func addRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+        let width = shape[1]
+        if let compact {
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: width)
+            defer { row.deallocate() }
+            compact.widenRow(index, into: row)
+            for j in 0..<width { out[j] += row[j] }
+        } else {
+            let row = value.pointer + index * width
+            for j in 0..<width { out[j] += row[j] }
+        }
+    }
+}
+
+extension Embedding {
+    /// x[b, t] = wte[token[b, t]] + wpe[t] with the tables as Parameters (either may be
+    /// held in 16 bits).
+    public static func forward(output x: UnsafeMutablePointer<Float>, tokens: UnsafeBufferPointer<Int32>,
+                               tokenTable wte: Parameter, positionTable wpe: Parameter, firstPosition: Int = 0, sequence: Int) {
+        let channels = wte.shape[1]
+        wte.gatherRows(into: x, indices: tokens)
+        for row in 0..<tokens.count { wpe.addRow(firstPosition + row % sequence, into: x + row * channels) }
+    }
+}

@@ -122,3 +122,48 @@ public enum LowRank {
         }
     }
 }
+
+extension Linear {
+    /// forward with the weight as a Parameter: float32, or held in 16 bits and multiplied
+    /// tile by tile (CompactProducts.swift). What every projection and head calls.
+    public static func forward(
+        output y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
+        weight: Parameter, bias: UnsafePointer<Float>?,
+        rows: Int, inFeatures: Int, outFeatures: Int, layout: WeightLayout
+    ) {
+        guard let compact = weight.compact else {
+            return forward(output: y, input: x, weight: weight.value.pointer, bias: bias,
+                           rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
+        }
+        if let bias {
+            for row in 0..<rows { (y + row * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        switch layout {
+        case .outIn: compact.productTransposed(m: rows, x, lda: inFeatures, beta: beta, y, ldc: outFeatures)
+        case .inOut: compact.product(m: rows, x, lda: inFeatures, beta: beta, y, ldc: outFeatures)
+        }
+    }
+
+    /// backward with the weight as a Parameter. A weight held in 16 bits is frozen
+    /// (setTrainable widens it), so it only ever gives the input gradient.
+    public static func backward(
+        inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dW: UnsafeMutablePointer<Float>?,
+        biasGradient db: UnsafeMutablePointer<Float>?,
+        outputGradient dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, weight: Parameter,
+        rows: Int, inFeatures: Int, outFeatures: Int, layout: WeightLayout
+    ) {
+        guard let compact = weight.compact else {
+            return backward(inputGradient: dx, weightGradient: dW, biasGradient: db, outputGradient: dy, input: x,
+                            weight: weight.value.pointer, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
+        }
+        precondition(dW == nil, "\(weight.name): a weight held in 16 bits has no gradient")
+        if let dx {
+            switch layout {
+            case .outIn: compact.product(m: rows, dy, lda: outFeatures, beta: 0, dx, ldc: inFeatures)
+            case .inOut: compact.productTransposed(m: rows, dy, lda: outFeatures, beta: 0, dx, ldc: inFeatures)
+            }
+        }
+        if let db { sumRows(into: db, dy, rows: rows, columns: outFeatures) }
+    }
+}

@@ -65,6 +65,34 @@ func loadFloats(_ reader: TensorReader, name: String, shape: [Int]) throws -> Fl
     return buffer
 }
 
+/// The parameter `name` (stored in the file as `stored`, default the same) as `baseDType`
+/// says: a 2-D weight held in 16 bits when it resolves to bf16/f16 (the file's bits copied
+/// when the file has that dtype, else rounded from float32 one tensor at a time), anything
+/// else float32. Every model starts frozen, so every 2-D weight may be held compact; one
+/// that becomes trainable is widened (Parameter.setTrainable).
+func loadParameter(_ reader: TensorReader, name: String, stored: String? = nil, shape: [Int], baseDType: BaseDType) throws -> Parameter {
+    let file = stored ?? name
+    guard shape.count == 2, let info = reader.info(for: file) else {
+        return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: file, shape: shape))
+    }
+    let dtype: CompactDType
+    switch baseDType.resolved(for: info.dtype) {
+    case .bf16: dtype = .bfloat16
+    case .f16: dtype = .float16
+    default: return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: file, shape: shape))
+    }
+    guard info.shape == shape else { throw ModelError.shapeMismatch(path: reader.path, name: file, expected: shape, found: info.shape) }
+    if (info.dtype == .BF16 && dtype == .bfloat16) || (info.dtype == .F16 && dtype == .float16) {
+        let data = try reader.data(for: file)
+        defer { reader.release(file) }
+        let matrix = CompactMatrix(rows: shape[0], columns: shape[1], dtype: dtype)
+        data.withElements(as: UInt16.self) { if let base = $0.baseAddress { matrix.bits.update(from: base, count: min($0.count, matrix.count)) } }
+        return Parameter(name: name, shape: shape, compact: matrix)
+    }
+    let floats = try loadFloats(reader, name: file, shape: shape)
+    return Parameter(name: name, shape: shape, compact: CompactMatrix(rows: shape[0], columns: shape[1], dtype: dtype, rounding: floats.pointer))
+}
+
 /// IEEE binary16 to float32, exact (subnormals, infinities and NaN included); written out
 /// so it does not depend on the platform having Float16.
 func halfToFloat(_ bits: UInt16) -> Float {

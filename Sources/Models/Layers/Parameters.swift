@@ -12,14 +12,49 @@ import Compute
 public final class Parameter {
     public let name: String
     public let shape: [Int]
-    public let value: FloatBuffer
     public private(set) var gradient: FloatBuffer?
+    /// The float32 values; nil while the weight is held in 16 bits (`compact`).
+    private var floatValue: FloatBuffer?
+    /// The frozen weight in 16 bits (`--base-dtype`), multiplied tile by tile
+    /// (CompactProducts.swift); nil when the weight is float32.
+    public private(set) var compact: CompactMatrix?
 
     public init(name: String, shape: [Int], value: FloatBuffer) {
         precondition(shape.reduce(1, *) == value.count, "Parameter \(name): shape \(shape) for \(value.count) values")
         self.name = name
         self.shape = shape
-        self.value = value.asMatrix(shape: shape)
+        floatValue = value.asMatrix(shape: shape)
+    }
+
+    /// A frozen 2-D weight held in 16 bits.
+    public init(name: String, shape: [Int], compact: CompactMatrix) {
+        precondition(shape.count == 2 && shape[0] == compact.rows && shape[1] == compact.columns,
+                     "Parameter \(name): shape \(shape) for a \(compact.rows) x \(compact.columns) matrix")
+        self.name = name
+        self.shape = shape
+        self.compact = compact
+    }
+
+    /// The float32 values. A weight held in 16 bits is widened here for good (the layers'
+    /// products never ask: they multiply `compact` tile by tile); what reads or writes the
+    /// values themselves (training it, folding an adapter into it) gets a float32 weight.
+    public var value: FloatBuffer {
+        if let floatValue { return floatValue }
+        let widened = compact!.widened()
+        floatValue = widened
+        compact = nil
+        return widened
+    }
+
+    /// How the value is held: "f32", "bf16" or "f16".
+    public var storageDType: String { compact?.dtype.rawValue ?? "f32" }
+
+    /// Holds a frozen 2-D weight in 16 bits from now on (rounded to nearest even); a no-op
+    /// for a trainable or 1-D parameter, which stay float32.
+    public func storeCompact(_ dtype: CompactDType) {
+        guard gradient == nil, shape.count == 2, let floatValue else { return }
+        compact = CompactMatrix(rows: shape[0], columns: shape[1], dtype: dtype, rounding: floatValue.pointer)
+        self.floatValue = nil
     }
 
     public convenience init(name: String, shape: [Int]) {
@@ -36,8 +71,9 @@ public final class Parameter {
     }
 
     /// Trainable parameters get a zeroed gradient buffer; frozen ones drop it.
+    /// A weight held in 16 bits is widened to float32 first: what is trained is float32.
     public func setTrainable(_ trainable: Bool) {
-        if trainable { if gradient == nil { gradient = FloatBuffer(tensorShape: shape) } } else { gradient = nil }
+        if trainable { _ = value; if gradient == nil { gradient = FloatBuffer(tensorShape: shape) } } else { gradient = nil }
     }
 }
 
@@ -130,5 +166,13 @@ extension TrainableModel {
             if on { count += 1 }
         }
         return count
+    }
+}
+
+extension TrainableModel {
+    /// Holds every frozen 2-D weight in 16 bits from now on (rounded to nearest even): what
+    /// `--base-dtype bf16|f16` does at load, for a model already in memory (a random one).
+    public func storeFrozenWeights(as dtype: CompactDType) {
+        for parameter in parameters { parameter.storeCompact(dtype) }
     }
 }

@@ -34,7 +34,7 @@ public final class Projection {
     /// y[rows, out] = x W(ᵀ) + b (+ scale x Aᵀ Bᵀ, keeping x Aᵀ in `adapterHidden`, rows·rank floats).
     public func forward(output y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
                         adapterHidden: UnsafeMutablePointer<Float>?, rows: Int) {
-        Linear.forward(output: y, input: x, weight: weight.value.pointer, bias: bias?.value.pointer,
+        Linear.forward(output: y, input: x, weight: weight, bias: bias?.value.pointer,
                        rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
         if let adapter {
             guard let adapterHidden else { preconditionFailure("Projection \(name): adapter without hidden buffer") }
@@ -50,7 +50,7 @@ public final class Projection {
                          input x: UnsafePointer<Float>, adapterHidden: UnsafePointer<Float>?,
                          adapterScratch: UnsafeMutablePointer<Float>?, rows: Int) {
         Linear.backward(inputGradient: dx, weightGradient: weight.gradient?.pointer, biasGradient: bias?.gradient?.pointer,
-                        outputGradient: dy, input: x, weight: weight.value.pointer,
+                        outputGradient: dy, input: x, weight: weight,
                         rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, layout: layout)
         if let adapter {
             guard let adapterHidden, let adapterScratch else { preconditionFailure("Projection \(name): adapter buffers missing") }

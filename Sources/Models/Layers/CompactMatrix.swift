@@ -1,0 +1,108 @@
+// A frozen weight matrix held in 16 bits (bfloat16 or float16), half the memory of float32.
+//
+// Nothing computes in 16 bits: the products (CompactProducts.swift) widen one tile of the
+// matrix at a time into a float32 scratch block and multiply it with sgemm, so the whole
+// matrix is never widened. bfloat16 and float16 widen exactly (every value is a float32), so
+// a model held this way computes what the float32 model with the same (16-bit) weights does,
+// up to the summation order of the tiles.
+
+import Compute
+
+public enum CompactDType: String, Sendable {
+    case bfloat16 = "bf16"
+    case float16 = "f16"
+}
+
+public final class CompactMatrix: @unchecked Sendable {
+    public let rows: Int
+    public let columns: Int
+    public let dtype: CompactDType
+    /// rows x columns 16-bit values, row-major.
+    public let bits: UnsafeMutablePointer<UInt16>
+
+    public init(rows: Int, columns: Int, dtype: CompactDType) {
+        precondition(rows >= 0 && columns >= 0)
+        self.rows = rows
+        self.columns = columns
+        self.dtype = dtype
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(rows * columns, 1) * 2, alignment: 64)
+        bits = raw.bindMemory(to: UInt16.self, capacity: max(rows * columns, 1))
+        bits.initialize(repeating: 0, count: max(rows * columns, 1))
+    }
+
+    /// `values` (rows x columns floats) rounded to nearest, ties to even.
+    public convenience init(rows: Int, columns: Int, dtype: CompactDType, rounding values: UnsafePointer<Float>) {
+        self.init(rows: rows, columns: columns, dtype: dtype)
+        let out = bits
+        Parallel.forEachRange(count: rows * columns) { range in
+            switch dtype {
+            case .bfloat16: for i in range { out[i] = bfloat16Bits(values[i]) }
+            case .float16: for i in range { out[i] = float16Bits(values[i]) }
+            }
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(bits).deallocate() }
+
+    public var count: Int { rows * columns }
+
+    /// tile[i][j] = self[rowRange.lowerBound + i][columnRange.lowerBound + j], tile row-major
+    /// with `columnRange.count` columns.
+    /// Both cores share a large tile: sgemm runs on both, so a tile widened on one would leave
+    /// the other idle in between.
+    func widen(rows rowRange: Range<Int>, columns columnRange: Range<Int>, into tile: UnsafeMutablePointer<Float>) {
+        let width = columnRange.count
+        Parallel.forEachRange(count: rowRange.count, minimumChunk: max(1, (1 << 16) / max(width, 1))) { range in
+            for i in range {
+                self.widen(self.bits + (rowRange.lowerBound + i) * self.columns + columnRange.lowerBound, count: width, into: tile + i * width)
+            }
+        }
+    }
+
+    /// out[0..<count] = the floats of `source`.
+    @inline(__always)
+    func widen(_ source: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        switch dtype {
+        case .bfloat16:
+            // bfloat16 is the upper half of a float32: a shift the compiler vectorises.
+            for j in 0..<count { out[j] = Float(bitPattern: UInt32(source[j]) << 16) }
+        case .float16:
+            float16Table.withUnsafeBufferPointer { table in
+                for j in 0..<count { out[j] = table[Int(source[j])] }
+            }
+        }
+    }
+
+    /// Row `row` as floats into `out` (columns floats): an embedding lookup.
+    public func widenRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "CompactMatrix: row \(row) of \(rows)")
+        widen(bits + row * columns, count: columns, into: out)
+    }
+
+    /// The whole matrix as a float32 matrix (for a weight that becomes trainable).
+    public func widened() -> FloatBuffer {
+        let buffer = FloatBuffer(rows: rows, columns: columns)
+        let out = buffer.pointer
+        Parallel.forEachRange(count: rows) { range in
+            for row in range { self.widen(self.bits + row * self.columns, count: self.columns, into: out + row * self.columns) }
+        }
+        return buffer
+    }
+}
+
+/// float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN), as torch's
+/// `.to(torch.bfloat16)` rounds.
+@inline(__always)
+func bfloat16Bits(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: rounded >> 16)
+}
+
+/// float32 -> IEEE binary16 bits, round to nearest even (overflow to infinity).
+@inline(__always)
+func float16Bits(_ value: Float) -> UInt16 { Float16(value).bitPattern }
+
+/// Every float16 bit pattern's float32 value: widening by lookup.
+let float16Table: [Float] = (0...0xFFFF).map { halfToFloat(UInt16($0)) }
