@@ -55,7 +55,10 @@ public enum AdapterDiff {
             let normA = abs(x.scale) * AdapterSummary.productNorm(a: xa, b: xb, rank: x.rank, rows: x.bRows, columns: x.aColumns)
             let normB = abs(y.scale) * AdapterSummary.productNorm(a: ya, b: yb, rank: y.rank, rows: y.bRows, columns: y.aColumns)
             let inner = x.scale * y.scale * innerProduct(xa, xb, x.rank, ya, yb, y.rank, rows: x.bRows, columns: x.aColumns)
-            let difference = max(0, normA * normA + normB * normB - 2 * inner).squareRoot()
+            // The expansion cancels to rounding (about 1e-10 of the norms), not zero, for
+            // identical deltas; the same factors and scale are exactly the same change.
+            let identical = x.scale == y.scale && x.rank == y.rank && xa == ya && xb == yb
+            let difference = identical ? 0 : max(0, normA * normA + normB * normB - 2 * inner).squareRoot()
             var magnitude: Double?
             var magnitudesAgree = true
             if let mx = x.magnitude, let my = y.magnitude {
