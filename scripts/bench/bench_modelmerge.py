@@ -274,8 +274,9 @@ def main(loft):
         "Agreement: ties differs from mergekit only where equal magnitudes straddle the density cut: mergekit ranks "
         "with `torch.argsort`, which is not stable, so which of the equal elements it keeps is unspecified; loft keeps "
         "them in position order (on the tiny fixtures, which have no such ties, the outputs are identical bit for bit). "
-        "slerp: torch sums the norms and the dot product in its own vectorised order, loft in float64, so the "
-        "coefficients can differ in the last bit. Extraction: the relative error ||D - B A||_F / ||D||_F of each "
+        "slerp: mergekit computes the norms and the dot product of the whole tensor in float32 and `arccos` "
+        "magnifies their rounding (by 1 / sin(theta), about 10 here), so its two coefficients differ from loft's "
+        "(float64 sums) in their last digits, which moves nearly every element, by at most the difference shown. Extraction: the relative error ||D - B A||_F / ||D||_F of each "
         "tool's LoRA modules, computed from the written files; mergekit's full SVD gives each module's best rank-16 "
         "error (Eckart-Young), loft's randomized SVD (rank 16 is small next to these matrices) comes within the "
         "worst-module ratio shown.",
