@@ -16,7 +16,8 @@
 //                                             into the wrapped layer (bias = "lora_only")
 //   module whose 2-D weight is not targeted   skipped, reported with its delta norm
 //
-// SVD: LAPACK's on the whole matrix when its smaller side is at most `denseLimit`, else
+// SVD: LAPACK's on the whole matrix when its smaller side is at most `denseLimit` and the
+// rank is not small next to it (4 (rank + 10) > smaller side), else
 // randomized (the leading --rank triplets). The relative error ||D - B A||_F / ||D||_F is
 // exact either way: ||D||² - sum of the kept s², since U and V are orthonormal.
 
@@ -253,7 +254,11 @@ public enum LoraExtraction {
     /// (`transposed`: a Conv1D weight stored in x out); nil when they would not be smaller.
     static func decompose(_ delta: [Double], rows: Int, columns: Int, norm: Double, options: ExtractOptions, transposed: Bool) -> Factors? {
         let cap = min(options.rank, rows, columns)
-        let svd = min(rows, columns) <= options.denseLimit
+        // The randomized SVD costs O(m n (R + 10)) against LAPACK's O(m n min(m, n)): used
+        // for large matrices, and for a rank small next to the matrix (a quarter of its
+        // smaller side, oversampling included), where it is many times cheaper.
+        let small = min(rows, columns)
+        let svd = small <= options.denseLimit && 4 * (cap + 10) > small
             ? SVD.thin(delta, rows: rows, columns: columns)
             : SVD.randomized(delta, rows: rows, columns: columns, rank: cap)
         let energy = norm * norm

@@ -95,8 +95,8 @@ public enum ModelMerge {
             let tensor = planned[byName[info.name]!]
             let data = try tensor.inputs.map { try readers[$0.model]!.data(for: $0.tensor) }
             pending = tensor.inputs
-            let result = try ModelMergeTensors.merge(tensor, data: data, output: info, config: config, slices: slices, seed: options.seed) {
-                for (model, name) in tensor.inputs { readers[model]!.release(name) }
+            let result = try ModelMergeTensors.merge(tensor, data: data, output: info, config: config, slices: slices, seed: options.seed) { i in
+                readers[tensor.inputs[i].model]!.release(tensor.inputs[i].tensor)
             }
             report.tensorsMerged += 1
             report.bytesWritten += info.byteCount

@@ -45,20 +45,26 @@ enum ModelMergeKernels {
     /// only when normalize).
     static func taskArithmetic<T: BinaryFloatingPoint>(base: [T], inputs: [[T]], weights: [Double], densities: [Double],
                                                        gammas: [Double], seeds: [UInt64], method: TaskArithmetic) -> [T] {
+        var deltas = inputs
+        return taskArithmetic(base: base, consuming: &deltas, weights: weights, densities: densities, gammas: gammas, seeds: seeds, method: method)
+    }
+
+    /// The same, turning `inputs` into the weighted deltas in place (no second array per
+    /// input when the caller hands its arrays over).
+    static func taskArithmetic<T: BinaryFloatingPoint>(base: [T], consuming inputs: inout [[T]], weights: [Double], densities: [Double],
+                                                       gammas: [Double], seeds: [UInt64], method: TaskArithmetic) -> [T] {
         let count = base.count
         guard !inputs.isEmpty else { return base }
         let w = weights.map { T($0) }
         // Each input's delta is independent of the others' (its own selection or mask), so the
         // inputs go to the cores together; the per-element operations are the same either way.
-        var deltas = [[T]](repeating: [], count: inputs.count)
-        deltas.withUnsafeMutableBufferPointer { slots in
-            Parallel.forEachPiece(count: inputs.count, pieceSize: 1) { pieces in
+        inputs.withUnsafeMutableBufferPointer { slots in
+            Parallel.forEachPiece(count: slots.count, pieceSize: 1) { pieces in
                 for i in pieces {
-                    var delta = [T](repeating: 0, count: count)
+                    var delta: [T] = []
+                    swap(&delta, &slots[i])
                     delta.withUnsafeMutableBufferPointer { d in
-                        inputs[i].withUnsafeBufferPointer { x in
-                            base.withUnsafeBufferPointer { b in for j in 0..<count { d[j] = x[j] - b[j] } }
-                        }
+                        base.withUnsafeBufferPointer { b in for j in 0..<count { d[j] = d[j] - b[j] } }
                     }
                     switch method.sparsification {
                     case nil: break
@@ -68,10 +74,12 @@ enum ModelMergeKernels {
                     }
                     let weight = w[i]
                     delta.withUnsafeMutableBufferPointer { d in for j in 0..<count { d[j] = d[j] * weight } }
-                    slots[i] = delta
+                    swap(&delta, &slots[i])
                 }
             }
         }
+        let deltas = inputs
+        inputs = []
 
         // One pass writes the result: no per-element divisor or sum arrays beside the deltas.
         let lambda = T(method.lambda)

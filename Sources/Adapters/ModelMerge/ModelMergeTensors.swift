@@ -16,21 +16,21 @@ enum ModelMergeTensors {
     static let floatTypes: Set<DType> = [.F32, .F16, .BF16, .F64]
 
     static func merge(_ tensor: PlannedTensor, data: [TensorData], output: TensorInfo, config: ModelMergeConfig,
-                      slices: [OutputSlice], seed: UInt64, loaded: () -> Void = {}) throws -> TensorData {
-        // `loaded` runs once the inputs are copied into working arrays: the caller drops
-        // their mapped pages then, not after the merge, so they and the copies do not add up.
+                      slices: [OutputSlice], seed: UInt64, loaded: (Int) -> Void = { _ in }) throws -> TensorData {
+        // `loaded(i)` runs once input i is copied into its working array: the caller drops its
+        // mapped pages then, so the mapping and the copy of one input at most are resident.
         let working = config.dtype ?? data[0].info.dtype
         if working == .F64 {
-            let values: [[Double]] = try data.map { try load($0, working: working) }
-            loaded()
-            return try store(compute(tensor, values, output: output, config: config, slices: slices, seed: seed), as: output)
+            var values: [[Double]] = try data.indices.map { i in defer { loaded(i) }; return try load(data[i], working: working) }
+            return try store(compute(tensor, &values, output: output, config: config, slices: slices, seed: seed), as: output)
         }
-        let values: [[Float]] = try data.map { try load($0, working: working) }
-        loaded()
-        return try store(compute(tensor, values, output: output, config: config, slices: slices, seed: seed), as: output)
+        var values: [[Float]] = try data.indices.map { i in defer { loaded(i) }; return try load(data[i], working: working) }
+        return try store(compute(tensor, &values, output: output, config: config, slices: slices, seed: seed), as: output)
     }
 
-    static func compute<T: BinaryFloatingPoint>(_ tensor: PlannedTensor, _ values: [[T]], output: TensorInfo, config: ModelMergeConfig,
+    /// The merged tensor; `values` (the inputs in the working type) may be consumed: the
+    /// task-arithmetic family turns the inputs' arrays into their deltas in place.
+    static func compute<T: BinaryFloatingPoint>(_ tensor: PlannedTensor, _ values: inout [[T]], output: TensorInfo, config: ModelMergeConfig,
                                                 slices: [OutputSlice], seed: UInt64) throws -> [T] {
         let slice = slices[tensor.slice]
         func fail(_ problem: String) -> ModelMergeConfigError { ModelMergeConfigError(path: "", problem: problem) }
@@ -77,8 +77,10 @@ enum ModelMergeTensors {
             let s = T(scale)
             return values[0].map { $0 * s }
         case .slerp:
-            let b = tensor.baseIndex!
-            return ModelMergeKernels.slerp(t: try number("t"), values[b], values[1 - b])
+            let b = tensor.baseIndex!, t = try number("t")
+            let (x, y) = (values[b], values[1 - b])
+            values = []  // the inputs freed with the kernel's, not the caller's, last use
+            return ModelMergeKernels.slerp(t: t, x, y)
         case .modelStock:
             let b = tensor.baseIndex!
             let others = values.indices.filter { $0 != b }.map { values[$0] }
@@ -93,11 +95,16 @@ enum ModelMergeTensors {
                 consensus: [.ties, .dareTies, .breadcrumbsTies].contains(method) ? .sum : nil,
                 normalize: try flag("normalize"), rescale: try flag("rescale"), lambda: try number("lambda"))
             _ = try flag("int8_mask")  // only the mask's storage type in mergekit: same values
+            let parameters = (weights: try others.map { try required("weight", $0) },
+                              densities: try others.map { try perInput("density", $0, fallback: 1)! },
+                              gammas: try others.map { try perInput("gamma", $0, fallback: 0.01)! })
+            // The arrays handed over, not shared, so the kernel reuses them for the deltas.
+            let base = values[b]
+            var inputs = others.map { values[$0] }
+            values = []
             return ModelMergeKernels.taskArithmetic(
-                base: values[b], inputs: others.map { values[$0] },
-                weights: try others.map { try required("weight", $0) },
-                densities: try others.map { try perInput("density", $0, fallback: 1)! },
-                gammas: try others.map { try perInput("gamma", $0, fallback: 0.01)! },
+                base: base, consuming: &inputs,
+                weights: parameters.weights, densities: parameters.densities, gammas: parameters.gammas,
                 seeds: others.map { TaskTensors.seed(seed, module: tensor.output, index: $0, part: 3) },
                 method: kernel)
         }
@@ -108,7 +115,12 @@ enum ModelMergeTensors {
     static func load<T: BinaryFloatingPoint>(_ data: TensorData, working: DType) throws -> [T] {
         let count = data.info.elementCount
         if data.info.dtype == .F32 && T.self == Float.self && (working == .F32 || working == .F64) {
-            return data.withElements(as: Float.self) { Array($0) } as! [T]
+            // The bytes straight into the [T] (T is Float): `Array(...) as! [T]` would copy
+            // the whole tensor a second time, element by element.
+            return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: data.bytes)
+                initialized = count
+            }
         }
         var wide = [Double](repeating: 0, count: count)
         try wide.withUnsafeMutableBufferPointer { try HalfWidening.widen(data.info.dtype, from: data.bytes, into: $0) }
@@ -123,8 +135,8 @@ enum ModelMergeTensors {
 
     static func store<T: BinaryFloatingPoint>(_ values: [T], as info: TensorInfo) throws -> TensorData {
         let buffer = ByteBuffer(count: info.byteCount)
-        if info.dtype == .F32, let floats = values as? [Float] {
-            floats.withUnsafeBytes { buffer.bytes.copyMemory(from: $0) }
+        if info.dtype == .F32 && T.self == Float.self {
+            values.withUnsafeBytes { buffer.bytes.copyMemory(from: $0) }  // no `as? [Float]`: that copies
         } else {
             let wide = values.map { Double($0) }
             try wide.withUnsafeBufferPointer { try HalfWidening.narrow($0, to: info.dtype, into: buffer.bytes) }
