@@ -103,6 +103,9 @@ public struct MLXAffine: Sendable, Hashable {
         var window: UInt64 = 0
         var filled: UInt64 = 0
         var word = 0
+        let codesPerWord = 32 % bits == 0 ? 32 / bits : 0
+        let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: groupSize)
+        defer { codes.deallocate() }
         for group in 0..<(values.count / groupSize) {
             let start = group * groupSize
             var low = Float.infinity, high = -Float.infinity
@@ -131,9 +134,29 @@ public struct MLXAffine: Sendable, Hashable {
             scales[group] = scale
             biases[group] = bias
             guard let packed else { continue }  // the scales and biases only
-            for j in start..<(start + groupSize) {
-                let q = Swift.min(Swift.max(((values[j] - bias) / scale).rounded(.toNearestOrEven), 0), levels)
-                window |= UInt64(q.isNaN ? 0 : UInt32(q)) << filled
+            // The codes first, in a loop the compiler vectorises: mlx's
+            // clamp(round((x - bias) / scale), 0, levels) with NaN as 0, rounded to nearest
+            // even by adding and taking away 1.5 * 2^23 (exact below 2^22; the value is
+            // clamped to -1 ... levels + 1 before, which leaves the clamped result as it was).
+            for j in 0..<groupSize {
+                let x = (values[start + j] - bias) / scale
+                let clamped = x > -1 ? (x < levels + 1 ? x : levels + 1) : -1
+                let nearest = (clamped + 12_582_912) - 12_582_912
+                let q = nearest < 0 ? 0 : (nearest > levels ? levels : nearest)
+                codes[j] = (q + 8_388_608).bitPattern &- 0x4B00_0000
+            }
+            if codesPerWord > 0 {
+                // Widths that divide 32: each word holds whole codes, the first in the low bits.
+                for w in 0..<(groupSize / codesPerWord) {
+                    var packedWord: UInt32 = 0
+                    for k in 0..<codesPerWord { packedWord |= codes[w * codesPerWord + k] << UInt32(k * bits) }
+                    packed.storeBytes(of: packedWord.littleEndian, toByteOffset: 4 * word, as: UInt32.self)
+                    word += 1
+                }
+                continue
+            }
+            for j in 0..<groupSize {
+                window |= UInt64(codes[j]) << filled
                 filled += width
                 if filled >= 32 {
                     packed.storeBytes(of: UInt32(truncatingIfNeeded: window).littleEndian, toByteOffset: 4 * word, as: UInt32.self)
