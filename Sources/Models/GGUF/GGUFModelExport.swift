@@ -2,7 +2,7 @@
 // and re-laid out (GGUFArchitecture), typed by the recipe, the architecture keys and the
 // tokenizer in the metadata. Tensors stream one at a time: read, widened to float32, laid
 // out, quantized on both cores, appended, released; a tensor whose layout does not change
-// streams in slices of 4M elements, so memory stays flat however large it is.
+// streams in slices (GGUFWriter.sliceElements), so memory stays flat however large it is.
 //
 // The tensors come from a closure, so a merge can feed merged tensors straight in (no
 // intermediate file).

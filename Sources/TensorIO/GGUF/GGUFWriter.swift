@@ -117,7 +117,7 @@ public final class GGUFWriter {
     /// the writing thread before the next is asked for, so memory stays at two slices
     /// whatever the tensor's size. Slices are whole blocks (rows are whole blocks, so any
     /// block boundary is a valid cut).
-    public func write(sliceElements: Int = 1 << 22, slice: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> UnsafeBufferPointer<Float>) throws {
+    public func write(sliceElements: Int = GGUFWriter.sliceElements, slice: (Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> UnsafeBufferPointer<Float>) throws {
         guard let plan = nextTensor else { throw GGUFError(path: path, "more tensors written than planned") }
         let count = plan.elementCount
         let step = max(1, sliceElements / plan.type.blockSize) * plan.type.blockSize
@@ -142,6 +142,11 @@ public final class GGUFWriter {
         if count == 0 { try enqueue(UnsafeRawBufferPointer(start: nil, count: 0), owner: nil, padding: GGUFWriter.padded(0, alignment)) }
         next += 1
     }
+
+    /// Elements per slice: small enough that a slice's encoded bytes are still in the cache
+    /// when write() copies them (measured at 1 GiB, f16: 4M-element slices cost 0.5-1.2 s of
+    /// kernel time, 256K 0.35-0.4 s), large enough that the handing over costs nothing.
+    public static let sliceElements = 1 << 18
 
     private var scratchBuffer: ByteBuffer?
     private var encodedBuffers: [ByteBuffer?] = [nil, nil]
@@ -168,14 +173,21 @@ public final class GGUFWriter {
         try drain()
         precondition(padding < alignment)
         let zeros = self.zeros
+        let job = WriteJob(bytes: bytes, owner: owner)
         queue.async(group: inFlight) { [self] in
             do {
-                try withExtendedLifetime(owner) { try output.write(bytes, from: owner) }
+                try withExtendedLifetime(job.owner) { try output.write(job.bytes, from: job.owner) }
                 if padding > 0 { try zeros.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[0 ..< padding])) } }
             } catch {
                 writeError = error
             }
         }
+    }
+
+    /// Bytes for the writing thread and the object that keeps them alive.
+    private struct WriteJob: @unchecked Sendable {
+        let bytes: UnsafeRawBufferPointer
+        let owner: AnyObject?
     }
 
     /// Waits until every write has reached the file; rethrows the first error.

@@ -89,6 +89,28 @@ public struct MLXAffine: Sendable, Hashable {
         }
     }
 
+    /// The smallest and largest of `count` values without NaN, in a loop the compiler
+    /// vectorises: floats compared as integers whose order is theirs (a negative value's
+    /// magnitude bits flipped). NaN for both when a NaN is among them (then the caller runs
+    /// mlx's own comparisons). -0 and +0 may come out either way round: as a group's edge
+    /// neither moves the scale or the bias.
+    @inline(__always) static func range(_ values: UnsafePointer<Float>, _ count: Int) -> (low: Float, high: Float) {
+        var lowKey = Int32.max, highKey = Int32.min
+        var magnitude: UInt32 = 0
+        for j in 0..<count {
+            let bits = values[j].bitPattern
+            let key = Int32(bitPattern: bits ^ (UInt32(bitPattern: Int32(bitPattern: bits) &>> 31) & 0x7FFF_FFFF))
+            lowKey = Swift.min(lowKey, key)
+            highKey = Swift.max(highKey, key)
+            magnitude = Swift.max(magnitude, bits & 0x7FFF_FFFF)
+        }
+        if magnitude > 0x7F80_0000 { return (.nan, .nan) }
+        func value(_ key: Int32) -> Float {
+            Float(bitPattern: UInt32(bitPattern: key < 0 ? key ^ 0x7FFF_FFFF : key))
+        }
+        return (value(lowKey), value(highKey))
+    }
+
     /// Quantizes one row of `values` (already widened from T to float32): writes the bit
     /// stream to `packed` (whole uint32 words; nil: only the scales and biases are wanted) and
     /// each group's scale and bias as float32 (the caller narrows them to T).
@@ -103,13 +125,21 @@ public struct MLXAffine: Sendable, Hashable {
         var window: UInt64 = 0
         var filled: UInt64 = 0
         var word = 0
+        let codesPerWord = 32 % bits == 0 ? 32 / bits : 0
+        let codes = UnsafeMutablePointer<UInt32>.allocate(capacity: groupSize)
+        defer { codes.deallocate() }
         for group in 0..<(values.count / groupSize) {
             let start = group * groupSize
-            var low = Float.infinity, high = -Float.infinity
-            for j in start..<(start + groupSize) {
-                // std::max/min as mlx calls them: a NaN is skipped unless it comes first.
-                high = high < values[j] ? values[j] : high
-                low = values[j] < low ? values[j] : low
+            let groupValues = values.baseAddress! + start
+            var (low, high) = MLXAffine.range(groupValues, groupSize)
+            if low.isNaN {
+                low = .infinity
+                high = -.infinity
+                for j in 0..<groupSize {
+                    // std::max/min as mlx calls them: a NaN is skipped unless it comes first.
+                    high = high < groupValues[j] ? groupValues[j] : high
+                    low = groupValues[j] < low ? groupValues[j] : low
+                }
             }
             var scale: Float
             var bias: Float
@@ -131,9 +161,31 @@ public struct MLXAffine: Sendable, Hashable {
             scales[group] = scale
             biases[group] = bias
             guard let packed else { continue }  // the scales and biases only
-            for j in start..<(start + groupSize) {
-                let q = Swift.min(Swift.max(((values[j] - bias) / scale).rounded(.toNearestOrEven), 0), levels)
-                window |= UInt64(q.isNaN ? 0 : UInt32(q)) << filled
+            // The codes first, in a loop the compiler vectorises: mlx's
+            // clamp(round((x - bias) / scale), 0, levels) with NaN as 0, rounded to nearest
+            // even by adding and taking away 1.5 * 2^23 (exact below 2^22; the value is
+            // clamped to -1 ... levels + 1 before, which leaves the clamped result as it was).
+            // Plain pointer indexing: a checked `start + j` per element keeps the loop scalar.
+            for j in 0..<groupSize {
+                let x = (groupValues[j] - bias) / scale
+                let clamped = x > -1 ? (x < levels + 1 ? x : levels + 1) : -1
+                let nearest = (clamped + 12_582_912) - 12_582_912
+                let q = nearest < 0 ? 0 : (nearest > levels ? levels : nearest)
+                codes[j] = (q + 8_388_608).bitPattern &- 0x4B00_0000
+            }
+            if codesPerWord > 0 {
+                // Widths that divide 32: each word holds whole codes, the first in the low bits.
+                for w in 0..<(groupSize / codesPerWord) {
+                    var packedWord: UInt32 = 0
+                    let wordCodes = codes + w &* codesPerWord
+                    for k in 0..<codesPerWord { packedWord |= wordCodes[k] &<< UInt32(truncatingIfNeeded: k &* bits) }
+                    packed.storeBytes(of: packedWord.littleEndian, toByteOffset: 4 * word, as: UInt32.self)
+                    word += 1
+                }
+                continue
+            }
+            for j in 0..<groupSize {
+                window |= UInt64(codes[j]) << filled
                 filled += width
                 if filled >= 32 {
                     packed.storeBytes(of: UInt32(truncatingIfNeeded: window).littleEndian, toByteOffset: 4 * word, as: UInt32.self)

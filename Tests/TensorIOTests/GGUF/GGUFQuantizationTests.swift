@@ -118,7 +118,7 @@ enum GGUFFixtures {
         blocks.append([Float](repeating: 0, count: 32))
         blocks.append([Float](repeating: -0.0, count: 32))
         blocks.append([Float.leastNonzeroMagnitude] + [Float](repeating: 0, count: 31))
-        blocks.append([1e-40, -3e-41] + [Float](repeating: 1e-42, count: 30))
+        blocks.append([Float.leastNormalMagnitude / 100, -Float.leastNormalMagnitude / 400] + [Float](repeating: .leastNonzeroMagnitude * 700, count: 30))
         blocks.append([.infinity] + [Float](repeating: 1, count: 31))
         blocks.append([.nan, 3, -2] + [Float](repeating: 1, count: 29))
         blocks.append([.greatestFiniteMagnitude, -.greatestFiniteMagnitude] + [Float](repeating: 1e30, count: 30))

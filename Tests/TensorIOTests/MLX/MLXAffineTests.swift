@@ -132,3 +132,31 @@ enum MLXFixtures {
         }
     }
 }
+
+@Suite struct MLXGroupRangeTests {
+    /// The vectorised group minimum and maximum equal mlx's comparisons (numerically: -0 and
+    /// +0 may swap) on random groups at many scales, with infinities and signed zeros, and
+    /// report NaN when one is in the group.
+    @Test func rangeEqualsTheComparisonLoop() {
+        var state: UInt64 = 99
+        func random() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 11) / Float(1 << 52)
+        }
+        var groups: [[Float]] = (0..<2000).map { i in (0..<64).map { _ in random() * Float(sign: .plus, exponent: i % 200 - 100, significand: 1) } }
+        groups.append([-0.0, 0.0] + [Float](repeating: -0.0, count: 62))
+        groups.append([.infinity, -.infinity] + [Float](repeating: 1, count: 62))
+        groups.append((0..<64).map { -Float($0) - 1 })
+        for group in groups {
+            var low = Float.infinity, high = -Float.infinity
+            for x in group {
+                high = high < x ? x : high
+                low = x < low ? x : low
+            }
+            let range = group.withUnsafeBufferPointer { MLXAffine.range($0.baseAddress!, 64) }
+            #expect(range.low == low && range.high == high, "\(group.prefix(4))")
+        }
+        let withNaN = [Float](repeating: 1, count: 63) + [.nan]
+        #expect(withNaN.withUnsafeBufferPointer { MLXAffine.range($0.baseAddress!, 64) }.low.isNaN)
+    }
+}
