@@ -15,7 +15,7 @@ struct GenerateCommand: ParsableCommand {
             softmax(logits / T), among the K most likely when --top-k K > 0, with a seeded \
             generator (same seed, same text). Stops at the tokenizer's end-of-text token \
             (<|endoftext|>, <|end_of_text|>) or after --max-tokens. \
-            GPT-2 keeps a KV cache; LLaMA recomputes the context per token. Details: docs/commands/generate.md.
+            Both GPT-2 and the LLaMA-layout families keep a KV cache. Details: docs/commands/generate.md.
 
             Examples:
               loft generate --base gpt2 --prompt "Once upon a time" --max-tokens 40

@@ -12,8 +12,8 @@ extension LlamaModel: CausalLanguageModel, ConfiguredLanguageModel {
     /// As transformers' tokenizer(prompt): with the special tokens the tokenizer's template
     /// adds (LLaMA-3's BOS; SmolLM's template adds none).
     public var promptAddsSpecialTokens: Bool { true }
-    /// No KV cache yet: generation runs the full forward.
-    public func makeKeyValueCache() -> KeyValueCache? { nil }
+    /// Keys and values of the tokens so far (LlamaCache.swift): one row per new token.
+    public func makeKeyValueCache() -> KeyValueCache? { makeKVCache() }
 
     public var summary: String {
         let c = config

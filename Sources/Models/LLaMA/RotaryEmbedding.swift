@@ -65,21 +65,27 @@ public final class RotaryEmbedding {
         apply(x, batch: batch, sequence: sequence, heads: heads, sineSign: 1)
     }
 
+    /// Rotates, in place, `rows` rows of heads at positions firstPosition, firstPosition + 1, ...
+    /// (the new tokens of a key/value cache).
+    public func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, firstPosition: Int) {
+        apply(x, batch: 1, sequence: rows, heads: heads, sineSign: 1, firstPosition: firstPosition)
+    }
+
     /// dx from dy in place: the rotation by -angle.
     public func backward(_ dx: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int) {
         apply(dx, batch: batch, sequence: sequence, heads: heads, sineSign: -1)
     }
 
-    private func apply(_ x: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int, sineSign: Float) {
-        precondition(sequence <= positions, "RotaryEmbedding: sequence \(sequence) beyond \(positions) positions")
-        tabulate(upTo: sequence)
+    private func apply(_ x: UnsafeMutablePointer<Float>, batch: Int, sequence: Int, heads: Int, sineSign: Float, firstPosition: Int = 0) {
+        precondition(firstPosition + sequence <= positions, "RotaryEmbedding: sequence \(firstPosition + sequence) beyond \(positions) positions")
+        tabulate(upTo: firstPosition + sequence)
         let d = headDimension, half = d / 2, width = heads * d
         cosines.withUnsafeBufferPointer { cosBuffer in
             sines.withUnsafeBufferPointer { sinBuffer in
                 let cosTable = cosBuffer.baseAddress!, sinTable = sinBuffer.baseAddress!
                 Parallel.forEachRange(count: batch * sequence, minimumChunk: max(1, 8192 / max(width, 1))) { range in
                     for row in range {
-                        let t = row % sequence
+                        let t = firstPosition + row % sequence
                         let c = cosTable + t * half, s = sinTable + t * half
                         for h in 0..<heads {
                             let first = x + row * width + h * d, second = first + half
