@@ -4,7 +4,8 @@
 //
 // Counted, in float32: per adapted projection its two factors with their gradients and
 // AdamW's two moments (LoFT's r x r state is small beside them); for full fine-tuning each
-// trainable parameter's gradient and two moments; per token of a batch, the inputs and
+// trainable parameter's gradient and two moments (and its widening to float32 when the
+// base is held in 16 bits); per token of a batch, the inputs and
 // outputs of every projection (the activations forward keeps and backward's gradient
 // buffers are of that size, within a small factor); the head's block of 512 rows x vocab.
 // It is a floor, not a promise: the run needs at least this much.
@@ -22,6 +23,8 @@ public enum MemoryEstimate {
             for parameter in model.parameters
             where targets.contains("all") || targets.contains(where: { moduleMatches(parameter.modulePath, target: $0) }) {
                 floats += 3 * Double(parameter.count)
+                // A weight held in 16 bits becomes float32 when trained: 2 more bytes a value.
+                if parameter.compact != nil { floats += 0.5 * Double(parameter.count) }
             }
         } else {
             for projection in try model.projections(matching: targets) {
