@@ -8,9 +8,11 @@ import Testing
 import TensorIO
 @testable import Models
 
-@Test(arguments: LlamaFixtures.models + LlamaFixtures.families)
-func cachedLogitsEqualTheFullForward(fixture: String) throws {
+@Test(arguments: LlamaFixtures.models + LlamaFixtures.families, [CompactDType?.none, .bfloat16])
+func cachedLogitsEqualTheFullForward(fixture: String, frozen: CompactDType?) throws {
     let model = try LlamaFixtures.load(fixture)
+    // A base held in bf16 (--base-dtype) reaches the cache's embedding, projections and head too.
+    if let frozen { model.storeFrozenWeights(as: frozen) }
     try LlamaFixtures.attachAdapter(model, fixture: fixture)
     let tokens: [Int32] = [3, 17, 5, 9, 1, 22, 14, 8, 0, 11, 19, 6, 3, 17, 40, 77, 95, 2, 50, 61]
     try model.forward(tokens: tokens, targets: nil, batch: 1, sequence: tokens.count)
@@ -20,10 +22,15 @@ func cachedLogitsEqualTheFullForward(fixture: String) throws {
     var logits = try cache.append(Array(tokens[..<position]))
     while true {
         let expected = Array(full[((position - 1) * V)..<(position * V)])
-        #expect(Fixtures.relativeError(logits, expected) < 1e-5, "\(fixture) at position \(position - 1)")
+        #expect(Fixtures.relativeError(logits, expected) < 1e-5, "\(fixture) (\(String(describing: frozen))) at position \(position - 1)")
         guard position < tokens.count else { break }
         logits = try cache.append([tokens[position]])
         position += 1
     }
     #expect(cache.count == tokens.count)
+    if frozen != nil {
+        // Generation reads the 16-bit weights tile by tile; none was widened for good.
+        let widened = model.parameters.filter { $0.shape.count == 2 && !$0.name.contains("lora_") && $0.storageDType == "f32" }
+        #expect(widened.isEmpty, "\(fixture): widened \(widened.map(\.name))")
+    }
 }

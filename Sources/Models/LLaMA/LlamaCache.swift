@@ -87,7 +87,7 @@ extension LlamaModel {
             addInPlace(x.pointer, normedBranch.pointer, count: n * C)
         }
 
-        tokens.withUnsafeBufferPointer { gatherRows(x.pointer, table: tokenEmbedding.value.pointer, tokens: $0, width: C) }
+        tokens.withUnsafeBufferPointer { tokenEmbedding.gatherRows(into: x.pointer, indices: $0) }
         if config.layout.scaledEmbeddings { scaleInPlace(x.pointer, by: embeddingScale, count: n * C) }
         for (index, block) in blocks.enumerated() {
             RMSNorm.forward(output: normed.pointer, rstd: rstd.pointer, input: x.pointer, weight: block.inputNorm.value.pointer,
@@ -125,7 +125,7 @@ extension LlamaModel {
                         rows: 1, channels: C, epsilon: eps, weightOffset: offset)
         var logits = [Float](repeating: 0, count: config.vocabularySize)
         logits.withUnsafeMutableBufferPointer {
-            Linear.forward(output: $0.baseAddress!, input: normed.pointer, weight: head.value.pointer, bias: nil,
+            Linear.forward(output: $0.baseAddress!, input: normed.pointer, weight: head, bias: nil,
                            rows: 1, inFeatures: C, outFeatures: config.vocabularySize, layout: .outIn)
         }
         return logits
