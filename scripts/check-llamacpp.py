@@ -21,7 +21,8 @@ For the shipped demo model (demo/model, a tiny GPT-2) and a tiny LLaMA fixture
     20) and loft refuses it, so the weights run with a config llama.cpp reproduces (both
     layers sliding, query_pre_attn_scalar 12), written into a scratch copy. Also checked:
     that file against transformers on the fixture's own config differs (> 2e-3), the reason
-    for the refusal.
+    for the refusal. Its LoRA adapter (merged into a GGUF, and as a GGUF adapter on the f32
+    base) against PEFT on the same config (needs peft; skipped without it): 2e-3.
   - LoRA (fixtures/llama/gqa/adapter): loft merge --out merged.gguf --dtype f32, and
     loft convert ADAPTER adapter.gguf loaded on the f32 base with llama.cpp's LoRA: both
     against PEFT's logits (fixtures/llama/gqa/expected.safetensors) and each other.
@@ -156,7 +157,32 @@ def check_gemma3(binary, scratch):
     error, agree, _ = compare(transformers_logits(fixture, rows), llamacpp_logits(scratch / "gemma3-f32.gguf", rows))
     results.append(dict(check="gemma3 fixture's own config (refused by loft) would differ", ok=error > 2e-3, relative_error=error,
                         top_token_agreement=agree, detail=f"max |diff| / range {error:.2e}, same top token {agree:.0%}"))
+    # The fixture's LoRA adapter, merged into a GGUF and as a GGUF adapter on the f32 base, against PEFT.
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        print("gemma3 LoRA checks skipped: peft is not installed")
+        return results
+    reference = peft_logits(directory, fixture / "adapter", rows)
+    merged, adapter = scratch / "gemma3-merged.gguf", scratch / "gemma3-adapter.gguf"
+    loft(binary, "merge", "--base", directory, "--adapter", fixture / "adapter", "--out", merged, "--dtype", "f32")
+    loft(binary, "convert", fixture / "adapter", adapter)
+    for label, logits in [("merged.gguf", llamacpp_logits(merged, rows)),
+                          ("base.gguf + adapter.gguf", llamacpp_logits(scratch / "gemma3-f32.gguf", rows, lora=adapter))]:
+        error, agree, _ = compare(reference, logits)
+        results.append(dict(check=f"gemma3 LoRA {label} vs PEFT", ok=error <= 2e-3, relative_error=error, top_token_agreement=agree,
+                            detail=f"max |diff| / range {error:.2e}, same top token {agree:.0%}"))
     return results
+
+
+def peft_logits(directory, adapter, rows):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32), str(adapter))
+    model.eval()
+    with torch.no_grad():
+        return model(torch.tensor(rows)).logits.numpy()
 
 
 def check_lora(binary, directory, scratch):

@@ -72,6 +72,23 @@ import TestSupport
         }
     }
 
+    /// Gemma's tokenizer.json is SentencePiece-style BPE (byte fallback, "▁"): GGUF's "gpt2"
+    /// tokenizer cannot express it, so the file runs on token ids and a note says why.
+    @Test func sentencePieceTokenizerIsNotCarried() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let model = try Self.variant(in: scratch, "model", Self.llamaCppConfig)
+        for file in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: Repository.path("fixtures/tokenizers/gemma/" + file), toPath: model + "/" + file)
+        }
+        let result = try Processes.loft(["convert", model, scratch.file("g.gguf"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("SentencePiece tokenizer is not carried"), "\(result.stdout)")
+        let inspect = try Processes.loft(["inspect", scratch.file("g.gguf")])
+        #expect(inspect.stdout.contains("tokenizer.ggml.model"), "\(inspect.stdout)")
+        #expect(!inspect.stdout.contains("tokenizer.ggml.merges"), "\(inspect.stdout)")
+    }
+
     /// gguf-py reads the names, the gemma3.* keys, and the norms as 1 + w (everything else as is).
     @Test(.requiresPython("gguf", "numpy", "safetensors")) func ggufPyReadsGemma3() throws {
         let scratch = ScratchDirectory()
