@@ -72,6 +72,38 @@ import TestSupport
         }
     }
 
+    /// A gemma3 GGUF with linear rope scaling (llama.cpp's converter writes it for the 4B+
+    /// checkpoints) is refused on the way back rather than written with default rope.
+    @Test(.requiresPython("gguf", "numpy")) func ropeScalingIsRefusedOnImport() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let model = try Self.variant(in: scratch, "model", Self.llamaCppConfig)
+        #expect(try Processes.loft(["convert", model, scratch.file("g.gguf"), "--dtype", "f32"]).status == 0)
+        let script = """
+            import sys, gguf
+            r = gguf.GGUFReader(sys.argv[1])
+            w = gguf.GGUFWriter(sys.argv[2], "gemma3")
+            for key, field in r.fields.items():
+                if key.startswith("GGUF.") or key == "general.architecture": continue
+                value = field.contents()
+                if isinstance(value, str): w.add_string(key, value)
+                elif isinstance(value, float): w.add_float32(key, value)
+                elif isinstance(value, int): w.add_uint32(key, value)
+            w.add_string("gemma3.rope.scaling.type", "linear")
+            w.add_float32("gemma3.rope.scaling.factor", 8.0)
+            for t in r.tensors: w.add_tensor(t.name, t.data.reshape(list(reversed(t.shape.tolist()))))
+            w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+            print("ok")
+            """
+        #expect(try Python.output(script, [scratch.file("g.gguf"), scratch.file("scaled.gguf")]).contains("ok"))
+        let plain = try Processes.loft(["convert", scratch.file("g.gguf"), scratch.file("plain")])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let result = try Processes.loft(["convert", scratch.file("scaled.gguf"), scratch.file("back")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("gemma3.rope.scaling.type linear is not supported"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("back")))
+    }
+
     /// Gemma's tokenizer.json is SentencePiece-style BPE (byte fallback, "▁"): GGUF's "gpt2"
     /// tokenizer cannot express it, so the file runs on token ids and a note says why.
     @Test func sentencePieceTokenizerIsNotCarried() throws {

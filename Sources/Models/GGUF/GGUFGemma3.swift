@@ -66,6 +66,11 @@ extension GGUFArchitecture {
             guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFError(path: path, "no \(name).\(key) in the GGUF metadata") }
             return value
         }
+        // llama.cpp's converter writes the 4B+ checkpoints' linear rope scaling here; loft's
+        // Gemma 3 has default rope only, and dropping it would change the model.
+        if let type = header.value("\(name).rope.scaling.type")?.stringValue, type != "none" {
+            throw GGUFError(path: path, "\(name).rope.scaling.type \(type) is not supported (Gemma 3 with default rope only)")
+        }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count"), layers = try int("block_count")
         let headDim = header.value("\(name).attention.key_length")?.intValue ?? hidden / heads
         let theta = header.value("\(name).rope.freq_base")?.doubleValue ?? 1_000_000
