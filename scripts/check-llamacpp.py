@@ -14,6 +14,15 @@ For the shipped demo model (demo/model, a tiny GPT-2) and a tiny LLaMA fixture
   - the LLaMA-layout families (fixtures/families: mistral, qwen2, qwen3, phi3), --dtype f32,
     on the first 5 tokens of their inputs (no longer than any fixture's sliding window, which
     llama.cpp's llama and qwen2 graphs do not have): the same 2e-3 bound.
+  - Gemma 3 (fixtures/families/gemma3's weights), --dtype f32, f16, q8_0, on the whole input
+    rows (longer than its sliding window 5, so the window is exercised). llama.cpp's gemma3
+    fixes which layers slide (each 6th is full), the sliding rope base and the attention
+    scale (1/sqrt(head_dim)); the fixture's config differs (layer 1 full, query_pre_attn_scalar
+    20) and loft refuses it, so the weights run with a config llama.cpp reproduces (both
+    layers sliding, query_pre_attn_scalar 12), written into a scratch copy. Also checked:
+    that file against transformers on the fixture's own config differs (> 2e-3), the reason
+    for the refusal. Its LoRA adapter (merged into a GGUF, and as a GGUF adapter on the f32
+    base) against PEFT on the same config (needs peft; skipped without it): 2e-3.
   - LoRA (fixtures/llama/gqa/adapter): loft merge --out merged.gguf --dtype f32, and
     loft convert ADAPTER adapter.gguf loaded on the f32 base with llama.cpp's LoRA: both
     against PEFT's logits (fixtures/llama/gqa/expected.safetensors) and each other.
@@ -51,6 +60,7 @@ def main():
         results += check_model(args.loft, ROOT / "fixtures/llama/gqa", "llama", scratch)
         for family in ["mistral", "qwen2", "qwen3", "phi3"]:
             results += check_model(args.loft, ROOT / "fixtures/families" / family, family, scratch, dtypes=["f32"])
+        results += check_gemma3(args.loft, scratch)
         results += check_lora(args.loft, ROOT / "fixtures/llama/gqa", scratch)
     failed = [r for r in results if not r["ok"]]
     if args.json:
@@ -72,6 +82,8 @@ def loft(binary, *arguments):
 def token_rows(vocab, model):
     import numpy as np
     from safetensors.numpy import load_file
+    if model == "gemma3":
+        return load_file(str(ROOT / "fixtures/families/gemma3/input_ids.safetensors"))["input_ids"].astype(np.int64)
     if model == "llama":
         return load_file(str(ROOT / "fixtures/llama/gqa/input_ids.safetensors"))["input_ids"].astype(np.int64)
     if model != "gpt2":
@@ -130,6 +142,47 @@ def check_model(binary, directory, name, scratch, dtypes=("f32", "f16", "q8_0", 
         results.append(dict(check=f"{name} {dtype}", ok=ok, relative_error=error, top_token_agreement=agree,
                             detail=f"max |diff| / range {error:.2e}, same top token {agree:.0%}, {path.stat().st_size} bytes"))
     return results
+
+
+def check_gemma3(binary, scratch):
+    import shutil
+    fixture = ROOT / "fixtures/families/gemma3"
+    directory = scratch / "gemma3"
+    shutil.copytree(fixture, directory, ignore=shutil.ignore_patterns("adapter"))
+    config = json.loads((fixture / "config.json").read_text())
+    config.update(layer_types=["sliding_attention"] * config["num_hidden_layers"], query_pre_attn_scalar=config["head_dim"])
+    (directory / "config.json").write_text(json.dumps(config, indent=1))
+    results = check_model(binary, directory, "gemma3", scratch, dtypes=("f32", "f16", "q8_0"))
+    rows = token_rows(0, "gemma3")
+    error, agree, _ = compare(transformers_logits(fixture, rows), llamacpp_logits(scratch / "gemma3-f32.gguf", rows))
+    results.append(dict(check="gemma3 fixture's own config (refused by loft) would differ", ok=error > 2e-3, relative_error=error,
+                        top_token_agreement=agree, detail=f"max |diff| / range {error:.2e}, same top token {agree:.0%}"))
+    # The fixture's LoRA adapter, merged into a GGUF and as a GGUF adapter on the f32 base, against PEFT.
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        print("gemma3 LoRA checks skipped: peft is not installed")
+        return results
+    reference = peft_logits(directory, fixture / "adapter", rows)
+    merged, adapter = scratch / "gemma3-merged.gguf", scratch / "gemma3-adapter.gguf"
+    loft(binary, "merge", "--base", directory, "--adapter", fixture / "adapter", "--out", merged, "--dtype", "f32")
+    loft(binary, "convert", fixture / "adapter", adapter)
+    for label, logits in [("merged.gguf", llamacpp_logits(merged, rows)),
+                          ("base.gguf + adapter.gguf", llamacpp_logits(scratch / "gemma3-f32.gguf", rows, lora=adapter))]:
+        error, agree, _ = compare(reference, logits)
+        results.append(dict(check=f"gemma3 LoRA {label} vs PEFT", ok=error <= 2e-3, relative_error=error, top_token_agreement=agree,
+                            detail=f"max |diff| / range {error:.2e}, same top token {agree:.0%}"))
+    return results
+
+
+def peft_logits(directory, adapter, rows):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32), str(adapter))
+    model.eval()
+    with torch.no_grad():
+        return model(torch.tensor(rows)).logits.numpy()
 
 
 def check_lora(binary, directory, scratch):

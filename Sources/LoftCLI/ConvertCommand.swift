@@ -17,7 +17,8 @@ struct ConvertCommand: ParsableCommand {
             as input without running their code; --key picks the entry holding the state dict. \
             --max-shard-size writes a sharded checkpoint into the directory OUT.
 
-            GGUF (llama.cpp): a GPT-2 or LLaMA model directory to OUT.gguf, with --dtype a \
+            GGUF (llama.cpp): a GPT-2, LLaMA-layout (Mistral, Qwen2, Qwen3, Phi-3) or Gemma 3 model \
+            directory to OUT.gguf, with --dtype a \
             GGUF type or recipe (f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, \
             q4_k_m, q5_k_m; auto, the default, keeps bf16 and writes f16 otherwise); a LoRA \
             adapter directory to llama.cpp's adapter .gguf (for --lora); a .gguf back to a \

@@ -10,6 +10,9 @@
 //     row (j * half + i) moves to row (2 * i + j), as convert_hf_to_gguf.py's `permute`.
 //     Mistral is written as llama (as llama.cpp's converter does). Qwen2, Qwen3 and Phi-3 use
 //     llama.cpp's NeoX rotary (the halves, as transformers), so nothing is permuted there.
+//   - Gemma 3 (NeoX rotary too) stores its RMSNorm weights centred on 0 (transformers
+//     multiplies by 1 + w); llama.cpp's norm multiplies by the stored weight, so every
+//     `*norm.weight` is written as 1 + w and read back as w - 1 (as convert_hf_to_gguf.py).
 
 import TensorIO
 
@@ -18,6 +21,8 @@ public enum GGUFLayout: Sendable, Equatable {
     case transposed
     /// Rotary permutation over `heads` heads.
     case rotary(heads: Int)
+    /// `offset` added to every value (subtracted on import): Gemma's 1 + w norms.
+    case shifted(Float)
 }
 
 public struct GGUFTensorMapping: Sendable {
@@ -39,6 +44,8 @@ public struct GGUFArchitecture: Sendable {
     var hfArchitecture = "LlamaForCausalLM"
     /// Whether q_proj and k_proj get the rotary permutation (llama; not the NeoX-rope archs).
     var permutesRotary = true
+    /// Added to every RMSNorm weight on export (Gemma's 1 + w); 0 elsewhere.
+    var normOffset: Float = 0
     /// Global tensors: HF suffix (after the prefix) -> GGUF name.
     let globals: [(String, String)]
     /// Per-layer tensors: HF suffix after `layers.N.` -> GGUF suffix after `blk.N.`.
@@ -89,7 +96,24 @@ public struct GGUFArchitecture: Sendable {
                    ("mlp.gate_up_proj.weight", "ffn_up.weight"), ("mlp.down_proj.weight", "ffn_down.weight")],
         prefix: "model.", layerPrefix: "layers.")
 
-    public static let all: [GGUFArchitecture] = [.gpt2, .llama, .qwen2, .qwen3, .phi3]
+    /// Gemma 3 (text): four norms per block (llama.cpp's post_attention_norm after attention,
+    /// ffn_norm = pre_feedforward_layernorm, post_ffw_norm after the MLP), q/k norms, a tied
+    /// head. What llama.cpp hard-codes for it is checked in GGUFHyperparameters.
+    public static let gemma3 = GGUFArchitecture(
+        name: "gemma3", modelType: "gemma3_text", hfArchitecture: "Gemma3ForCausalLM", permutesRotary: false, normOffset: 1,
+        globals: llamaGlobals,
+        perLayer: [("input_layernorm.weight", "attn_norm.weight"), ("self_attn.q_proj.weight", "attn_q.weight"),
+                   ("self_attn.k_proj.weight", "attn_k.weight"), ("self_attn.v_proj.weight", "attn_v.weight"),
+                   ("self_attn.o_proj.weight", "attn_output.weight"),
+                   ("self_attn.q_norm.weight", "attn_q_norm.weight"), ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+                   ("post_attention_layernorm.weight", "post_attention_norm.weight"),
+                   ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+                   ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+                   ("mlp.gate_proj.weight", "ffn_gate.weight"), ("mlp.up_proj.weight", "ffn_up.weight"),
+                   ("mlp.down_proj.weight", "ffn_down.weight")],
+        prefix: "model.", layerPrefix: "layers.")
+
+    public static let all: [GGUFArchitecture] = [.gpt2, .llama, .qwen2, .qwen3, .phi3, .gemma3]
 
     public static func named(modelType: String) -> GGUFArchitecture? {
         all.first { $0.modelType == modelType || $0.alsoModelTypes.contains(modelType) }
@@ -103,7 +127,7 @@ public struct GGUFArchitecture: Sendable {
         if hfName == "lm_head.weight" { return GGUFTensorMapping(hfName: hfName, ggufName: "output.weight", layout: .unchanged, layer: nil) }
         let bare = hfName.hasPrefix(prefix) ? String(hfName.dropFirst(prefix.count)) : hfName
         if let (_, gguf) = globals.first(where: { $0.0 == bare }) {
-            return GGUFTensorMapping(hfName: hfName, ggufName: gguf, layout: .unchanged, layer: nil)
+            return GGUFTensorMapping(hfName: hfName, ggufName: gguf, layout: layout(suffix: bare, config: config), layer: nil)
         }
         guard bare.hasPrefix(layerPrefix) else { return nil }
         let rest = bare.dropFirst(layerPrefix.count)
@@ -117,7 +141,7 @@ public struct GGUFArchitecture: Sendable {
     public func mapping(ggufName: String, config: JSONValue) -> GGUFTensorMapping? {
         if ggufName == "output.weight" { return GGUFTensorMapping(hfName: "lm_head.weight", ggufName: ggufName, layout: .unchanged, layer: nil) }
         if let (hf, _) = globals.first(where: { $0.1 == ggufName }) {
-            return GGUFTensorMapping(hfName: prefix + hf, ggufName: ggufName, layout: .unchanged, layer: nil)
+            return GGUFTensorMapping(hfName: prefix + hf, ggufName: ggufName, layout: layout(suffix: hf, config: config), layer: nil)
         }
         guard ggufName.hasPrefix("blk.") else { return nil }
         let rest = ggufName.dropFirst(4)
@@ -132,7 +156,8 @@ public struct GGUFArchitecture: Sendable {
         case "gpt2":
             return suffix.hasSuffix("c_attn.weight") || suffix.hasSuffix("c_proj.weight") || suffix.hasSuffix("c_fc.weight") ? .transposed : .unchanged
         default:
-            guard permutesRotary else { return .unchanged }
+            if normOffset != 0, suffix.hasSuffix("norm.weight") { return .shifted(normOffset) }
+            guard permutesRotary, suffix.hasPrefix("self_attn.") else { return .unchanged }
             let heads = config["num_attention_heads"]?.intValue ?? 1
             if suffix == "self_attn.q_proj.weight" { return .rotary(heads: heads) }
             if suffix == "self_attn.k_proj.weight" { return .rotary(heads: config["num_key_value_heads"]?.intValue ?? heads) }

@@ -25,6 +25,8 @@ extension GGUFArchitecture {
             add("block_count", .uint32(UInt32(try int("n_layer"))))
             add("attention.head_count", .uint32(UInt32(try int("n_head"))))
             add("attention.layer_norm_epsilon", .float32(Float(double("layer_norm_epsilon", default: 1e-5))))
+        case "gemma3":
+            keys = try gemma3Hyperparameters(config: config, path: path)
         default:
             let hidden = try int("hidden_size"), heads = try int("num_attention_heads")
             let headDim = config["head_dim"]?.intValue ?? hidden / heads
@@ -74,6 +76,11 @@ extension GGUFArchitecture {
             add("n_inner", .integer(Int64(try int("feed_forward_length"))))
             add("n_layer", .integer(Int64(try int("block_count"))))
             add("n_positions", .integer(Int64(try int("context_length"))))
+        case "gemma3":
+            members = try gemma3ConfigMembers(header: header, path: path)
+            // Gemma's embedding padding row (transformers' default pad_token_id is 0).
+            let pad = header.value("tokenizer.ggml.padding_token_id")?.intValue ?? 0
+            members.append(JSONMember("pad_token_id", .integer(Int64(pad))))
         default:
             let heads = try int("attention.head_count")
             add("architectures", .array([.string(hfArchitecture)]))

@@ -22,6 +22,9 @@ public enum GGUFLayoutTransform {
                 }
             }
             return (out, [columns, rows])
+        case let .shifted(offset):
+            let delta = inverse ? -offset : offset
+            return (values.map { $0 + delta }, shape)
         case let .rotary(heads):
             guard shape.count >= 1, heads > 0, shape[0] % (2 * heads) == 0 else { return (values, shape) }
             let rows = shape[0], width = values.count / max(rows, 1)

@@ -71,6 +71,15 @@ struct GGUFTokenizer {
                              bos: special("bos_token_id", "bos_token"), eos: special("eos_token_id", "eos_token"), pad: special("pad_token_id", "pad_token"))
     }
 
+    /// Whether `directory`'s tokenizer.json is SentencePiece-style BPE (byte fallback, the
+    /// "▁" word marker) rather than byte-level BPE: GGUF's "gpt2" model cannot express it.
+    static func isSentencePiece(directory: String) -> Bool {
+        let path = (directory as NSString).appendingPathComponent("tokenizer.json")
+        guard let json = try? JSONFile.read(path) else { return FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.model")) }
+        if json["model"]?["byte_fallback"]?.boolValue == true { return true }
+        return json["pre_tokenizer"]?["type"]?.stringValue == "Metaspace" || json["decoder"]?["type"]?.stringValue == "Metaspace"
+    }
+
     func metadata(preTokenizer: String) -> [(key: String, value: GGUFValue)] {
         var keys: [(key: String, value: GGUFValue)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
