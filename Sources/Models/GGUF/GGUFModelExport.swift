@@ -84,13 +84,7 @@ public enum GGUFModelExport {
         ]
         metadata += try architecture.hyperparameters(config: config, path: configPath)
         let vocabularySize = config["vocab_size"]?.intValue ?? 0
-        if let directory = tokenizerDirectory, architecture.name == "gemma3", GGUFTokenizer.isSentencePiece(directory: directory) {
-            // Gemma's vocabulary is SentencePiece (llama.cpp's "llama" tokenizer, scored pieces
-            // from tokenizer.model); written as byte-level BPE it would tokenize text wrongly.
-            metadata.append(("tokenizer.ggml.model", .string("none")))
-            metadata.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(config["pad_token_id"]?.intValue ?? 0))))
-            notes.append("the SentencePiece tokenizer is not carried (loft writes byte-level BPE tokenizers only): written with tokenizer.ggml.model = none (llama.cpp runs it on token ids)")
-        } else if let directory = tokenizerDirectory {
+        if let directory = tokenizerDirectory {
             let tokenizer = try GGUFTokenizer.read(directory: directory, config: config, vocabularySize: vocabularySize)
             // llama.cpp's names for the pre-tokenizer regex: Qwen's (qwen2, also for Qwen3) is its own.
             let preTokenizer = ["gpt2": "gpt-2", "qwen2": "qwen2", "qwen3": "qwen2"][architecture.name] ?? "default"

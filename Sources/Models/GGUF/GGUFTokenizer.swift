@@ -3,8 +3,13 @@
 // Export: a byte-level BPE tokenizer (tokenizer.json, or vocab.json + merges.txt) becomes
 // model "gpt2" with the tokens by id, their types (1 normal, 3 control = special added
 // token, 4 user-defined = other added token, 5 unused = an id the vocabulary lacks), the
-// merges as "left right" strings, the pre-tokenizer name and the special token ids. A
-// model without a tokenizer gets model "none" (llama.cpp then runs on token ids).
+// merges as "left right" strings, the pre-tokenizer name and the special token ids.
+// A SentencePiece-style BPE tokenizer.json (LLaMA 2, Mistral, Gemma: "▁" word marker,
+// byte fallback) becomes model "llama", llama.cpp's SentencePiece tokenizer: tokens,
+// scores, types (also 2 unknown, 6 byte = <0xNN>), no merges. llama.cpp merges the
+// adjacent pair whose joined token scores highest, so a token's score is minus the rank
+// of the first merge that makes it: the same merge order as the BPE merges list.
+// A model without a tokenizer gets model "none" (llama.cpp then runs on token ids).
 // Import: model "gpt2" becomes a tokenizer.json with the same vocabulary, merges and
 // special tokens.
 
@@ -12,7 +17,7 @@ import Foundation
 import TensorIO
 
 enum GGUFTokenType {
-    static let normal = 1, control = 3, userDefined = 4, unused = 5
+    static let normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
 }
 
 struct GGUFTokenizer {
@@ -22,6 +27,14 @@ struct GGUFTokenizer {
     var bos: Int?
     var eos: Int?
     var pad: Int?
+    /// "gpt2" (byte-level BPE) or "llama" (SentencePiece); the rest is for "llama" only.
+    var model = "gpt2"
+    var scores: [Float] = []
+    var unk: Int?
+    var addBOS = false
+    var addEOS = false
+    /// SentencePiece's "add dummy prefix": "▁" starts the text (Prepend or Metaspace).
+    var addSpacePrefix = false
 
     /// Reads `directory`'s tokenizer.
     static func read(directory: String, config: JSONValue?, vocabularySize: Int) throws -> GGUFTokenizer {
@@ -29,8 +42,10 @@ struct GGUFTokenizer {
         var vocabulary: [(String, Int)] = []
         var merges: [String] = []
         var added: [(content: String, id: Int, special: Bool)] = []
+        var root: JSONValue?
         if FileManager.default.fileExists(atPath: join("tokenizer.json")) {
             let json = try JSONFile.read(join("tokenizer.json"))
+            root = json
             guard let model = json["model"], model["type"]?.stringValue ?? "BPE" == "BPE" else {
                 throw GGUFError(path: join("tokenizer.json"), "only BPE tokenizers can be written to GGUF")
             }
@@ -67,8 +82,42 @@ struct GGUFTokenizer {
             guard let text = entry?.stringValue ?? entry?["content"]?.stringValue else { return nil }
             return tokens.firstIndex(of: text)
         }
-        return GGUFTokenizer(tokens: tokens, types: types, merges: merges,
-                             bos: special("bos_token_id", "bos_token"), eos: special("eos_token_id", "eos_token"), pad: special("pad_token_id", "pad_token"))
+        var tokenizer = GGUFTokenizer(tokens: tokens, types: types, merges: merges,
+                                      bos: special("bos_token_id", "bos_token"), eos: special("eos_token_id", "eos_token"), pad: special("pad_token_id", "pad_token"))
+        if let root, isSentencePiece(root), let settings = try SentencePieceSettings(root: root, path: join("tokenizer.json")) {
+            tokenizer.makeSentencePiece(root: root, settings: settings, tokenizerConfig: tokenizerConfig)
+        }
+        return tokenizer
+    }
+
+    /// Turns the byte-level reading of a SentencePiece-style tokenizer.json into llama.cpp's
+    /// "llama" vocabulary: scores from the merge order, byte and unknown types, BOS/EOS use.
+    private mutating func makeSentencePiece(root: JSONValue, settings: SentencePieceSettings, tokenizerConfig: JSONValue?) {
+        model = "llama"
+        var rank: [String: Int] = [:]
+        for (index, merge) in merges.enumerated() {
+            let joined = merge.split(separator: " ", maxSplits: 1).joined()
+            if rank[joined] == nil { rank[joined] = index }
+        }
+        // Tokens no merge makes (single characters, bytes, specials) come after every merged one.
+        scores = tokens.indices.map { id in -Float(rank[tokens[id]] ?? merges.count + id) }
+        merges = []
+        for id in tokens.indices where types[id] == GGUFTokenType.normal {
+            let token = tokens[id]
+            if token.count == 6, token.hasPrefix("<0x"), token.hasSuffix(">"), UInt8(token.dropFirst(3).prefix(2), radix: 16) != nil {
+                types[id] = GGUFTokenType.byte
+            }
+        }
+        if let name = root["model"]?["unk_token"]?.stringValue, let id = tokens.firstIndex(of: name) {
+            unk = id
+            types[id] = GGUFTokenType.unknown
+        }
+        addSpacePrefix = settings.prependsMarker || (settings.metaspace.map { $0 != .never } ?? false)
+        // BOS / EOS around the text: tokenizer_config.json's flags, else the post-processor's template.
+        let template = root["post_processor"]?["single"]?.arrayValue ?? []
+        let sequence = template.firstIndex { $0["Sequence"] != nil } ?? template.count
+        addBOS = tokenizerConfig?["add_bos_token"]?.boolValue ?? template[..<sequence].contains { $0["SpecialToken"] != nil }
+        addEOS = tokenizerConfig?["add_eos_token"]?.boolValue ?? template[sequence...].contains { $0["SpecialToken"] != nil }
     }
 
     /// Whether `directory`'s tokenizer.json is SentencePiece-style BPE (byte fallback, the
@@ -76,11 +125,16 @@ struct GGUFTokenizer {
     static func isSentencePiece(directory: String) -> Bool {
         let path = (directory as NSString).appendingPathComponent("tokenizer.json")
         guard let json = try? JSONFile.read(path) else { return FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.model")) }
+        return isSentencePiece(json)
+    }
+
+    static func isSentencePiece(_ json: JSONValue) -> Bool {
         if json["model"]?["byte_fallback"]?.boolValue == true { return true }
         return json["pre_tokenizer"]?["type"]?.stringValue == "Metaspace" || json["decoder"]?["type"]?.stringValue == "Metaspace"
     }
 
     func metadata(preTokenizer: String) -> [(key: String, value: GGUFValue)] {
+        if model == "llama" { return sentencePieceMetadata }
         var keys: [(key: String, value: GGUFValue)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
             ("tokenizer.ggml.pre", .string(preTokenizer)),
@@ -92,6 +146,24 @@ struct GGUFTokenizer {
         if let eos { keys.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
         if let pad { keys.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad)))) }
         keys.append(("tokenizer.ggml.add_bos_token", .bool(false)))
+        return keys
+    }
+
+    private var sentencePieceMetadata: [(key: String, value: GGUFValue)] {
+        var keys: [(key: String, value: GGUFValue)] = [
+            ("tokenizer.ggml.model", .string("llama")),
+            ("tokenizer.ggml.pre", .string("default")),
+            ("tokenizer.ggml.tokens", .strings(tokens)),
+            ("tokenizer.ggml.scores", .array(of: .float32, scores.map { .float32($0) })),
+            ("tokenizer.ggml.token_type", .int32s(types)),
+        ]
+        if let bos { keys.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos)))) }
+        if let eos { keys.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
+        if let unk { keys.append(("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk)))) }
+        if let pad { keys.append(("tokenizer.ggml.padding_token_id", .uint32(UInt32(pad)))) }
+        keys.append(("tokenizer.ggml.add_bos_token", .bool(addBOS)))
+        keys.append(("tokenizer.ggml.add_eos_token", .bool(addEOS)))
+        keys.append(("tokenizer.ggml.add_space_prefix", .bool(addSpacePrefix)))
         return keys
     }
 
