@@ -71,4 +71,37 @@ import TestSupport
         let output = try Python.output(script, [scratch.path])
         #expect(output.contains("ok"))
     }
+
+    /// GGUF back to a model directory: the "llama" vocabulary becomes a tokenizer.json (merges
+    /// rebuilt from the scores) giving the original's ids on every fixture text.
+    @Test(.requiresPython("tokenizers")) func llamaVocabularyImportsAsAnEquivalentTokenizer() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let llama2 = try Self.pair(in: scratch, model: "fixtures/llama/gqa", tokenizer: "llama2")
+        let gemma = try Self.pair(in: scratch, model: "fixtures/families/gemma3", tokenizer: "gemma")
+        let configURL = URL(fileURLWithPath: gemma + "/config.json")
+        var config = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as? [String: Any])
+        for (key, value) in GGUFGemma3Tests.llamaCppConfig { config[key] = value }
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: configURL)
+        for name in ["llama2", "gemma"] {
+            let there = try Processes.loft(["convert", scratch.file(name), scratch.file(name + ".gguf")])
+            #expect(there.status == 0, "\(there.stderr)")
+            let back = try Processes.loft(["convert", scratch.file(name + ".gguf"), scratch.file(name + "-back")])
+            #expect(back.status == 0, "\(back.stderr)")
+        }
+        let script = """
+            import sys, json, tokenizers
+            d, fixtures = sys.argv[1], sys.argv[2]
+            for name in ["llama2", "gemma"]:
+                a = tokenizers.Tokenizer.from_file(f"{d}/{name}/tokenizer.json")
+                b = tokenizers.Tokenizer.from_file(f"{d}/{name}-back/tokenizer.json")
+                texts = [c["text"] for c in json.load(open(f"{fixtures}/{name}-expected.json"))["cases"]]
+                for t in texts:
+                    assert a.encode(t).ids == b.encode(t).ids, (name, t)
+                    assert a.decode(a.encode(t).ids) == b.decode(b.encode(t).ids), (name, t)
+            print("ok")
+            """
+        let output = try Python.output(script, [scratch.path, Repository.path("fixtures/tokenizers")])
+        #expect(output.contains("ok"))
+    }
 }

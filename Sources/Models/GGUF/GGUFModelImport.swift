@@ -1,7 +1,7 @@
 // A GGUF model back to a Hugging Face directory: config.json from the architecture keys,
 // model.safetensors with transformers' names (layouts undone: GPT-2's Conv1D transposed
 // back, LLaMA's q/k un-permuted), every tensor dequantized and written as F32, F16 or BF16,
-// and tokenizer.json when the file carries a "gpt2" tokenizer. Streams one tensor at a time;
+// and tokenizer.json when the file carries a "gpt2" or "llama" tokenizer. Streams one tensor at a time;
 // the directory appears complete or not at all (staged beside it by the output policy,
 // OutputTarget, then moved into place).
 

@@ -11,7 +11,9 @@
 // of the first merge that makes it: the same merge order as the BPE merges list.
 // A model without a tokenizer gets model "none" (llama.cpp then runs on token ids).
 // Import: model "gpt2" becomes a tokenizer.json with the same vocabulary, merges and
-// special tokens.
+// special tokens; model "llama" a SentencePiece-style one (LLaMA 2's Prepend + Replace
+// normalizer, or Replace only without the space prefix; byte fallback), its merges every
+// split of a token into two tokens, in the order of the joined token's score.
 
 import Foundation
 import TensorIO
@@ -167,9 +169,9 @@ struct GGUFTokenizer {
         return keys
     }
 
-    /// The tokenizer of a GGUF header, when it has a "gpt2" one.
+    /// The tokenizer of a GGUF header, when it has a "gpt2" or "llama" one.
     init?(header: GGUFHeader) {
-        guard header.value("tokenizer.ggml.model")?.stringValue == "gpt2",
+        guard let model = header.value("tokenizer.ggml.model")?.stringValue, model == "gpt2" || model == "llama",
               let tokens = header.value("tokenizer.ggml.tokens")?.arrayValue?.compactMap(\.stringValue) else { return nil }
         self.tokens = tokens
         types = header.value("tokenizer.ggml.token_type")?.arrayValue?.compactMap(\.intValue) ?? Array(repeating: GGUFTokenType.normal, count: tokens.count)
@@ -177,6 +179,18 @@ struct GGUFTokenizer {
         bos = header.value("tokenizer.ggml.bos_token_id")?.intValue
         eos = header.value("tokenizer.ggml.eos_token_id")?.intValue
         pad = header.value("tokenizer.ggml.padding_token_id")?.intValue
+        self.model = model
+        if model == "llama" {
+            scores = header.value("tokenizer.ggml.scores")?.arrayValue?.compactMap { value -> Float? in
+                if case let .float32(score) = value { return score }
+                return nil
+            } ?? []
+            guard scores.count == tokens.count, types.count == tokens.count else { return nil }
+            unk = header.value("tokenizer.ggml.unknown_token_id")?.intValue
+            addBOS = header.value("tokenizer.ggml.add_bos_token")?.boolValue ?? true
+            addEOS = header.value("tokenizer.ggml.add_eos_token")?.boolValue ?? false
+            addSpacePrefix = header.value("tokenizer.ggml.add_space_prefix")?.boolValue ?? true
+        }
     }
 
     init(tokens: [String], types: [Int], merges: [String], bos: Int?, eos: Int?, pad: Int?) {
@@ -188,8 +202,10 @@ struct GGUFTokenizer {
         self.pad = pad
     }
 
-    /// A byte-level BPE tokenizer.json (GPT-2's pre-tokenizer and decoder).
+    /// A byte-level BPE tokenizer.json (GPT-2's pre-tokenizer and decoder), or for "llama" a
+    /// SentencePiece-style one.
     var tokenizerJSON: JSONValue {
+        if model == "llama" { return sentencePieceJSON }
         let added: [JSONValue] = tokens.indices.filter { types.indices.contains($0) && (types[$0] == GGUFTokenType.control || types[$0] == GGUFTokenType.userDefined) }.map { id in
             .object([JSONMember("id", .integer(Int64(id))), JSONMember("content", .string(tokens[id])), JSONMember("single_word", .bool(false)),
                      JSONMember("lstrip", .bool(false)), JSONMember("rstrip", .bool(false)), JSONMember("normalized", .bool(false)),
@@ -211,6 +227,75 @@ struct GGUFTokenizer {
                 JSONMember("vocab", .object(tokens.enumerated().filter { types.indices.contains($0.offset) ? types[$0.offset] != GGUFTokenType.unused : true }
                     .map { JSONMember($0.element, .integer(Int64($0.offset))) })),
                 JSONMember("merges", .array(merges.map { .string($0) })),
+            ])),
+        ])
+    }
+
+    private var addedTokensJSON: [JSONValue] {
+        tokens.indices.filter { types[$0] == GGUFTokenType.control || types[$0] == GGUFTokenType.userDefined || types[$0] == GGUFTokenType.unknown }.map { id in
+            .object([JSONMember("id", .integer(Int64(id))), JSONMember("content", .string(tokens[id])), JSONMember("single_word", .bool(false)),
+                     JSONMember("lstrip", .bool(false)), JSONMember("rstrip", .bool(false)), JSONMember("normalized", .bool(false)),
+                     JSONMember("special", .bool(types[id] != GGUFTokenType.userDefined))])
+        }
+    }
+
+    /// The merges SentencePiece's scores imply: every split of a token into two tokens, the
+    /// highest-scoring joined token first (then by the pieces' ids), as transformers rebuilds
+    /// them from a tokenizer.model.
+    private var sentencePieceMerges: [JSONValue] {
+        var ids: [String: Int] = [:]
+        for id in tokens.indices where types[id] == GGUFTokenType.normal && ids[tokens[id]] == nil { ids[tokens[id]] = id }
+        var merges: [(score: Float, left: Int, right: Int)] = []
+        for id in tokens.indices where types[id] == GGUFTokenType.normal {
+            let characters = Array(tokens[id].unicodeScalars)
+            guard characters.count > 1 else { continue }
+            for cut in 1..<characters.count {
+                var left = String.UnicodeScalarView(), right = String.UnicodeScalarView()
+                left.append(contentsOf: characters[..<cut])
+                right.append(contentsOf: characters[cut...])
+                if let l = ids[String(left)], let r = ids[String(right)] { merges.append((scores[id], l, r)) }
+            }
+        }
+        merges.sort { ($0.score, -$0.left, -$0.right) > ($1.score, -$1.left, -$1.right) }
+        return merges.map { .array([.string(tokens[$0.left]), .string(tokens[$0.right])]) }
+    }
+
+    private var sentencePieceJSON: JSONValue {
+        let marker = SentencePieceSettings.marker
+        let str = { (text: String) -> JSONValue in .object([JSONMember("String", .string(text))]) }
+        var normalizers: [JSONValue] = []
+        if addSpacePrefix { normalizers.append(.object([JSONMember("type", .string("Prepend")), JSONMember("prepend", .string(marker))])) }
+        normalizers.append(.object([JSONMember("type", .string("Replace")), JSONMember("pattern", str(" ")), JSONMember("content", .string(marker))]))
+        var decoders: [JSONValue] = [
+            .object([JSONMember("type", .string("Replace")), JSONMember("pattern", str(marker)), JSONMember("content", .string(" "))]),
+            .object([JSONMember("type", .string("ByteFallback"))]), .object([JSONMember("type", .string("Fuse"))]),
+        ]
+        if addSpacePrefix {
+            decoders.append(.object([JSONMember("type", .string("Strip")), JSONMember("content", .string(" ")), JSONMember("start", .integer(1)), JSONMember("stop", .integer(0))]))
+        }
+        // BOS / EOS around the text, as llama.cpp adds them.
+        let ends = [(addBOS, bos), (addEOS, eos)].map { flag, id in flag ? id.flatMap { tokens.indices.contains($0) ? $0 : nil } : nil }
+        let special = { (id: Int) -> JSONValue in .object([JSONMember("SpecialToken", .object([JSONMember("id", .string(tokens[id])), JSONMember("type_id", .integer(0))]))]) }
+        let sequence = { (name: String) -> JSONValue in .object([JSONMember("Sequence", .object([JSONMember("id", .string(name)), JSONMember("type_id", .integer(0))]))]) }
+        let single = (ends[0].map { [special($0)] } ?? []) + [sequence("A")] + (ends[1].map { [special($0)] } ?? [])
+        let pair = single + (ends[0].map { [special($0)] } ?? []) + [sequence("B")] + (ends[1].map { [special($0)] } ?? [])
+        let specialTokens = Set(ends.compactMap { $0 }).sorted().map { id in
+            JSONMember(tokens[id], .object([JSONMember("id", .string(tokens[id])), JSONMember("ids", .array([.integer(Int64(id))])), JSONMember("tokens", .array([.string(tokens[id])]))]))
+        }
+        let postProcessor: JSONValue = .object([JSONMember("type", .string("TemplateProcessing")), JSONMember("single", .array(single)),
+                                                JSONMember("pair", .array(pair)), JSONMember("special_tokens", .object(specialTokens))])
+        return .object([
+            JSONMember("version", .string("1.0")), JSONMember("truncation", .null), JSONMember("padding", .null),
+            JSONMember("added_tokens", .array(addedTokensJSON)),
+            JSONMember("normalizer", .object([JSONMember("type", .string("Sequence")), JSONMember("normalizers", .array(normalizers))])),
+            JSONMember("pre_tokenizer", .null), JSONMember("post_processor", postProcessor),
+            JSONMember("decoder", .object([JSONMember("type", .string("Sequence")), JSONMember("decoders", .array(decoders))])),
+            JSONMember("model", .object([
+                JSONMember("type", .string("BPE")), JSONMember("dropout", .null), JSONMember("unk_token", unk.flatMap { tokens.indices.contains($0) ? .string(tokens[$0]) : nil } ?? .null),
+                JSONMember("continuing_subword_prefix", .null), JSONMember("end_of_word_suffix", .null),
+                JSONMember("fuse_unk", .bool(true)), JSONMember("byte_fallback", .bool(true)), JSONMember("ignore_merges", .bool(false)),
+                JSONMember("vocab", .object(tokens.indices.filter { types[$0] != GGUFTokenType.unused }.map { JSONMember(tokens[$0], .integer(Int64($0))) })),
+                JSONMember("merges", .array(sentencePieceMerges)),
             ])),
         ])
     }
