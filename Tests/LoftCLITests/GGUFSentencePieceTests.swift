@@ -104,4 +104,24 @@ import TestSupport
         let output = try Python.output(script, [scratch.path, Repository.path("fixtures/tokenizers")])
         #expect(output.contains("ok"))
     }
+
+    /// A SentencePiece pipeline llama.cpp would not reproduce (here an NFKC normalizer): the
+    /// model is written to run on token ids, and a note says why.
+    @Test func unsupportedPipelineIsWrittenWithoutTokenizer() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let model = try Self.pair(in: scratch, model: "fixtures/llama/gqa", tokenizer: "llama2")
+        let url = URL(fileURLWithPath: model + "/tokenizer.json")
+        var json = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        var normalizer = try #require(json["normalizer"] as? [String: Any])
+        normalizer["normalizers"] = (normalizer["normalizers"] as? [Any] ?? []) + [["type": "NFKC"]]
+        json["normalizer"] = normalizer
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        let result = try Processes.loft(["convert", model, scratch.file("m.gguf")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains("the tokenizer is not carried"), "\(result.stdout)\(result.stderr)")
+        #expect((result.stdout + result.stderr).contains("NFKC"))
+        let inspect = try Processes.loft(["inspect", scratch.file("m.gguf")])
+        #expect(!inspect.stdout.contains("tokenizer.ggml.scores"), "\(inspect.stdout)")
+    }
 }

@@ -84,8 +84,8 @@ public enum GGUFModelExport {
         ]
         metadata += try architecture.hyperparameters(config: config, path: configPath)
         let vocabularySize = config["vocab_size"]?.intValue ?? 0
-        if let directory = tokenizerDirectory {
-            let tokenizer = try GGUFTokenizer.read(directory: directory, config: config, vocabularySize: vocabularySize)
+        let tokenizer = try tokenizerDirectory.map { try GGUFTokenizer.read(directory: $0, config: config, vocabularySize: vocabularySize) }
+        if let tokenizer, tokenizer.model != "none" {
             // llama.cpp's names for the pre-tokenizer regex: Qwen's (qwen2, also for Qwen3) is its own.
             let preTokenizer = ["gpt2": "gpt-2", "qwen2": "qwen2", "qwen3": "qwen2"][architecture.name] ?? "default"
             metadata += tokenizer.metadata(preTokenizer: preTokenizer)
@@ -94,7 +94,8 @@ public enum GGUFModelExport {
             if !metadata.contains(where: { $0.key == "\(architecture.name).vocab_size" }) {
                 metadata.append(("\(architecture.name).vocab_size", .uint32(UInt32(vocabularySize))))
             }
-            notes.append("no tokenizer beside the model: written with tokenizer.ggml.model = none (llama.cpp runs it on token ids)")
+            let reason = tokenizer?.unsupported.map { "the tokenizer is not carried (\($0))" } ?? "no tokenizer beside the model"
+            notes.append("\(reason): written with tokenizer.ggml.model = none (llama.cpp runs it on token ids)")
         }
 
         let writer = try GGUFWriter(path: output, metadata: metadata, tensors: plans)

@@ -29,7 +29,8 @@ struct GGUFTokenizer {
     var bos: Int?
     var eos: Int?
     var pad: Int?
-    /// "gpt2" (byte-level BPE) or "llama" (SentencePiece); the rest is for "llama" only.
+    /// "gpt2" (byte-level BPE), "llama" (SentencePiece) or "none" (not expressible); the
+    /// rest is for "llama" only.
     var model = "gpt2"
     var scores: [Float] = []
     var unk: Int?
@@ -37,6 +38,8 @@ struct GGUFTokenizer {
     var addEOS = false
     /// SentencePiece's "add dummy prefix": "▁" starts the text (Prepend or Metaspace).
     var addSpacePrefix = false
+    /// Why the tokenizer is not written (model "none").
+    var unsupported: String?
 
     /// Reads `directory`'s tokenizer.
     static func read(directory: String, config: JSONValue?, vocabularySize: Int) throws -> GGUFTokenizer {
@@ -86,8 +89,17 @@ struct GGUFTokenizer {
         }
         var tokenizer = GGUFTokenizer(tokens: tokens, types: types, merges: merges,
                                       bos: special("bos_token_id", "bos_token"), eos: special("eos_token_id", "eos_token"), pad: special("pad_token_id", "pad_token"))
-        if let root, isSentencePiece(root), let settings = try SentencePieceSettings(root: root, path: join("tokenizer.json")) {
-            tokenizer.makeSentencePiece(root: root, settings: settings, tokenizerConfig: tokenizerConfig)
+        if let root, isSentencePiece(root) {
+            do {
+                if let settings = try SentencePieceSettings(root: root, path: join("tokenizer.json")) {
+                    tokenizer.makeSentencePiece(root: root, settings: settings, tokenizerConfig: tokenizerConfig)
+                }
+            } catch {
+                // A pipeline llama.cpp's SentencePiece tokenizer would not reproduce: the model
+                // is still written, to run on token ids.
+                tokenizer.model = "none"
+                tokenizer.unsupported = "\(error)"
+            }
         }
         return tokenizer
     }
