@@ -36,14 +36,7 @@ extension GPT2Model {
     /// ([vocab]). Throws when the cache would pass the model's positions.
     public func forward(appending tokens: [Int32], cache: GPT2KVCache) throws -> [Float] {
         let n = tokens.count, start = cache.count
-        guard n > 0 else { throw ModelError.invalidInput(reason: "no tokens to append") }
-        guard start + n <= config.positions else {
-            throw ModelError.invalidInput(reason: "\(start + n) positions passes the model's \(config.positions)")
-        }
-        let V = Int32(config.vocabularySize)
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) {
-            throw ModelError.invalidInput(reason: "token id \(bad) is outside the vocabulary 0..<\(V)")
-        }
+        try validateAppend(tokens: tokens, cached: start, vocabularySize: config.vocabularySize, positions: config.positions)
         let C = config.channels, inner = config.innerChannels, eps = config.layerNormEpsilon
         let x = FloatBuffer(count: n * C), normed = FloatBuffer(count: n * C), attended = FloatBuffer(count: n * C)
         let branch = FloatBuffer(count: n * C), hidden = FloatBuffer(count: n * inner), activated = FloatBuffer(count: n * inner)

@@ -45,14 +45,7 @@ extension LlamaModel {
     /// ([vocab]). Throws when the cache would pass the model's positions.
     public func forward(appending tokens: [Int32], cache: LlamaKVCache) throws -> [Float] {
         let n = tokens.count, start = cache.count
-        guard n > 0 else { throw ModelError.invalidInput(reason: "no tokens to append") }
-        guard start + n <= config.positions else {
-            throw ModelError.invalidInput(reason: "\(start + n) positions passes the model's \(config.positions)")
-        }
-        let V = Int32(config.vocabularySize)
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) {
-            throw ModelError.invalidInput(reason: "token id \(bad) is outside the vocabulary 0..<\(V)")
-        }
+        try validateAppend(tokens: tokens, cached: start, vocabularySize: config.vocabularySize, positions: config.positions)
         let C = config.hidden, I = config.intermediate, H = config.heads, KV = config.keyValueHeads, d = config.headDimension
         let QW = config.queryWidth, KW = config.keyValueWidth, eps = config.rmsNormEpsilon, offset = config.layout.normWeightOffset
         let x = FloatBuffer(count: n * C), normed = FloatBuffer(count: n * C), branch = FloatBuffer(count: n * C), normedBranch = FloatBuffer(count: n * C)

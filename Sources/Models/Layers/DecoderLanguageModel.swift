@@ -158,6 +158,18 @@ extension DecoderLanguageModel {
     }
 }
 
+/// The checks a key/value cache makes before running `tokens` after `cached` ones.
+func validateAppend(tokens: [Int32], cached: Int, vocabularySize: Int, positions: Int) throws {
+    guard !tokens.isEmpty else { throw ModelError.invalidInput(reason: "no tokens to append") }
+    guard cached + tokens.count <= positions else {
+        throw ModelError.invalidInput(reason: "\(cached + tokens.count) positions passes the model's \(positions)")
+    }
+    let V = Int32(vocabularySize)
+    if let bad = tokens.first(where: { $0 < 0 || $0 >= V }) {
+        throw ModelError.invalidInput(reason: "token id \(bad) is outside the vocabulary 0..<\(V)")
+    }
+}
+
 /// The checks every causal language model makes before a forward pass.
 func validateInput(tokens: [Int32], targets: [Int32]?, batch: Int, sequence: Int, vocabularySize: Int, positions: Int) throws {
     guard batch > 0, sequence > 0 else { throw ModelError.invalidInput(reason: "batch \(batch) and sequence \(sequence) must be positive") }
