@@ -4,7 +4,8 @@ import PackageDescription
 // Layers, bottom to top; a target imports only targets from the lines above it:
 //
 //   CZlib CJSONC CBLAS    system libraries (module map + one-line shim each)
-//   Compute               parallel loops, BLAS, Matrix, Cholesky, seeded RNG, low-rank pair
+//   CKernels              C kernels for instruction sets picked at run time (AVX-512 BF16 product, F16C)
+//   Compute               parallel loops, BLAS, bf16 products, Matrix, Cholesky, seeded RNG, low-rank pair
 //   TensorIO              dtypes, safetensors, npy/npz/zip, conversion, diff, output policy
 //   Plots                 SVG line plots
 //   LoFT                  AdamW, LoRA-AdamW, LoFT-AdamW, clipping, optimizer-state files
@@ -32,7 +33,8 @@ let package = Package(
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        .target(name: "Compute", dependencies: ["CBLAS"]),
+        .target(name: "CKernels"),
+        .target(name: "Compute", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "TensorIO", dependencies: ["Compute", "CZlib", "CJSONC"]),
         .target(name: "Plots"),
         .target(name: "LoFT", dependencies: ["Compute", "TensorIO"]),

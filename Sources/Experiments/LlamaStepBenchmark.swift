@@ -39,6 +39,8 @@ public struct LlamaStepBenchmark {
     public var seed: UInt64 = 0
     /// The frozen base in 16 bits (nil: float32).
     public var baseDType: CompactDType?
+    /// The bf16 base multiplied in bf16 (`--base-compute bf16`).
+    public var computeInBF16 = false
 
     public init() {}
 
@@ -76,6 +78,7 @@ public struct LlamaStepBenchmark {
     public func run() throws -> Result {
         let (model, targets, hidden, attentionWidth, layers) = try makeModel()
         if let baseDType { model.storeFrozenWeights(as: baseDType) }
+        if computeInBF16 { model.computeFrozenWeights(inBF16: true) }
         let adapters = try model.addLowRankAdapters(targets: targets, rank: rank, alpha: Float(rank), seed: seed &+ 1)
         // PEFT starts B at zero; a step of random B makes the LoFT solves non-degenerate from step 1,
         // as they are after the first update of a real run.

@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let source = try ModelSource.open(model.base)
-        source.baseDType = model.baseDType
+        model.configure(source)
         let loaded = try LoadedModel.load(source, adapter: model.adapter)
         printNotes(source, command: "eval")
         let result: EvaluationResult

@@ -69,6 +69,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
     @Option(name: .customLong("base-dtype"), help: "How the frozen base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16. Trained weights stay f32.")
     var baseDType: BaseDType = .auto
+    @Option(name: .customLong("base-compute"), help: "How a frozen base held in bf16 multiplies: f32 (exact products of the bf16 weights, the default) or bf16 (activations rounded to bf16, AVX-512 BF16; holds the base in bf16).")
+    var baseCompute: BaseCompute = .f32
     @OptionGroup var format: JSONOutput
     @Option(help: .hidden) var stopAfter: Int?
 
@@ -90,6 +92,7 @@ struct FinetuneCommand: ParsableCommand {
         request.overwrite = overwrite.overwrite
         request.tokenizer = tokenizer
         request.baseDType = baseDType
+        request.baseCompute = baseCompute
         request.batch = batch
         request.sequence = seq
         request.epochs = epochs

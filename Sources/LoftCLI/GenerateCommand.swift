@@ -43,7 +43,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let source = try ModelSource.open(model.base)
-        source.baseDType = model.baseDType
+        model.configure(source)
         let loaded = try LoadedModel.load(source, adapter: model.adapter)
         printNotes(source, command: "generate")
         guard let language = loaded.languageModel else {

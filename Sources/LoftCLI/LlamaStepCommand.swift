@@ -20,6 +20,7 @@ struct LlamaStepCommand: ParsableCommand {
               loft experiment llama-step --optimizer none --batch 1 --seq 128
               loft experiment llama-step --config qwen2.5-0.5b.json --optimizer lora --batch 2
               loft experiment llama-step --shape gpt2-124m --base-dtype bf16 --json
+              loft experiment llama-step --base-dtype bf16 --base-compute bf16 --layers 4
             """,
         shouldDisplay: false
     )
@@ -37,10 +38,12 @@ struct LlamaStepCommand: ParsableCommand {
     @Option(help: "A LLaMA-layout config.json (llama, mistral, qwen2, qwen3, phi3, gemma3_text) instead of the SmolLM-135M shape; LoRA on all its projections.")
     var config: String?
     @Option(name: .customLong("base-dtype"), help: "How the frozen base is held: f32, bf16 or f16.") var baseDType: BaseDType = .f32
+    @Option(name: .customLong("base-compute"), help: "How a bf16 base multiplies: f32 or bf16 (needs --base-dtype bf16).") var baseCompute: BaseCompute = .f32
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
         guard batch > 0, seq > 0, rank > 0, steps > 0, (layers ?? 1) > 0, baseDType != .auto else { throw ValidationError("--batch, --seq, --rank, --steps and --layers must be positive; --base-dtype f32, bf16 or f16") }
+        guard baseCompute == .f32 || baseDType == .bf16 else { throw ValidationError("--base-compute bf16 needs --base-dtype bf16 (got \(baseDType.rawValue))") }
     }
 
     func run() throws {
@@ -58,6 +61,7 @@ struct LlamaStepCommand: ParsableCommand {
             benchmark.gpt2Layers = layers
         }
         benchmark.baseDType = baseDType == .bf16 ? .bfloat16 : baseDType == .f16 ? .float16 : nil
+        benchmark.computeInBF16 = baseCompute == .bf16
         (benchmark.batch, benchmark.sequence, benchmark.rank, benchmark.steps, benchmark.optimizer) = (batch, seq, rank, steps, optimizer.rawValue)
         let r = try benchmark.run()
         let mib = Double(r.peakResidentBytes) / 1_048_576
@@ -73,7 +77,7 @@ struct LlamaStepCommand: ParsableCommand {
                 JSONMember("optimizer_seconds", .double(r.optimizerSecondsPerStep)),
                 JSONMember("peak_rss_mib", .double(mib)), JSONMember("trainable_parameters", .integer(Int64(r.trainableParameters))),
                 JSONMember("loss", .finite(Double(r.lastLoss))), JSONMember("shape", .string(shape.rawValue)),
-                JSONMember("base_dtype", .string(baseDType.rawValue)),
+                JSONMember("base_dtype", .string(baseDType.rawValue)), JSONMember("base_compute", .string(baseCompute.rawValue)),
                 JSONMember("matrix_gflop_per_step", .double(r.matrixFlopsPerStep / 1e9)),
                 JSONMember("sgemm_gflops", .double(r.sgemmGigaflops)), JSONMember("mfu", .double(r.modelFlopsUtilisation)),
                 JSONMember("optimizer_share", .double(r.optimizerShare)),

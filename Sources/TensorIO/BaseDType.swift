@@ -18,3 +18,22 @@ public enum BaseDType: String, CaseIterable, Sendable {
         }
     }
 }
+
+/// How a frozen base held in bfloat16 multiplies (`--base-compute`): in float32 tile by tile
+/// (the default: what the float32 model with the same rounded weights computes), or in
+/// bfloat16 with the activations rounded to bfloat16 (AVX-512 BF16; as a torch model cast to
+/// bfloat16 computes). bf16 compute holds the base in bfloat16 (`--base-dtype auto` or bf16).
+public enum BaseCompute: String, CaseIterable, Sendable {
+    case f32
+    case bf16
+
+    /// The held dtype `--base-dtype baseDType` means under this compute, or nil when they
+    /// conflict (bf16 compute of a base held in f32 or f16).
+    public func heldDType(_ baseDType: BaseDType) -> BaseDType? {
+        switch (self, baseDType) {
+        case (.f32, _): return baseDType
+        case (.bf16, .auto), (.bf16, .bf16): return .bf16
+        case (.bf16, _): return nil
+        }
+    }
+}

@@ -36,6 +36,8 @@ public final class ModelSource {
     /// How the model's frozen 2-D weights are held once loaded (`--base-dtype`); float32
     /// unless a command asks otherwise.
     public var baseDType: BaseDType = .f32
+    /// How the frozen bfloat16 weights multiply once loaded (`--base-compute`).
+    public var baseCompute: BaseCompute = .f32
 
     public init(path: String, directory: String?, ownsDirectory: Bool, reader: TensorReader, config: JSONValue?, configPath: String?, tokenizerPath: String?) {
         self.path = path

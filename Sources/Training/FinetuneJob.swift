@@ -41,6 +41,9 @@ public struct FinetuneRequest: Sendable {
     /// How the frozen base weights are held (`--base-dtype`): float32, or 16 bits multiplied
     /// tile by tile; trained weights are float32 whatever this says.
     public var baseDType: BaseDType = .f32
+    /// How the frozen bf16 weights multiply (`--base-compute`); bf16 holds the base in bf16
+    /// (with `baseDType` auto or bf16; f32 and f16 are contradictions).
+    public var baseCompute: BaseCompute = .f32
 
     public init(base: String?, data: String, output: String) {
         self.base = base
@@ -64,6 +67,9 @@ extension FinetuneRequest {
         if let sequence, sequence <= 0 { throw TrainingError.invalidSetting(.sequence, value: "\(sequence)", requirement: "positive") }
         if let warmup, warmup < 0 { throw TrainingError.invalidSetting(.warmupSteps, value: "\(warmup)", requirement: "≥ 0") }
         if let evalInterval, evalInterval <= 0 { throw TrainingError.invalidSetting(.evalInterval, value: "\(evalInterval)", requirement: "positive") }
+        guard baseCompute.heldDType(baseDType) != nil else {
+            throw TrainingError.invalidSetting(.baseDType, value: baseDType.rawValue, requirement: "bf16 or auto for bf16 compute (--base-compute bf16)")
+        }
         try options.validate()
     }
 }
@@ -96,14 +102,15 @@ public final class FinetuneJob {
         if let config = request.initConfig {
             source = nil
             model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
-            switch request.baseDType {
+            switch request.baseCompute.heldDType(request.baseDType) ?? request.baseDType {
             case .bf16: model.trainable.storeFrozenWeights(as: .bfloat16)
             case .f16: model.trainable.storeFrozenWeights(as: .float16)
             case .auto, .f32: break
             }
         } else {
             let source = try ModelSource.open(request.base!)
-            source.baseDType = request.baseDType
+            source.baseDType = request.baseCompute.heldDType(request.baseDType) ?? request.baseDType
+            source.baseCompute = request.baseCompute
             self.source = source
             model = try LoadedModel.load(source)
         }

@@ -28,6 +28,7 @@ public enum LoadedModel {
     /// The base model of `source` (its notes say what was guessed), with an adapter.
     public static func load(_ source: ModelSource, adapter: String? = nil) throws -> LoadedModel {
         let loaded = LoadedModel(try ModelFamilies.model(source))
+        if source.baseCompute == .bf16 { loaded.trainable.computeFrozenWeights(inBF16: true) }
         if let adapter { try loaded.trainable.attachAdapter(directory: adapter, modelPath: source.path) }
         return loaded
     }

@@ -11,6 +11,7 @@ public enum TrainingSetting: String, Sendable, CaseIterable {
     case method, rank, loraAlpha, targets, steps, epochs, batch, sequence, learningRate, warmupSteps, schedule
     case weightDecay, eps, clip, evalInterval, seed
     case maxTokens, temperature, topK, tokenizer
+    case baseDType, baseCompute
 
     /// Plain words, for messages outside a command line.
     public var name: String {
@@ -27,6 +28,8 @@ public enum TrainingSetting: String, Sendable, CaseIterable {
         case .evalInterval: return "evaluation interval"
         case .maxTokens: return "maximum tokens"
         case .topK: return "top-k"
+        case .baseDType: return "base dtype"
+        case .baseCompute: return "base compute"
         default: return rawValue
         }
     }

@@ -9,6 +9,7 @@ import Training
 
 extension TrainingMethod: ExpressibleByArgument {}
 extension BaseDType: ExpressibleByArgument {}
+extension BaseCompute: ExpressibleByArgument {}
 extension ScheduleShape: ExpressibleByArgument {}
 extension OptimizerBenchmark.Method: ExpressibleByArgument {}
 
@@ -66,6 +67,8 @@ struct ModelOptions: ParsableArguments {
     var tokenizer: String?
     @Option(name: .customLong("base-dtype"), help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16.")
     var baseDType: BaseDType = .auto
+    @Option(name: .customLong("base-compute"), help: "How a base held in bf16 multiplies: f32 (exact products of the bf16 weights, the default) or bf16 (activations rounded to bf16, AVX-512 BF16; holds the base in bf16).")
+    var baseCompute: BaseCompute = .f32
 
     /// Where the tokenizer is looked for.
     var tokenizerPath: String { tokenizer ?? base }
@@ -74,6 +77,21 @@ struct ModelOptions: ParsableArguments {
         try CommandFailure.requirePath(base, flag: "--base")
         try adapter.map { try CommandFailure.requirePath($0, flag: "--adapter") }
         try tokenizer.map { try CommandFailure.requirePath($0, flag: "--tokenizer") }
+        try baseCompute.checkHeld(baseDType)
+    }
+
+    /// Sets how `source` holds and multiplies the base.
+    func configure(_ source: ModelSource) {
+        source.baseDType = baseCompute.heldDType(baseDType) ?? baseDType
+        source.baseCompute = baseCompute
+    }
+}
+
+extension BaseCompute {
+    /// `--base-compute bf16` with `--base-dtype f32|f16` is a usage error.
+    func checkHeld(_ baseDType: BaseDType) throws {
+        guard heldDType(baseDType) == nil else { return }
+        throw ValidationError("--base-compute bf16 needs the base held in bf16: --base-dtype bf16 or auto (got \(baseDType.rawValue))")
     }
 }
 
@@ -120,6 +138,8 @@ extension TrainingSetting {
         case .temperature: return "--temperature"
         case .topK: return "--top-k"
         case .tokenizer: return "--tokenizer"
+        case .baseDType: return "--base-dtype"
+        case .baseCompute: return "--base-compute"
         }
     }
 }

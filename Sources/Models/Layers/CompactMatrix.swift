@@ -4,7 +4,8 @@
 // matrix at a time into a float32 scratch block and multiply it with sgemm, so the whole
 // matrix is never widened. bfloat16 and float16 widen exactly (every value is a float32), so
 // a model held this way computes what the float32 model with the same (16-bit) weights does,
-// up to the summation order of the tiles.
+// up to the summation order of the tiles. `computesInBF16` opts a bfloat16 matrix into the
+// bfloat16 products instead (CompactBF16Products.swift, `--base-compute bf16`).
 
 import Compute
 
@@ -19,6 +20,11 @@ public final class CompactMatrix: @unchecked Sendable {
     public let dtype: CompactDType
     /// rows x columns 16-bit values, row-major.
     public let bits: UnsafeMutablePointer<UInt16>
+    /// Products round the other operand to bfloat16 and multiply in bfloat16 (float32 sums);
+    /// bfloat16 matrices only.
+    public var computesInBF16 = false {
+        didSet { precondition(!computesInBF16 || dtype == .bfloat16, "CompactMatrix: bf16 compute of a \(dtype.rawValue) matrix") }
+    }
 
     public init(rows: Int, columns: Int, dtype: CompactDType) {
         precondition(rows >= 0 && columns >= 0)
@@ -36,7 +42,7 @@ public final class CompactMatrix: @unchecked Sendable {
         let out = bits
         Parallel.forEachRange(count: rows * columns) { range in
             switch dtype {
-            case .bfloat16: for i in range { out[i] = bfloat16Bits(values[i]) }
+            case .bfloat16: BF16Products.round(values + range.lowerBound, count: range.count, into: out + range.lowerBound)
             case .float16: for i in range { out[i] = float16Bits(values[i]) }
             }
         }
@@ -62,13 +68,18 @@ public final class CompactMatrix: @unchecked Sendable {
     /// out[0..<count] = the floats of `source`.
     @inline(__always)
     func widen(_ source: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        // The vector kernels (AVX2, F16C) do what they can; the loops below the rest, or all
+        // of it on a CPU without them.
         switch dtype {
         case .bfloat16:
-            // bfloat16 is the upper half of a float32: a shift the compiler vectorises.
-            for j in 0..<count { out[j] = Float(bitPattern: UInt32(source[j]) << 16) }
+            // bfloat16 is the upper half of a float32.
+            let done = BF16Products.widenBFloat16Prefix(source, count: count, into: out)
+            for j in done..<count { out[j] = Float(bitPattern: UInt32(source[j]) << 16) }
         case .float16:
+            let done = BF16Products.widenFloat16Prefix(source, count: count, into: out)
+            guard done < count else { return }
             float16Table.withUnsafeBufferPointer { table in
-                for j in 0..<count { out[j] = table[Int(source[j])] }
+                for j in done..<count { out[j] = table[Int(source[j])] }
             }
         }
     }

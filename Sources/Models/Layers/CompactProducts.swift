@@ -22,6 +22,20 @@ extension CompactMatrix {
     /// C[m, rows] = A[m, columns] · Sᵀ + beta · C.
     public func productTransposed(m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
                                   _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if computesInBF16 { return bf16Product(transposed: true, m: m, a, lda: lda, beta: beta, c, ldc: ldc) }
+        widenedProductTransposed(m: m, a, lda: lda, beta: beta, c, ldc: ldc)
+    }
+
+    /// C[m, columns] = A[m, rows] · S + beta · C.
+    public func product(m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
+                        _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if computesInBF16 { return bf16Product(transposed: false, m: m, a, lda: lda, beta: beta, c, ldc: ldc) }
+        widenedProduct(m: m, a, lda: lda, beta: beta, c, ldc: ldc)
+    }
+
+    /// productTransposed in float32, tile by tile.
+    func widenedProductTransposed(m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
+                                  _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, rows > 0 else { return }
         withTile { tile in
             for r0 in stride(from: 0, to: rows, by: Self.tileRows) {
@@ -37,8 +51,8 @@ extension CompactMatrix {
         }
     }
 
-    /// C[m, columns] = A[m, rows] · S + beta · C.
-    public func product(m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
+    /// product in float32, tile by tile.
+    func widenedProduct(m: Int, _ a: UnsafePointer<Float>, lda: Int, beta: Float,
                         _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, columns > 0 else { return }
         withTile { tile in

@@ -175,4 +175,18 @@ extension TrainableModel {
     public func storeFrozenWeights(as dtype: CompactDType) {
         for parameter in parameters { parameter.storeCompact(dtype) }
     }
+
+    /// `--base-compute bf16`: every frozen weight held in bfloat16 multiplies in bfloat16 from
+    /// now on (CompactBF16Products.swift), or, with `false`, in float32 again. Returns how
+    /// many weights that covers (a weight in float32 or float16 keeps float32 compute).
+    @discardableResult
+    public func computeFrozenWeights(inBF16 on: Bool) -> Int {
+        var count = 0
+        for parameter in parameters {
+            guard let compact = parameter.compact, compact.dtype == .bfloat16 else { continue }
+            compact.computesInBF16 = on
+            count += 1
+        }
+        return count
+    }
 }
