@@ -3,7 +3,8 @@
 # weights, batch 4 x 256 tokens, LoRA rank 16 on every projection:
 #   SmolLM-135M (LLaMA layout: 30 layers, hidden 576, 9 heads / 3 key-value heads, MLP 1536,
 #   vocab 49152, tied) and GPT-2 124M (12 layers x 768, vocab 50257, tied);
-# loft with LoFT-AdamW and LoRA-AdamW, the base in float32 and held in bf16 (--base-dtype),
+# loft with LoFT-AdamW and LoRA-AdamW, the base in float32, held in bf16 (--base-dtype) and
+# computed in float32, and held and computed in bf16 (--base-compute bf16, AVX-512 BF16),
 # against PyTorch + PEFT LoRA with AdamW (scripts/bench/llama_torch.py) with its base in
 # float32 and in bf16, all on 2 threads, in the same run. MFU = the step's matrix-product
 # FLOPs (Experiments/StepFlops.swift) per second of step time over the sgemm rate loft
@@ -39,8 +40,8 @@ print(f"| {label} | {r['tokens_per_second']:.1f} | {r['seconds_per_step']:.2f} |
       f"{r['forward_backward_seconds']:.2f} | {r['optimizer_seconds']:.2f} ({100 * share:.0f}%) | {100 * mfu:.0f}% | {r['peak_rss_mib']:.0f} |")
 PY
 }
-loft_step() { # shape optimizer base-dtype
-    "$BIN" experiment llama-step --shape "$1" --optimizer "$2" --base-dtype "$3" --steps "$STEPS" "${layers[@]}" --json
+loft_step() { # shape optimizer base-dtype [base-compute]
+    "$BIN" experiment llama-step --shape "$1" --optimizer "$2" --base-dtype "$3" --base-compute "${4:-f32}" --steps "$STEPS" "${layers[@]}" --json
 }
 torch_step() { # shape base-dtype
     "$PYTHON" "$HERE/bench/llama_torch.py" --shape "$1" --base-dtype "$2" --steps "$STEPS" "${layers[@]}" --threads 2 2>/dev/null | tail -1
@@ -54,10 +55,14 @@ for shape in $SHAPES; do
     f32_lora=$(loft_step "$shape" lora f32)
     bf16_loft=$(loft_step "$shape" loft bf16)
     bf16_lora=$(loft_step "$shape" lora bf16)
+    bf16c_loft=$(loft_step "$shape" loft bf16 bf16)
+    bf16c_lora=$(loft_step "$shape" lora bf16 bf16)
     table+="$(row "$shape, loft LoFT-AdamW, f32 base" "$f32_loft")"$'\n'
     table+="$(row "$shape, loft LoRA-AdamW, f32 base" "$f32_lora")"$'\n'
     table+="$(row "$shape, loft LoFT-AdamW, bf16 base" "$bf16_loft")"$'\n'
     table+="$(row "$shape, loft LoRA-AdamW, bf16 base" "$bf16_lora")"$'\n'
+    table+="$(row "$shape, loft LoFT-AdamW, bf16 base, bf16 compute" "$bf16c_loft")"$'\n'
+    table+="$(row "$shape, loft LoRA-AdamW, bf16 base, bf16 compute" "$bf16c_lora")"$'\n'
     for dtype in f32 bf16; do
         if torch=$(torch_step "$shape" "$dtype") && [ -n "$torch" ]; then
             reference=$f32_lora; [ "$dtype" = bf16 ] && reference=$bf16_lora
@@ -76,7 +81,8 @@ echo "### Fine-tuning step: SmolLM-135M and GPT-2 124M shapes"
 echo
 echo "Random weights, batch 4 x 256 tokens, LoRA rank 16 on every projection (LLaMA: q/k/v/o/gate/up/down;"
 echo "GPT-2: c_attn, c_proj, c_fc), 2 threads each, $STEPS timed steps after one warm-up. The base is"
-echo "float32, or held in bf16 (loft: \`--base-dtype bf16\`, widened to float32 tile by tile; PyTorch:"
+echo "float32, or held in bf16 (loft: \`--base-dtype bf16\`, widened to float32 tile by tile, or with"
+echo "\`--base-compute bf16\` multiplied in bf16 with AVX-512 BF16, activations rounded to bf16; PyTorch:"
 echo "\`model.to(torch.bfloat16)\`, PEFT's factors float32). Seconds are wall time per step; CPU s/step is"
 echo "the process's CPU time (both threads). optimizer = its seconds per step and share of the step."
 echo "MFU = matrix-product FLOPs per step / step time / sgemm's rate measured in the same run (a PyTorch"

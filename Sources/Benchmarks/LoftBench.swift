@@ -20,7 +20,8 @@ struct LoftBench: ParsableCommand {
               loft-bench training-step
               loft-bench generation
               loft-bench tokenizer --fixtures fixtures/tokenizers
+              loft-bench bf16-gemm
             """,
         subcommands: [ConversionBench.self, ModelStepBench.self, LayerBench.self, TrainingStepBench.self,
-                      GenerationBench.self, TokenizerBench.self])
+                      GenerationBench.self, TokenizerBench.self, BF16GemmBench.self])
 }

@@ -19,7 +19,7 @@
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define AVX2F16C __attribute__((target("avx2,f16c")))
 
-enum { MR = 6, NR = 64, KC = 256, MC = 384 };
+enum { MR = 6, NR = 64, KC = 256, MC = 512 };
 
 static int cpu_has(int which) {
     __builtin_cpu_init();
