@@ -189,21 +189,14 @@ AVX512BF16 static inline void microkernel(long pairs, const uint32_t *a, long as
     }
 }
 
-// A thread's packing buffers, kept between calls (the workers live as long as the process).
-static __thread uint32_t *packed_a, *packed_b;
-static __thread size_t packed_a_words;
-
 AVX512BF16 static void sbgemm_avx512(int transposed, long m, long n, long k, const float *a, long lda,
                                      const uint16_t *s, long lds, float beta, float *c, long ldc) {
-    long kcmax = k < KC ? k : KC, pairsmax = (kcmax + 1) / 2;
-    long mcmax = m < MC ? m : MC;
-    size_t words = (size_t)(mcmax * pairsmax);
-    if (!packed_b) packed_b = aligned_alloc(64, (size_t)(KC / 2) * NR * 4);
-    if (words > packed_a_words) {
-        free(packed_a);
-        packed_a = aligned_alloc(64, (words * 4 + 63) / 64 * 64);
-        packed_a_words = words;
-    }
+    // The packing buffers (at most MC x KC/2 + KC/2 x NR words, 288 KB) per call: a call is
+    // milliseconds of work, and malloc hands back the block the previous call freed.
+    long pairsmax = ((k < KC ? k : KC) + 1) / 2, mcmax = m < MC ? m : MC;
+    uint32_t *packed_a = aligned_alloc(64, ((size_t)(mcmax * pairsmax) * 4 + 63) / 64 * 64);
+    uint32_t *packed_b = aligned_alloc(64, (size_t)(KC / 2) * NR * 4);
+    if (!packed_a || !packed_b) abort();
     for (long k0 = 0; k0 < k; k0 += KC) {
         long kc = k - k0 < KC ? k - k0 : KC, pairs = (kc + 1) / 2;
         int mode = k0 > 0 || beta == 1 ? ADD : beta == 0 ? STORE : SCALE_ADD;
@@ -223,6 +216,8 @@ AVX512BF16 static void sbgemm_avx512(int transposed, long m, long n, long k, con
             }
         }
     }
+    free(packed_a);
+    free(packed_b);
 }
 
 void loft_sbgemm(int transposedB, long m, long n, long k, const float *a, long lda,
