@@ -110,15 +110,53 @@ void loft_round_bf16(const float *source, long count, uint16_t *out) {
 
 // MARK: the bf16 product
 
+// dest[p * NR + j] = the 32-bit word p of row j of src (row stride `stride` uint16s), for
+// p, j < 16: a 16 x 16 transpose of 32-bit words in four rounds of shuffles.
+AVX512BF16 static inline void transpose16(const uint16_t *src, long stride, uint32_t *dest) {
+    __m512i r[16], t[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + i * stride);
+#pragma unroll
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+#pragma unroll
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+#pragma unroll
+    for (int i = 0; i < 16; i += 8)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_i32x4(r[i + j], r[i + j + 4], 0xDD);
+        }
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xDD);
+    }
+#pragma unroll
+    for (int i = 0; i < 16; i++) _mm512_store_si512(dest + i * NR, r[i]);
+}
+
 // B[k0 ..< k0+kc, n0 ..< n0+nc] into dest[p][j] (p < kc/2 rounded up, j < NR): the two
 // bfloat16 of rows 2p and 2p+1 of column j in one 32-bit word, zero past nc and past kc.
-static void pack_b(int transposed, const uint16_t *s, long lds, long n0, long nc, long k0, long kc, uint32_t *dest) {
+AVX512BF16 static void pack_b(int transposed, const uint16_t *s, long lds, long n0, long nc, long k0, long kc, uint32_t *dest) {
     long pairs = (kc + 1) / 2, full = kc / 2;
     if (transposed) {
-        // S[n, k]: the pair is two neighbours of row n0 + j.
+        // S[n, k]: the pair is two neighbours of row n0 + j; 16 x 16 blocks by shuffles, the
+        // ragged edges word by word.
+        long rows16 = nc / 16 * 16, pairs16 = full / 16 * 16;
+        for (long j = 0; j < rows16; j += 16)
+            for (long p = 0; p < pairs16; p += 16) transpose16(s + (n0 + j) * lds + k0 + 2 * p, lds, dest + p * NR + j);
         for (long j = 0; j < nc; j++) {
             const uint16_t *row = s + (n0 + j) * lds + k0;
-            for (long p = 0; p < full; p++) {
+            for (long p = j < rows16 ? pairs16 : 0; p < full; p++) {
                 uint32_t word;
                 memcpy(&word, row + 2 * p, 4);
                 dest[p * NR + j] = word;
