@@ -16,8 +16,8 @@ struct BF16GemmBench: ParsableCommand {
 
     func run() throws {
         print("AVX-512 BF16 kernel: \(BF16Products.available ? "yes" : "no (bf16 rows use the float32 fallback)")")
-        print(String(format: "%-34@ %10@ %10@ %10@ %10@", "m x n x k (C = A op(S))" as NSString, "sgemm" as NSString,
-                     "bf16->f32" as NSString, "bf16" as NSString, "bf16 CPU" as NSString))
+        print("GFLOP/s per second of wall time (per second of CPU time of all threads)")
+        print("m x n x k, C = A op(S)        sgemm (f32 S)      bf16 S, f32 compute    bf16 S, bf16 compute")
         // (m, n, k, transposed): q/o-like and MLP products both ways, the head forward and its input gradient.
         let shapes = [(1024, 576, 1536, true), (1024, 576, 1536, false), (1024, 1536, 576, true), (1024, 1536, 576, false),
                       (1024, 49152, 576, true), (1024, 576, 49152, false)]
@@ -46,9 +46,10 @@ struct BF16GemmBench: ParsableCommand {
             let widened = rate(product)
             compact.computesInBF16 = true
             let bf16 = rate(product)
-            let label = "\(m) x \(n) x \(k) \(transposed ? "(A Sᵀ)" : "(A S)")"
-            print(String(format: "%-34@ %10.1f %10.1f %10.1f %10.1f", label as NSString, sgemm.0, widened.0, bf16.0, bf16.1))
+            let label = "\(m) x \(n) x \(k) \(transposed ? "A S^T" : "A S  ")"
+            print(label.padding(toLength: 28, withPad: " ", startingAt: 0)
+                  + String(format: "%7.1f (%6.1f)      %7.1f (%6.1f)        %7.1f (%6.1f)", sgemm.0, sgemm.1, widened.0, widened.1, bf16.0, bf16.1))
         }
-        print("GFLOP/s of wall time (fastest of \(repeats)); bf16 CPU = per second of CPU time of all threads.")
+        print("The fastest of \(repeats) runs; CPU time counts OpenBLAS's threads spinning while they wait.")
     }
 }
