@@ -12,6 +12,9 @@
 // product sums over is cut in blocks of 512 or 2048, as sgemm itself cuts it, so the output
 // is read and written about as often as by one sgemm over the float32 matrix, and the other
 // operand is packed once per tile of the summed dimension.
+//
+// A bfloat16 matrix with `computesInBF16` (`--base-compute bf16`) multiplies in bfloat16
+// instead (CompactBF16Products.swift); the tiled float32 products stay its fallback.
 
 import Compute
 
