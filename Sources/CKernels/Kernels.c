@@ -14,9 +14,21 @@
 
 #include "CKernels.h"
 
-#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
+
+// Nearest even by integer arithmetic, as torch's c10::BFloat16 does (VCVTNEPS2BF16 would
+// flush subnormals to zero); a NaN keeps its upper half with the quiet bit set.
+static inline uint16_t round_bf16_scalar(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    if (value != value) return (uint16_t)((bits >> 16) | 0x0040);
+    return (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+}
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
 
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define AVX2F16C __attribute__((target("avx2,f16c")))
@@ -78,15 +90,6 @@ long loft_widen_f16(const uint16_t *source, long count, float *out) {
 }
 
 // MARK: rounding to bfloat16
-
-// Nearest even by integer arithmetic, as torch's c10::BFloat16 does (VCVTNEPS2BF16 would
-// flush subnormals to zero); a NaN keeps its upper half with the quiet bit set.
-static inline uint16_t round_bf16_scalar(float value) {
-    uint32_t bits;
-    memcpy(&bits, &value, 4);
-    if (value != value) return (uint16_t)((bits >> 16) | 0x0040);
-    return (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-}
 
 AVX512BF16 static inline void round_bf16_avx512(const float *source, long count, uint16_t *out) {
     const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF), quiet = _mm512_set1_epi32(0x0040);
@@ -270,3 +273,19 @@ void loft_sbgemm(int transposedB, long m, long n, long k, const float *a, long l
     }
     sbgemm_avx512(transposedB, m, n, k, a, lda, s, lds, beta, c, ldc);
 }
+
+#else  // not x86-64: no kernels; the callers' portable paths do the work.
+
+int loft_has_avx512bf16(void) { return 0; }
+long loft_widen_bf16(const uint16_t *source, long count, float *out) { (void)source; (void)count; (void)out; return 0; }
+long loft_widen_f16(const uint16_t *source, long count, float *out) { (void)source; (void)count; (void)out; return 0; }
+void loft_round_bf16(const float *source, long count, uint16_t *out) {
+    for (long i = 0; i < count; i++) out[i] = round_bf16_scalar(source[i]);
+}
+void loft_sbgemm(int transposedB, long m, long n, long k, const float *a, long lda,
+                 const uint16_t *s, long lds, float beta, float *c, long ldc) {
+    (void)transposedB; (void)m; (void)n; (void)k; (void)a; (void)lda; (void)s; (void)lds; (void)beta; (void)c; (void)ldc;
+    abort();  // callers check loft_has_avx512bf16() first
+}
+
+#endif
