@@ -98,7 +98,7 @@ public final class FinetuneJob {
             model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
             model.trainable.storeFrozenWeights(as: request.baseDType)
         } else {
-            let source = try ModelSource.open(request.base!)
+            let source = try ModelFamilies.open(request.base!)
             source.baseDType = request.baseDType
             self.source = source
             model = try LoadedModel.load(source)
