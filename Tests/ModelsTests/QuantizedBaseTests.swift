@@ -175,3 +175,39 @@ func llamaQuantizedBaseEqualsFloatOnDequantizedWeights(fixture: String, choice: 
     #expect(held.compact != nil)
     #expect(held.value.array == dense.value.array, "widening for good transposes")
 }
+
+private let quantbase = Repository.root.appendingPathComponent("fixtures/quantbase")
+
+/// The committed Q8_0 GGUF (written and quantized by gguf-py), held quantized as stored,
+/// gives the logits and loss transformers computes on gguf-py's dequantization of the file.
+@Test func ggufQ8BaseGivesTransformersLogits() throws {
+    let source = try ModelFamilies.open(quantbase.appendingPathComponent("llama-q8_0.gguf").path)
+    source.baseDType = .auto
+    let model = try #require(try ModelFamilies.load(source) as? LlamaModel)
+    #expect(model.parameters.allSatisfy { $0.storageDType == ($0.shape.count == 2 ? "q8_0" : "f32") })
+    let expected = try SafetensorsReader(path: quantbase.appendingPathComponent("expected-q8_0.safetensors").path)
+    let ids = try Fixtures.ints(expected, "input_ids")
+    try model.forward(tokens: ids, targets: nil, batch: 2, sequence: 16)
+    #expect(Fixtures.relativeError(Array(model.logits), try Fixtures.floats(expected, "logits")) < 1e-4)
+    var targets = [Int32](repeating: CrossEntropy.ignoreIndex, count: ids.count)
+    for b in 0..<2 { for t in 0..<15 { targets[b * 16 + t] = ids[b * 16 + t + 1] } }
+    let loss = try model.loss(tokens: ids, targets: targets, batch: 2, sequence: 16, headRows: 5)
+    #expect(abs(Float(loss.sum / Double(loss.count)) - (try Fixtures.floats(expected, "loss"))[0]) < 1e-4)
+}
+
+/// mlx-lm's 4-bit directory held quantized computes what the float32 model of mlx's own
+/// dequantization (llama-dequantized-q4-g32.safetensors) computes.
+@Test func mlxQ4BaseEqualsMLXDequantizedModel() throws {
+    let directory = Repository.root.appendingPathComponent("fixtures/mlx/llama-q4-g32").path
+    let source = try ModelFamilies.open(directory)
+    source.baseDType = .auto
+    let held = try #require(try ModelFamilies.load(source) as? LlamaModel)
+    #expect(held.projections.allSatisfy { $0.weight.storageDType == "mlx-q4/g32" })
+    let config = try LlamaConfig(contentsOf: directory + "/config.json")
+    let reference = try LlamaModel(config: config, reader: try SafetensorsReader(path: Repository.root.appendingPathComponent("fixtures/mlx/llama-dequantized-q4-g32.safetensors").path))
+    let tokens: [Int32] = [3, 17, 5, 9, 1, 22, 14, 8, 0, 11, 19, 6, 3, 17, 40, 77]
+    try held.forward(tokens: tokens, targets: nil, batch: 2, sequence: 8)
+    let got = Array(held.logits)
+    try reference.forward(tokens: tokens, targets: nil, batch: 2, sequence: 8)
+    #expect(Fixtures.relativeError(got, Array(reference.logits)) < tolerance)
+}
