@@ -83,6 +83,25 @@ import TensorIO
         #expect(converted.status == 0, "\(converted.stderr)")
     }
 
+    /// GPT-2 from a Q8_0 GGUF: its projections are stored transposed (llama.cpp's [out, in]),
+    /// kept so and multiplied the other way round; text tokenized with the file's tokenizer.
+    @Test func evalOfAGPT2GGUFHeldQuantized() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let gguf = scratch.file("gpt2-q8_0.gguf")
+        let convert = loft("convert", Repository.path("demo/model"), gguf, "--dtype", "q8_0")
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let text = scratch.file("text.txt")
+        try "He that walketh uprightly walketh surely: but he that perverteth his ways shall be known.\n".write(toFile: text, atomically: true, encoding: .utf8)
+        var outputs: [String] = []
+        for dtype in ["auto", "f32"] {
+            let result = loft("eval", "--base", gguf, "--data", text, "--seq", "8", "--base-dtype", dtype, "--json")
+            #expect(result.status == 0, "\(dtype): \(result.stderr)")
+            outputs.append(result.stdout)
+        }
+        #expect(outputs[0] == outputs[1] && outputs[0].contains("\"loss\""))
+    }
+
     /// A quantized tensor whose rows are not whole blocks: one line naming the file and tensor.
     @Test func refusesAQuantizedTensorOfBrokenShape() throws {
         let scratch = ScratchDirectory()
