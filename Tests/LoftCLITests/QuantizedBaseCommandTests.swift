@@ -93,13 +93,15 @@ import TensorIO
         #expect(convert.status == 0, "\(convert.stderr)")
         let text = scratch.file("text.txt")
         try "He that walketh uprightly walketh surely: but he that perverteth his ways shall be known.\n".write(toFile: text, atomically: true, encoding: .utf8)
-        var outputs: [String] = []
+        // The transposed product is sgemm with the other operand transposed: the same sums in
+        // another order, so equal to float32 rounding rather than bit for bit.
+        var losses: [Double] = []
         for dtype in ["auto", "f32"] {
             let result = loft("eval", "--base", gguf, "--data", text, "--seq", "8", "--base-dtype", dtype, "--json")
             #expect(result.status == 0, "\(dtype): \(result.stderr)")
-            outputs.append(result.stdout)
+            losses.append(try #require(try JSON.parse(result.stdout)["loss"]?.doubleValue))
         }
-        #expect(outputs[0] == outputs[1] && outputs[0].contains("\"loss\""))
+        #expect(abs(losses[0] - losses[1]) < 1e-6 * losses[1], "\(losses)")
     }
 
     /// A quantized tensor whose rows are not whole blocks: one line naming the file and tensor.
