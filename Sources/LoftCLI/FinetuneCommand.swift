@@ -31,8 +31,10 @@ struct FinetuneCommand: ParsableCommand {
                   --out runs/smol
               loft finetune --init config.json --tokenizer gpt2 --data text.txt \\
                   --optimizer adamw --targets all --lr 1e-3 --out runs/scratch
-              loft finetune --base model-q4_k_m.gguf --data train.txt --seq 256 --out runs/q4
-              loft finetune --base SmolLM-135M --base-dtype q8_0 --data train.txt --out runs/q8
+              loft finetune --base model-q4_k_m.gguf --data train.txt --seq 256 \\
+                  --out runs/q4
+              loft finetune --base SmolLM-135M --base-dtype q8_0 --data train.txt \\
+                  --out runs/q8
               loft finetune --base mlp/ --data train.npz --eval-fraction 0.1 --out runs/mlp
               loft finetune --base gpt2 --data train.txt --steps 100 --out runs/c --json
             """
