@@ -61,7 +61,9 @@ public final class GGUFModelReader: QuantizedTensorReader {
 
     public func storageType(for name: String) -> String? { mappings[name].flatMap { gguf.storageType(for: $0.entry.name) } }
 
-    public func release(_ name: String) { mappings[name].map { gguf.release($0.entry.name) } }
+    public func release(_ name: String) {
+        if let entry = mappings[name]?.entry { gguf.release(entry.name) }
+    }
 
     /// The tensor in transformers' layout: dequantized (F32) or in its stored float type.
     public func data(for name: String) throws -> TensorData {

@@ -185,11 +185,11 @@ extension MLXQuantizedReader: QuantizedTensorReader {
         let scales = try DTypeConversion.convert(try inner.data(for: module.scales.name), to: .F32)
         let biases = try DTypeConversion.convert(try inner.data(for: module.biases.name), to: .F32)
         func owned(_ data: TensorData) -> ByteBuffer { ByteBuffer(copying: data.bytes) }
-        // Bytes nothing keeps alive (a reader of memory) are copied.
-        let copy = ByteBuffer(copying: packed.owner == nil ? packed.bytes : UnsafeRawBufferPointer(start: nil, count: 0))
+        // Codes nothing keeps alive (a reader of memory) are copied; a file's are a view of its mapping.
+        let copy = packed.owner == nil ? ByteBuffer(copying: packed.bytes) : nil
         let matrix = try QuantizedMatrix(mlx: module.parameters, scaleType: module.dense.dtype, rows: module.dense.shape[0],
-                                         columns: module.dense.shape[1], packed: packed.owner == nil ? UnsafeRawBufferPointer(copy.bytes) : packed.bytes, owner: packed.owner ?? copy,
-                                         scales: owned(scales), biases: owned(biases))
+                                         columns: module.dense.shape[1], packed: copy.map { UnsafeRawBufferPointer($0.bytes) } ?? packed.bytes,
+                                         owner: copy ?? packed.owner, scales: owned(scales), biases: owned(biases))
         return (matrix, false)
     }
 }
