@@ -4,7 +4,8 @@
 #   SmolLM-135M (LLaMA layout: 30 layers, hidden 576, 9 heads / 3 key-value heads, MLP 1536,
 #   vocab 49152, tied) and GPT-2 124M (12 layers x 768, vocab 50257, tied);
 # loft with LoFT-AdamW and LoRA-AdamW, the base in float32, held in bf16 (--base-dtype) and
-# computed in float32, and held and computed in bf16 (--base-compute bf16, AVX-512 BF16),
+# computed in float32, and held and computed in bf16 (--base-compute bf16, AVX-512 BF16);
+# LoFT-AdamW with the base quantized to q8_0 and q4_k;
 # against PyTorch + PEFT LoRA with AdamW (scripts/bench/llama_torch.py) with its base in
 # float32 and in bf16, all on 2 threads, in the same run. MFU = the step's matrix-product
 # FLOPs (Experiments/StepFlops.swift) per second of step time over the sgemm rate loft
@@ -63,6 +64,11 @@ for shape in $SHAPES; do
     table+="$(row "$shape, loft LoRA-AdamW, bf16 base" "$bf16_lora")"$'\n'
     table+="$(row "$shape, loft LoFT-AdamW, bf16 base, bf16 compute" "$bf16c_loft")"$'\n'
     table+="$(row "$shape, loft LoRA-AdamW, bf16 base, bf16 compute" "$bf16c_lora")"$'\n'
+    # Block-quantized bases (quantized at load by loft's quantizer; SmolLM's rows of 576 are
+    # not whole Q4_K super-blocks, so q4_k holds most of its matrices in Q5_0, as llama-quantize).
+    for quantized in q8_0 q4_k; do
+        table+="$(row "$shape, loft LoFT-AdamW, $quantized base" "$(loft_step "$shape" loft "$quantized")")"$'\n'
+    done
     for dtype in f32 bf16; do
         if torch=$(torch_step "$shape" "$dtype") && [ -n "$torch" ]; then
             reference=$f32_lora; [ "$dtype" = bf16 ] && reference=$bf16_lora

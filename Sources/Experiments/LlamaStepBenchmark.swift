@@ -1,6 +1,6 @@
 // One fine-tuning step of a language model, timed and weighed (scripts/bench-llama.sh through
 // `loft experiment llama-step`): a randomly initialised model of a given shape (SmolLM-135M
-// by default, or GPT-2 124M), optionally with its frozen base held in bf16 or f16
+// by default, or GPT-2 124M), optionally with its frozen base held in bf16, f16 or quantized
 // (CompactMatrix, as `--base-dtype` does), LoRA factors on every projection, random tokens,
 // then per step forward + backward + an optimizer step (LoFT-AdamW by default; "none" for
 // forward + backward alone), the step as a training loop runs it: zeroGradients,
@@ -37,8 +37,8 @@ public struct LlamaStepBenchmark {
     public var optimizer = "loft"
     public var steps = 3
     public var seed: UInt64 = 0
-    /// The frozen base in 16 bits (nil: float32).
-    public var baseDType: CompactDType?
+    /// How the frozen base is held: float32, 16 bits or quantized (q8_0, q4_k, ...).
+    public var baseDType: BaseDType = .f32
     /// The bf16 base multiplied in bf16 (`--base-compute bf16`).
     public var computeInBF16 = false
 
@@ -77,7 +77,7 @@ public struct LlamaStepBenchmark {
 
     public func run() throws -> Result {
         let (model, targets, hidden, attentionWidth, layers) = try makeModel()
-        if let baseDType { model.storeFrozenWeights(as: baseDType) }
+        model.storeFrozenWeights(as: baseDType)
         if computeInBF16 { model.computeFrozenWeights(inBF16: true) }
         let adapters = try model.addLowRankAdapters(targets: targets, rank: rank, alpha: Float(rank), seed: seed &+ 1)
         // PEFT starts B at zero; a step of random B makes the LoFT solves non-degenerate from step 1,

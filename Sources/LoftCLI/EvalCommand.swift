@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import Models
 import TensorIO
 import Training
 
@@ -38,7 +39,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try ModelSource.open(model.base)
+        let source = try ModelFamilies.open(model.base)
         model.configure(source)
         let loaded = try LoadedModel.load(source, adapter: model.adapter)
         printNotes(source, command: "eval")

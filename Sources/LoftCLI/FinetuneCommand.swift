@@ -31,12 +31,16 @@ struct FinetuneCommand: ParsableCommand {
                   --out runs/smol
               loft finetune --init config.json --tokenizer gpt2 --data text.txt \\
                   --optimizer adamw --targets all --lr 1e-3 --out runs/scratch
+              loft finetune --base model-q4_k_m.gguf --data train.txt --seq 256 \\
+                  --out runs/q4
+              loft finetune --base SmolLM-135M --base-dtype q8_0 --data train.txt \\
+                  --out runs/q8
               loft finetune --base mlp/ --data train.npz --eval-fraction 0.1 --out runs/mlp
               loft finetune --base gpt2 --data train.txt --steps 100 --out runs/c --json
             """
     )
 
-    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, model.safetensors or shards, tokenizer), a GPT-2 .safetensors file, or an MLP.")
+    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, model.safetensors or shards, tokenizer), a GPT-2 .safetensors file, a llama.cpp .gguf model (llama, qwen2, qwen3, phi3, gemma3, gpt2), an MLX-quantized directory, or an MLP.")
     var base: String?
     @Option(name: .customLong("init"), help: "Start from a randomly initialised GPT-2 or LLaMA (model_type llama) of this config.json (seeded by --seed).")
     var initConfig: String?
@@ -67,7 +71,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Continue the run checkpointed in this directory (same base, data and settings).") var resume: String?
     @Option(parsing: .unconditional, help: "Steps between evaluations and checkpoints (default a tenth of the steps).") var evalInterval: Int?
     @Option(help: "Tokenizer directory for text data (default: the --base directory).") var tokenizer: String?
-    @Option(name: .customLong("base-dtype"), help: "How the frozen base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16. Trained weights stay f32.")
+    @Option(name: .customLong("base-dtype"), help: "How the frozen base weights are held in memory: auto (the checkpoint's bf16/f16 or GGUF/MLX quantization kept, else f32), f32, bf16, f16, or quantized at load: q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k. Trained weights stay f32.")
     var baseDType: BaseDType = .auto
     @Option(name: .customLong("base-compute"), help: "How a frozen base held in bf16 multiplies: f32 (exact products of the bf16 weights, the default) or bf16 (activations rounded to bf16, AVX-512 BF16; holds the base in bf16).")
     var baseCompute: BaseCompute = .f32

@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source = try ModelSource.open(model.base)
+        let source = try ModelFamilies.open(model.base)
         model.configure(source)
         let loaded = try LoadedModel.load(source, adapter: model.adapter)
         printNotes(source, command: "generate")

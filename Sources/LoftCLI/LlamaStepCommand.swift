@@ -37,12 +37,12 @@ struct LlamaStepCommand: ParsableCommand {
     @Option(help: "smollm-135m (LLaMA layout) or gpt2-124m.") var shape: LlamaStepBenchmark.Shape = .smolLM135M
     @Option(help: "A LLaMA-layout config.json (llama, mistral, qwen2, qwen3, phi3, gemma3_text) instead of the SmolLM-135M shape; LoRA on all its projections.")
     var config: String?
-    @Option(name: .customLong("base-dtype"), help: "How the frozen base is held: f32, bf16 or f16.") var baseDType: BaseDType = .f32
+    @Option(name: .customLong("base-dtype"), help: "How the frozen base is held: f32, bf16, f16, or quantized: q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k.") var baseDType: BaseDType = .f32
     @Option(name: .customLong("base-compute"), help: "How a bf16 base multiplies: f32 or bf16 (needs --base-dtype bf16).") var baseCompute: BaseCompute = .f32
     @OptionGroup var format: JSONOutput
 
     func validate() throws {
-        guard batch > 0, seq > 0, rank > 0, steps > 0, (layers ?? 1) > 0, baseDType != .auto else { throw ValidationError("--batch, --seq, --rank, --steps and --layers must be positive; --base-dtype f32, bf16 or f16") }
+        guard batch > 0, seq > 0, rank > 0, steps > 0, (layers ?? 1) > 0, baseDType != .auto else { throw ValidationError("--batch, --seq, --rank, --steps and --layers must be positive; --base-dtype is f32, bf16, f16 or a quantized type") }
         guard baseCompute == .f32 || baseDType == .bf16 else { throw ValidationError("--base-compute bf16 needs --base-dtype bf16 (got \(baseDType.rawValue))") }
     }
 
@@ -60,7 +60,7 @@ struct LlamaStepCommand: ParsableCommand {
                 + Array(repeating: benchmark.config.windows.last ?? nil, count: max(0, layers - benchmark.config.windows.count))
             benchmark.gpt2Layers = layers
         }
-        benchmark.baseDType = baseDType == .bf16 ? .bfloat16 : baseDType == .f16 ? .float16 : nil
+        benchmark.baseDType = baseDType
         benchmark.computeInBF16 = baseCompute == .bf16
         (benchmark.batch, benchmark.sequence, benchmark.rank, benchmark.steps, benchmark.optimizer) = (batch, seq, rank, steps, optimizer.rawValue)
         let r = try benchmark.run()

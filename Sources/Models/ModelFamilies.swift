@@ -71,6 +71,12 @@ public enum ModelFamilies {
         return family
     }
 
+    /// A model as the user names it: a llama.cpp .gguf file (GGUFModelReader: config,
+    /// tensors and tokenizer from the one file), else what ModelSource opens.
+    public static func open(_ path: String) throws -> ModelSource {
+        GGUFModelReader.isGGUF(path) ? try GGUFModelReader.source(path: path) : try ModelSource.open(path)
+    }
+
     /// Any model: a causal language model or an MLP.
     public static func model(_ source: ModelSource) throws -> TrainableModel {
         try family(of: source).load(source)

@@ -102,13 +102,9 @@ public final class FinetuneJob {
         if let config = request.initConfig {
             source = nil
             model = LoadedModel(try ModelFamilies.initialized(config: config, seed: request.options.seed))
-            switch request.baseCompute.heldDType(request.baseDType) ?? request.baseDType {
-            case .bf16: model.trainable.storeFrozenWeights(as: .bfloat16)
-            case .f16: model.trainable.storeFrozenWeights(as: .float16)
-            case .auto, .f32: break
-            }
+            model.trainable.storeFrozenWeights(as: request.baseCompute.heldDType(request.baseDType) ?? request.baseDType)
         } else {
-            let source = try ModelSource.open(request.base!)
+            let source = try ModelFamilies.open(request.base!)
             source.baseDType = request.baseCompute.heldDType(request.baseDType) ?? request.baseDType
             source.baseCompute = request.baseCompute
             self.source = source

@@ -15,24 +15,28 @@ import Models
 import TensorIO
 
 public enum GGUFAdapterExport {
-    /// The base model's config.json: `base`, else the adapter's base_model_name_or_path when it
-    /// is a local directory, else the adapter directory's parent.
-    static func baseConfig(adapter: String, base: String?) -> String? {
+    /// The base model's config: `base`, else the adapter's base_model_name_or_path when it is
+    /// a local directory or a GGUF model (its metadata), else the adapter directory's parent.
+    static func baseConfig(adapter: String, base: String?) throws -> (config: JSONValue, path: String)? {
         var candidates: [String] = []
         if let base { candidates.append(base) }
         if let settings = try? JSONFile.read((adapter as NSString).appendingPathComponent("adapter_config.json")),
            let named = settings["base_model_name_or_path"]?.stringValue { candidates.append(named) }
         candidates.append((adapter as NSString).deletingLastPathComponent.isEmpty ? "." : (adapter as NSString).deletingLastPathComponent)
         candidates.append(adapter)
-        return candidates.map { ($0 as NSString).appendingPathComponent("config.json") }.first { FileManager.default.fileExists(atPath: $0) }
+        for candidate in candidates {
+            if GGUFModelReader.isGGUF(candidate) { return (try GGUFModelReader(GGUFReader(path: candidate)).config, candidate) }
+            let path = (candidate as NSString).appendingPathComponent("config.json")
+            if FileManager.default.fileExists(atPath: path) { return (try JSONFile.read(path), path) }
+        }
+        return nil
     }
 
     public static func run(adapterDirectory: String, base: String?, output: String) throws -> (tensors: Int, alpha: Double) {
         let adapter = try Adapter(directory: adapterDirectory)
-        guard let configPath = baseConfig(adapter: adapterDirectory, base: base) else {
+        guard let (config, configPath) = try baseConfig(adapter: adapterDirectory, base: base) else {
             throw GGUFError(path: adapterDirectory, "no config.json of the base model found (beside the adapter, in its parent, or at base_model_name_or_path)")
         }
-        let config = try JSONFile.read(configPath)
         let modelType = config["model_type"]?.stringValue ?? ""
         guard let architecture = GGUFArchitecture.named(modelType: modelType) else {
             throw GGUFError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF")

@@ -23,8 +23,8 @@ public enum MemoryEstimate {
             for parameter in model.parameters
             where targets.contains("all") || targets.contains(where: { moduleMatches(parameter.modulePath, target: $0) }) {
                 floats += 3 * Double(parameter.count)
-                // A weight held in 16 bits becomes float32 when trained: 2 more bytes a value.
-                if parameter.compact != nil { floats += 0.5 * Double(parameter.count) }
+                // A weight held in 16 bits or quantized becomes float32 when trained.
+                if parameter.compact != nil { floats += Double(4 * parameter.count - parameter.storageBytes) / 4 }
             }
         } else {
             for projection in try model.projections(matching: targets) {

@@ -22,7 +22,7 @@ public enum LoadedModel {
 
     /// The base model at `path`, with the PEFT adapter in `adapter` attached when given.
     public static func load(base path: String, adapter: String? = nil) throws -> LoadedModel {
-        try load(ModelSource.open(path), adapter: adapter)
+        try load(ModelFamilies.open(path), adapter: adapter)
     }
 
     /// The base model of `source` (its notes say what was guessed), with an adapter.

@@ -94,6 +94,8 @@ public enum TokenFile {
     public static func tokenizer(modelPath: String) throws -> TextTokenizer {
         let directory = PathStatus.isDirectory(modelPath) ? modelPath : SystemPath.parent(modelPath)
         do {
+            // A GGUF model carries its tokenizer.
+            if GGUFModelReader.isGGUF(modelPath) { return try TokenizerLoader.load(gguf: modelPath) }
             return try TokenizerLoader.load(modelDirectory: directory)
         } catch let error as TokenizerError {
             throw TrainingError.noTokenizer(path: modelPath, reason: error.description)

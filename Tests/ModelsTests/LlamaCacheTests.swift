@@ -8,10 +8,11 @@ import Testing
 import TensorIO
 @testable import Models
 
-@Test(arguments: LlamaFixtures.models + LlamaFixtures.families, [CompactDType?.none, .bfloat16])
-func cachedLogitsEqualTheFullForward(fixture: String, frozen: CompactDType?) throws {
+@Test(arguments: LlamaFixtures.models + LlamaFixtures.families, [BaseDType?.none, .bf16, .q8_0, .q4_k])
+func cachedLogitsEqualTheFullForward(fixture: String, frozen: BaseDType?) throws {
     let model = try LlamaFixtures.load(fixture)
-    // A base held in bf16 (--base-dtype) reaches the cache's embedding, projections and head too.
+    // A base held in bf16 or quantized (--base-dtype) reaches the cache's embedding,
+    // projections and head too.
     if let frozen { model.storeFrozenWeights(as: frozen) }
     try LlamaFixtures.attachAdapter(model, fixture: fixture)
     let tokens: [Int32] = [3, 17, 5, 9, 1, 22, 14, 8, 0, 11, 19, 6, 3, 17, 40, 77, 95, 2, 50, 61]
@@ -29,7 +30,7 @@ func cachedLogitsEqualTheFullForward(fixture: String, frozen: CompactDType?) thr
     }
     #expect(cache.count == tokens.count)
     if frozen != nil {
-        // Generation reads the 16-bit weights tile by tile; none was widened for good.
+        // Generation reads the 16-bit or quantized weights tile by tile; none was widened for good.
         let widened = model.parameters.filter { $0.shape.count == 2 && !$0.name.contains("lora_") && $0.storageDType == "f32" }
         #expect(widened.isEmpty, "\(fixture): widened \(widened.map(\.name))")
     }

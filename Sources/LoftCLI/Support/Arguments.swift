@@ -59,13 +59,13 @@ extension JSONValue {
 
 /// The model eval and generate run: a base, an optional adapter, where the tokenizer is.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, weights, tokenizer) or .safetensors file, or an MLP.")
+    @Option(help: "Base model: a GPT-2 or LLaMA directory (config.json, weights, tokenizer), a .safetensors file, a llama.cpp .gguf model, or an MLP.")
     var base: String
     @Option(help: "An adapter directory (PEFT LoRA: adapter_config.json + adapter_model.safetensors).")
     var adapter: String?
     @Option(help: "Tokenizer directory (default: the --base directory).")
     var tokenizer: String?
-    @Option(name: .customLong("base-dtype"), help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 kept, else f32), f32, bf16 or f16.")
+    @Option(name: .customLong("base-dtype"), help: "How the base weights are held in memory: auto (the checkpoint's bf16/f16 or GGUF/MLX quantization kept, else f32), f32, bf16, f16, or quantized at load: q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k.")
     var baseDType: BaseDType = .auto
     @Option(name: .customLong("base-compute"), help: "How a base held in bf16 multiplies: f32 (exact products of the bf16 weights, the default) or bf16 (activations rounded to bf16, AVX-512 BF16; holds the base in bf16).")
     var baseCompute: BaseCompute = .f32

@@ -35,8 +35,8 @@ extension DecoderLanguageModel {
     /// A trainable lm_head initialised from the tied embedding, or nil when already untied.
     func untiedHeadCopy() -> Parameter? {
         guard untiedHead == nil else { return nil }
-        // An embedding held in 16 bits stays so: only the new head is float32.
-        let values = tokenEmbedding.compact?.widened() ?? FloatBuffer(tokenEmbedding.value.array)
+        // An embedding held in 16 bits or quantized stays so: only the new head is float32.
+        let values = tokenEmbedding.widenedValue()
         return Parameter(name: "lm_head.weight", shape: tokenEmbedding.shape, value: values)
     }
 

@@ -42,11 +42,12 @@ public enum Embedding {
 
 extension Parameter {
     /// out[i] = row `indices[i]` of this 2-D table (an embedding lookup), whichever way the
-    /// table is held: a 16-bit table widens only the rows asked for.
+    /// table is held: a 16-bit or quantized table widens only the rows asked for.
     public func gatherRows(into out: UnsafeMutablePointer<Float>, indices: UnsafeBufferPointer<Int32>) {
         precondition(shape.count == 2, "\(name): gatherRows needs a 2-D table")
         let width = shape[1]
         if let compact {
+            precondition(!compactIsTransposed, "\(name): an embedding table held transposed")
             for (i, index) in indices.enumerated() { compact.widenRow(Int(index), into: out + i * width) }
         } else {
             let table = value.pointer
@@ -58,6 +59,7 @@ extension Parameter {
     public func addRow(_ index: Int, into out: UnsafeMutablePointer<Float>) {
         let width = shape[1]
         if let compact {
+            precondition(!compactIsTransposed, "\(name): an embedding table held transposed")
             let row = UnsafeMutablePointer<Float>.allocate(capacity: width)
             defer { row.deallocate() }
             compact.widenRow(index, into: row)

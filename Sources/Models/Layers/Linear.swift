@@ -139,7 +139,7 @@ extension Linear {
             for row in 0..<rows { (y + row * outFeatures).update(from: bias, count: outFeatures) }
         }
         let beta: Float = bias == nil ? 0 : 1
-        switch layout {
+        switch weight.compactLayout(layout) {
         case .outIn: compact.productTransposed(m: rows, x, lda: inFeatures, beta: beta, y, ldc: outFeatures)
         case .inOut: compact.product(m: rows, x, lda: inFeatures, beta: beta, y, ldc: outFeatures)
         }
@@ -159,11 +159,20 @@ extension Linear {
         }
         precondition(dW == nil, "\(weight.name): a weight held in 16 bits has no gradient")
         if let dx {
-            switch layout {
+            switch weight.compactLayout(layout) {
             case .outIn: compact.product(m: rows, dy, lda: outFeatures, beta: 0, dx, ldc: inFeatures)
             case .inOut: compact.productTransposed(m: rows, dy, lda: outFeatures, beta: 0, dx, ldc: inFeatures)
             }
         }
         if let db { sumRows(into: db, dy, rows: rows, columns: outFeatures) }
+    }
+}
+
+extension Parameter {
+    /// The layout `compact` is multiplied in: the weight's, or the other one when the weight
+    /// is held transposed (W = Sᵀ: x Wᵀ = x S).
+    func compactLayout(_ layout: WeightLayout) -> WeightLayout {
+        guard compactIsTransposed else { return layout }
+        return layout == .outIn ? .inOut : .outIn
     }
 }

@@ -13,6 +13,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// A low-rank adapter of rank above min(in, out) of the module it adapts.
     case rankTooLarge(rank: Int, module: String, inFeatures: Int, outFeatures: Int)
     case invalidInput(reason: String)
+    /// A stored tensor whose sizes are wrong (a quantized tensor's blocks or byte count).
+    case invalidTensor(path: String, name: String, problem: String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .rankTooLarge(rank, module, inFeatures, outFeatures):
             return "rank \(rank) is larger than module \(module) (\(inFeatures) in, \(outFeatures) out): give at most \(min(inFeatures, outFeatures))"
         case let .invalidInput(reason): return "invalid model input: \(reason)"
+        case let .invalidTensor(path, name, problem): return "\(path): tensor \(name): \(problem)"
         }
     }
 }
@@ -67,19 +70,26 @@ func loadFloats(_ reader: TensorReader, name: String, shape: [Int]) throws -> Fl
 
 /// The parameter `name` (stored in the file as `stored`, default the same) as `baseDType`
 /// says: a 2-D weight held in 16 bits when it resolves to bf16/f16 (the file's bits copied
-/// when the file has that dtype, else rounded from float32 one tensor at a time), anything
-/// else float32. Every model starts frozen, so every 2-D weight may be held compact; one
+/// when the file has that dtype, else rounded from float32 one tensor at a time), quantized
+/// as the file stores it (auto, or the same type asked for) or quantized at load (q8_0, ...,
+/// from float32 one tensor at a time), anything else float32. Every model starts frozen, so every 2-D weight may be held compact; one
 /// that becomes trainable is widened (Parameter.setTrainable).
 func loadParameter(_ reader: TensorReader, name: String, stored: String? = nil, shape: [Int], baseDType: BaseDType) throws -> Parameter {
     let file = stored ?? name
     guard shape.count == 2, let info = reader.info(for: file) else {
         return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: file, shape: shape))
     }
+    if let held = try loadQuantized(reader, name: name, file: file, shape: shape, baseDType: baseDType) { return held }
     let dtype: CompactDType
     switch baseDType.resolved(for: info.dtype) {
     case .bf16: dtype = .bfloat16
     case .f16: dtype = .float16
-    default: return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: file, shape: shape))
+    case .auto, .f32: return Parameter(name: name, shape: shape, value: try loadFloats(reader, name: file, shape: shape))
+    default:
+        let floats = try loadFloats(reader, name: file, shape: shape)
+        let parameter = Parameter(name: name, shape: shape, value: floats)
+        parameter.storeQuantized(baseDType.quantizedType!)
+        return parameter
     }
     guard info.shape == shape else { throw ModelError.shapeMismatch(path: reader.path, name: file, expected: shape, found: info.shape) }
     if (info.dtype == .BF16 && dtype == .bfloat16) || (info.dtype == .F16 && dtype == .float16) {

@@ -7,6 +7,7 @@
 // LoFT optimizer updates the model's own storage (Training/OptimizerBinding.swift).
 
 import Compute
+import TensorIO
 
 
 public final class Parameter {
@@ -15,9 +16,12 @@ public final class Parameter {
     public private(set) var gradient: FloatBuffer?
     /// The float32 values; nil while the weight is held in 16 bits (`compact`).
     private var floatValue: FloatBuffer?
-    /// The frozen weight in 16 bits (`--base-dtype`), multiplied tile by tile
-    /// (CompactProducts.swift); nil when the weight is float32.
+    /// The frozen weight in 16 bits or block-quantized (`--base-dtype`), multiplied tile by
+    /// tile (CompactProducts.swift); nil when the weight is float32.
     public private(set) var compact: CompactMatrix?
+    /// The weight is `compact`ᵀ (a GGUF file stores GPT-2's Conv1D weights transposed; its
+    /// blocks run along the stored rows, so they are kept as stored and the products swapped).
+    public private(set) var compactIsTransposed = false
 
     public init(name: String, shape: [Int], value: FloatBuffer) {
         precondition(shape.reduce(1, *) == value.count, "Parameter \(name): shape \(shape) for \(value.count) values")
@@ -26,13 +30,15 @@ public final class Parameter {
         floatValue = value.asMatrix(shape: shape)
     }
 
-    /// A frozen 2-D weight held in 16 bits.
-    public init(name: String, shape: [Int], compact: CompactMatrix) {
-        precondition(shape.count == 2 && shape[0] == compact.rows && shape[1] == compact.columns,
-                     "Parameter \(name): shape \(shape) for a \(compact.rows) x \(compact.columns) matrix")
+    /// A frozen 2-D weight held in 16 bits or quantized (`transposed`: the weight is `compact`ᵀ).
+    public init(name: String, shape: [Int], compact: CompactMatrix, transposed: Bool = false) {
+        let stored = transposed ? [compact.columns, compact.rows] : [compact.rows, compact.columns]
+        precondition(shape.count == 2 && shape == stored,
+                     "Parameter \(name): shape \(shape) for a \(compact.rows) x \(compact.columns) matrix\(transposed ? " transposed" : "")")
         self.name = name
         self.shape = shape
         self.compact = compact
+        compactIsTransposed = transposed
     }
 
     /// The float32 values. A weight held in 16 bits is widened here for good (the layers'
@@ -40,14 +46,32 @@ public final class Parameter {
     /// values themselves (training it, folding an adapter into it) gets a float32 weight.
     public var value: FloatBuffer {
         if let floatValue { return floatValue }
-        let widened = compact!.widened()
+        let widened = widenedValue()
         floatValue = widened
         compact = nil
+        compactIsTransposed = false
         return widened
     }
 
-    /// How the value is held: "f32", "bf16" or "f16".
-    public var storageDType: String { compact?.dtype.rawValue ?? "f32" }
+    /// A float32 copy of the values, leaving the weight held as it is (a tied embedding
+    /// becoming an untied head).
+    public func widenedValue() -> FloatBuffer {
+        guard let compact else { return FloatBuffer(value.array).asMatrix(shape: shape) }
+        let stored = compact.widened()
+        guard compactIsTransposed else { return stored }
+        let out = FloatBuffer(rows: shape[0], columns: shape[1])
+        let source = stored.pointer, target = out.pointer, rows = compact.rows, columns = compact.columns
+        Parallel.forEachRange(count: columns, minimumChunk: max(1, (1 << 14) / max(rows, 1))) { range in
+            for c in range { for r in 0..<rows { target[c * rows + r] = source[r * columns + c] } }
+        }
+        return out
+    }
+
+    /// How the value is held: "f32", "bf16", "f16" or the quantized format ("q4_k", "mlx-q4/g64").
+    public var storageDType: String { compact?.storageName ?? "f32" }
+
+    /// Bytes the value takes in memory as held.
+    public var storageBytes: Int { compact?.byteCount ?? 4 * (floatValue?.count ?? 0) }
 
     /// Holds a frozen 2-D weight in 16 bits from now on (rounded to nearest even); a no-op
     /// for a trainable or 1-D parameter, which stay float32.
@@ -57,11 +81,24 @@ public final class Parameter {
         self.floatValue = nil
     }
 
+    /// Holds a frozen 2-D weight block-quantized to `type` from now on (loft's quantizer,
+    /// ggml's reference); a row that is not whole blocks takes llama-quantize's fallback type,
+    /// and one with no quantized fallback float16. A no-op for a trainable or 1-D parameter.
+    public func storeQuantized(_ type: GGMLType) {
+        guard gradient == nil, shape.count == 2, let floatValue else { return }
+        guard let matrix = CompactMatrix.quantizing(floatValue.pointer, rows: shape[0], columns: shape[1], as: type) else {
+            return storeCompact(.float16)
+        }
+        compact = matrix
+        self.floatValue = nil
+    }
+
     public convenience init(name: String, shape: [Int]) {
         self.init(name: name, shape: shape, value: FloatBuffer(tensorShape: shape))
     }
 
-    public var count: Int { value.count }
+    /// The number of values (asking does not widen a weight held compact).
+    public var count: Int { shape.reduce(1, *) }
     public var isTrainable: Bool { gradient != nil }
 
     /// The module a parameter belongs to: its name without the last component.
@@ -188,5 +225,22 @@ extension TrainableModel {
             count += 1
         }
         return count
+    }
+
+    /// Holds every frozen 2-D weight quantized to `type` (`--base-dtype q4_k` for a model
+    /// already in memory).
+    public func storeFrozenWeights(quantizedAs type: GGMLType) {
+        for parameter in parameters { parameter.storeQuantized(type) }
+    }
+
+    /// `--base-dtype` applied to a model already in memory (a random one): auto and f32 keep
+    /// float32.
+    public func storeFrozenWeights(as choice: BaseDType) {
+        switch choice {
+        case .auto, .f32: break
+        case .bf16: storeFrozenWeights(as: CompactDType.bfloat16)
+        case .f16: storeFrozenWeights(as: CompactDType.float16)
+        default: storeFrozenWeights(quantizedAs: choice.quantizedType!)
+        }
     }
 }

@@ -39,8 +39,12 @@ struct TokenizerDefinition {
     // MARK: tokenizer.json
 
     init(tokenizerJSON path: String) throws {
+        try self.init(tokenizerJSON: try TokenizerDefinition.readJSON(path), path: path)
+    }
+
+    /// A tokenizer.json already parsed (one a GGUF file carries); `path` names it in errors.
+    init(tokenizerJSON root: JSONValue, path: String) throws {
         self.path = path
-        let root = try TokenizerDefinition.readJSON(path)
         guard let model = root["model"], model.objectMembers != nil else {
             throw TokenizerError.invalidFormat(path: path, problem: "no \"model\" object")
         }

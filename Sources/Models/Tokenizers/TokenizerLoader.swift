@@ -29,6 +29,21 @@ public enum TokenizerLoader {
             bos = tokenName("bos_token")
             eos = tokenName("eos_token")
         }
+        return try make(definition, bos: bos, eos: eos)
+    }
+
+    /// The tokenizer a GGUF model file carries (`tokenizer.ggml.*`), as loft imports it.
+    public static func load(gguf path: String) throws -> any TextTokenizer {
+        let reader = try GGUFReader(path: path)
+        guard let tokenizer = GGUFTokenizer(header: reader.header) else {
+            throw TokenizerError.noTokenizerFiles(directory: path)
+        }
+        let ids = (bos: tokenizer.bos.flatMap { tokenizer.tokens.indices.contains($0) ? tokenizer.tokens[$0] : nil },
+                   eos: tokenizer.eos.flatMap { tokenizer.tokens.indices.contains($0) ? tokenizer.tokens[$0] : nil })
+        return try make(try TokenizerDefinition(tokenizerJSON: tokenizer.tokenizerJSON, path: path), bos: ids.bos, eos: ids.eos)
+    }
+
+    private static func make(_ definition: TokenizerDefinition, bos: String?, eos: String?) throws -> any TextTokenizer {
         if let settings = definition.sentencePiece {
             return try SentencePieceBPETokenizer(definition, settings: settings, bosToken: bos, endOfTextToken: eos)
         }

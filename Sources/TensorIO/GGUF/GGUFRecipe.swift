@@ -60,7 +60,8 @@ public struct GGUFRecipe: Sendable, Equatable {
         return GGUFRecipe.fallback(type, columns: dims.first ?? 1)
     }
 
-    static func fallback(_ type: GGMLType, columns: Int) -> GGMLType {
+    /// `type`, or llama-quantize's fallback for rows of `columns` that are not whole blocks.
+    public static func fallback(_ type: GGMLType, columns: Int) -> GGMLType {
         if columns % type.blockSize == 0 { return type }
         let smaller: GGMLType
         switch type {

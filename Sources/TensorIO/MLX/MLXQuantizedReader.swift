@@ -175,3 +175,21 @@ extension MLXQuantizedReader {
         return wrapped.modules.isEmpty ? reader : wrapped
     }
 }
+
+extension MLXQuantizedReader: QuantizedTensorReader {
+    /// A quantized module's 2-D weight as stored: the packed codes a view of the file, the
+    /// scales and biases widened to float32.
+    public func quantizedMatrix(for name: String) throws -> (matrix: QuantizedMatrix, transposed: Bool)? {
+        guard let module = modules[TensorNameKey(name)], module.dense.shape.count == 2 else { return nil }
+        let packed = try inner.data(for: module.weight.name)
+        let scales = try DTypeConversion.convert(try inner.data(for: module.scales.name), to: .F32)
+        let biases = try DTypeConversion.convert(try inner.data(for: module.biases.name), to: .F32)
+        func owned(_ data: TensorData) -> ByteBuffer { ByteBuffer(copying: data.bytes) }
+        // Codes nothing keeps alive (a reader of memory) are copied; a file's are a view of its mapping.
+        let copy = packed.owner == nil ? ByteBuffer(copying: packed.bytes) : nil
+        let matrix = try QuantizedMatrix(mlx: module.parameters, scaleType: module.dense.dtype, rows: module.dense.shape[0],
+                                         columns: module.dense.shape[1], packed: copy.map { UnsafeRawBufferPointer($0.bytes) } ?? packed.bytes,
+                                         owner: copy ?? packed.owner, scales: owned(scales), biases: owned(biases))
+        return (matrix, false)
+    }
+}
