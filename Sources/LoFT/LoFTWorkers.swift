@@ -11,6 +11,7 @@
 import CBLAS
 import Compute
 import Dispatch
+import Synchronization
 
 /// One worker's scratch memory for the full-size passes (the m x w tiles of the projected
 /// update), kept between steps so a step neither allocates nor zero-fills them, and whether
@@ -56,28 +57,28 @@ final class LoFTWorkers {
     private lazy var perCore = (0..<Parallel.coreCount).map { _ in LoFTWorkspace(parallel: false) }
 
     /// Calls body(index, workspace) for every index in 0..<count. `cost(index)` is the work of
-    /// item `index` (for sharing the items out evenly); items are taken in parallel only when
-    /// there are at least two per core.
+    /// item `index` (the largest go first, so the cores finish together); items are taken in
+    /// parallel only when there are at least two per core.
     func forEach(_ count: Int, cost: (Int) -> Int, _ body: (Int, LoFTWorkspace) -> Void) {
         let workers = Parallel.coreCount
         guard workers > 1, count >= 2 * workers else {
             for index in 0..<count { body(index, inOrder) }
             return
         }
-        // Largest first, each to the worker with the least work so far.
-        let order = (0..<count).sorted { cost($0) > cost($1) || (cost($0) == cost($1) && $0 < $1) }
-        var loads = [Int](repeating: 0, count: workers)
-        var assigned = [[Int]](repeating: [], count: workers)
-        for index in order {
-            let worker = loads.indices.min { loads[$0] < loads[$1] }!
-            loads[worker] += max(cost(index), 1)
-            assigned[worker].append(index)
-        }
+        // Largest first, each to the next core that comes free: on a shared machine a core
+        // that is not scheduled holds up one pair, not a fixed share of them.
+        let costs = (0..<count).map(cost)
+        let order = (0..<count).sorted { costs[$0] > costs[$1] || (costs[$0] == costs[$1] && $0 < $1) }
+        let next = Atomic<Int>(0)
         let workspaces = perCore
         withSingleThreadedBLAS {
             withoutActuallyEscaping(body) { body in
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    for index in assigned[worker] { body(index, workspaces[worker]) }
+                    while true {
+                        let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard item < count else { break }
+                        body(order[item], workspaces[worker])
+                    }
                 }
             }
         }
