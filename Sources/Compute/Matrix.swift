@@ -111,7 +111,14 @@ public final class Matrix: @unchecked Sendable {
     }
 
     /// The elements as Double, row-major (for the small solves that run in Double).
-    public func doubleElements() -> [Double] { storage.map(Double.init) }
+    public func doubleElements() -> [Double] {
+        // One conversion loop over the buffer (map would append element by element).
+        let source = storage
+        return [Double](unsafeUninitializedCapacity: count) { target, initialized in
+            for k in 0..<source.count { target[k] = Double(source[k]) }
+            initialized = source.count
+        }
+    }
 }
 
 extension Matrix: CustomStringConvertible {

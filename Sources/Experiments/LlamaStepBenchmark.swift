@@ -50,6 +50,8 @@ public struct LlamaStepBenchmark {
         public var forwardBackwardSecondsPerStep: Double, optimizerSecondsPerStep: Double
         /// Process CPU time (all threads) per step: steadier than wall time on a shared machine.
         public var cpuSecondsPerStep: Double
+        /// The same split into forward + backward and the optimizer step.
+        public var forwardBackwardCPUSecondsPerStep: Double, optimizerCPUSecondsPerStep: Double
         public var peakResidentBytes: Int
         public var trainableParameters: Int
         public var lastLoss: Float
@@ -94,17 +96,20 @@ public struct LlamaStepBenchmark {
             optimizerObject = object
         }
 
-        var forwardBackward = 0.0, update = 0.0, cpu = 0.0, loss: Float = 0
+        var forwardBackward = 0.0, update = 0.0, cpu = 0.0, updateCPU = 0.0, loss: Float = 0
         for step in 0...steps {  // step 0 is a warm-up (allocations, first-touch of pages)
             let c0 = Self.processCPUSeconds()
             let t0 = Date()
             model.zeroGradients()
             loss = try model.forwardBackward(tokens: tokens, targets: targetIds, batch: batch, sequence: sequence, headRows: 512)
             let t1 = Date()
+            let c1 = Self.processCPUSeconds()
             if let optimizerObject { _ = try optimizerObject.step(gradients: model.gradients, learningRate: 1e-4) }
             let t2 = Date()
             if step > 0 {
-                cpu += Self.processCPUSeconds() - c0
+                let c2 = Self.processCPUSeconds()
+                cpu += c2 - c0
+                updateCPU += c2 - c1
                 forwardBackward += t1.timeIntervalSince(t0)
                 update += t2.timeIntervalSince(t1)
             }
@@ -116,6 +121,8 @@ public struct LlamaStepBenchmark {
         return Result(tokensPerSecond: Double(batch * sequence) / perStep, secondsPerStep: perStep,
                       forwardBackwardSecondsPerStep: forwardBackward / Double(steps),
                       optimizerSecondsPerStep: update / Double(steps), cpuSecondsPerStep: cpu / Double(steps),
+                      forwardBackwardCPUSecondsPerStep: (cpu - updateCPU) / Double(steps),
+                      optimizerCPUSecondsPerStep: updateCPU / Double(steps),
                       peakResidentBytes: Self.peakResidentBytes(),
                       trainableParameters: adapters.reduce(0) { $0 + $1.a.count + $1.b.count }, lastLoss: loss,
                       matrixFlopsPerStep: flops, sgemmGigaflops: SgemmPeak.gigaflops())

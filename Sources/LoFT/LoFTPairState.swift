@@ -72,6 +72,13 @@ enum LoFTPreparation {
 }
 
 extension LoFTPairState {
+    /// The relative work of a step of this pair (for sharing pairs out over the cores): the
+    /// m x n passes and the changes of basis of both factors' second moments.
+    var stepCost: Int {
+        let (m, n) = (pair.outputSize, pair.inputSize)
+        return m * n * (triangle.count + 2 * pair.rank) + (m + n) * triangle.count * triangle.count
+    }
+
     /// Scales the gradients. `globalStep` (0-based) decides which factor moves.
     func prepare(gradientA: Matrix, gradientB: Matrix, globalStep: Int) -> LoFTPreparation {
         let a = pair.a, b = pair.b, r = pair.rank
@@ -142,12 +149,16 @@ extension LoFTPairState {
     }
 
     /// Steps 2 and 3 of the spec for both factors: change of basis, then the moments.
-    /// `gradientScale` is the clipping coefficient.
-    func updateMoments(_ prepared: LoFTPreparedStep, gradientScale: Float, beta1: Float, beta2: Float) {
+    /// `gradientScale` is the clipping coefficient. The second moments' change of basis and
+    /// their moment update are one pass over them (a tile is carried into the new basis and
+    /// updated while it is in cache); the result is that of the two steps one after the other.
+    func updateMoments(_ prepared: LoFTPreparedStep, gradientScale: Float, beta1: Float, beta2: Float,
+                       workspace: LoFTWorkspace) {
         let a = pair.a, b = pair.b, r = pair.rank
         let calibrates = options.momentumCalibration || options.secondMomentCalibration
 
         // A's state lives in the basis of B.
+        var rotationA: [Double]?
         if calibrates {
             if let previous = stateA.basis {
                 // R = SA (Bᵀ Bprev).
@@ -155,11 +166,12 @@ extension LoFTPairState {
                                           previous.doubleElements(), rows: previous.rows, columns: r)
                 if let s = prepared.scalingA { rotation = s.solve(leftHandOf: rotation, columns: r) }
                 if options.momentumCalibration { rotateRows(stateA.momentum, by: rotation) }
-                if options.secondMomentCalibration { congruenceOfColumns(stateA.secondMoment, by: rotation) }
+                if options.secondMomentCalibration { rotationA = rotation }
             }
             stateA.basis = b.copy()
         }
         // B's state lives in the basis of A.
+        var rotationB: [Double]?
         if calibrates {
             if let previous = stateB.basis {
                 // R = (Aprev Aᵀ) SB; PB[i] <- Rᵀ PB[i] R.
@@ -167,24 +179,27 @@ extension LoFTPairState {
                                           a.doubleElements(), rows: r, columns: a.columns, transposeB: true)
                 if let s = prepared.scalingB { rotation = s.solve(rightHandOf: rotation, rows: r) }
                 if options.momentumCalibration { rotateColumns(stateB.momentum, by: rotation) }
-                if options.secondMomentCalibration { congruenceOfRows(stateB.secondMoment, by: transpose(rotation, order: r)) }
+                if options.secondMomentCalibration { rotationB = transpose(rotation, order: r) }
             }
             stateB.basis = a.copy()
         }
 
-        for (state, gradient, columnsAreVectors) in [
-            (stateA, prepared.scaledGradientA, true), (stateB, prepared.scaledGradientB, false),
+        for (state, gradient, columnsAreVectors, rotation) in [
+            (stateA, prepared.scaledGradientA, true, rotationA), (stateB, prepared.scaledGradientB, false, rotationB),
         ] {
             state.step += 1
-            updateFirstMoment(state.momentum, gradient, gradientScale: gradientScale, beta1: beta1)
+            updateFirstMoment(state.momentum, gradient, gradientScale: gradientScale, beta1: beta1, workspace: workspace)
             if options.secondMomentCalibration {
+                let moment = SecondMomentUpdate(gradient: gradient, beta2: beta2,
+                                                weight: (1 - beta2) * gradientScale * gradientScale)
                 if columnsAreVectors {
-                    accumulateColumnOuterProducts(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+                    updateColumnMoments(state.secondMoment, moment, rotation: rotation, workspace: workspace)
                 } else {
-                    accumulateRowOuterProducts(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+                    updateRowMoments(state.secondMoment, moment, rotation: rotation, workspace: workspace)
                 }
             } else {
-                updateElementwiseSecondMoment(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2)
+                updateElementwiseSecondMoment(state.secondMoment, gradient, gradientScale: gradientScale, beta2: beta2,
+                                              workspace: workspace)
             }
         }
     }
@@ -205,116 +220,134 @@ extension LoFTPairState {
         Matrix.multiply(original, r, into: m)
     }
 
-    /// Each column j of `packed` (T x n) holds P[j]; P[j] <- R P[j] Rᵀ, in column tiles.
-    private func congruenceOfColumns(_ packed: Matrix, by rotation: [Double]) {
-        let t = packed.rows, n = packed.columns
-        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
-            let ps = packed.storage
-            StackedCongruence(triangle: triangle, q: rotation, count: n).apply(
-                count: n, read: { j, index in ps[index * n + j] }, write: { j, index, v in ps[index * n + j] = v })
+    /// P <- b2 P + w g gᵀ for one packed matrix P, given the scaled gradient g.
+    struct SecondMomentUpdate {
+        let gradient: Matrix
+        let beta2: Float
+        /// (1 - b2) times the squared clipping coefficient.
+        let weight: Float
+    }
+
+    /// Each column j of `packed` (T x n) holds P[j]: P[j] <- R P[j] Rᵀ (when `rotation` is
+    /// given), then P[j] <- b2 P[j] + w g_j g_jᵀ (g_j = column j of the gradient), in column tiles.
+    private func updateColumnMoments(_ packed: Matrix, _ update: SecondMomentUpdate, rotation: [Double]?,
+                                     workspace: LoFTWorkspace) {
+        let t = packed.rows, n = packed.columns, pairs = triangle.pairs
+        let ps = packed.storage, gs = update.gradient.storage
+        let (beta2, weight) = (update.beta2, update.weight)
+        guard let rotation, triangle.order < LoFTTiling.stackedCongruenceFromRank else {
+            if let rotation {
+                StackedCongruence(triangle: triangle, q: rotation, count: n).apply(
+                    count: n, read: { j, index in ps[index * n + j] }, write: { j, index, v in ps[index * n + j] = v })
+            }
+            workspace.forEachRange(count: t, minimumChunk: max(1, (1 << 15) / max(n, 1))) { range in
+                for index in range {
+                    let (a, b) = pairs[index]
+                    for j in 0..<n {
+                        ps[index * n + j] = beta2 * ps[index * n + j] + weight * (gs[a * n + j] * gs[b * n + j])
+                    }
+                }
+            }
             return
         }
         let k = triangle.congruence(rotation)
-        let width = LoFTTiling.columnTile(rows: t, columns: n)
-        let tile = Matrix(rows: t, columns: width)
+        let width = LoFTTiling.columnTile(rows: t, columns: n, elements: workspace.tileElements)
+        let (tile, _) = workspace.tiles(t * width)
         var start = 0
         while start < n {
             let w = min(width, n - start)
             gemm(transposeA: false, transposeB: false, m: t, n: w, k: t, alpha: 1,
                        k.baseAddress, lda: t, packed.baseAddress + start, ldb: n,
-                       beta: 0, tile.baseAddress, ldc: width)
-            for row in 0..<t {
-                (packed.baseAddress + row * n + start).update(from: tile.baseAddress + row * width, count: w)
+                       beta: 0, tile, ldc: w)
+            workspace.forEachRange(count: t, minimumChunk: max(1, (1 << 15) / max(w, 1))) { range in
+                for index in range {
+                    let (a, b) = pairs[index]
+                    for j in 0..<w {
+                        let column = start + j
+                        ps[index * n + column] = beta2 * tile[index * w + j] + weight * (gs[a * n + column] * gs[b * n + column])
+                    }
+                }
             }
             start += w
         }
     }
 
-    /// Each row i of `packed` (m x T) holds P[i]; P[i] <- Q P[i] Qᵀ, in row tiles.
-    private func congruenceOfRows(_ packed: Matrix, by q: [Double]) {
-        let m = packed.rows, t = packed.columns
-        if triangle.order >= LoFTTiling.stackedCongruenceFromRank {
-            let ps = packed.storage
-            StackedCongruence(triangle: triangle, q: q, count: m).apply(
-                count: m, read: { i, index in ps[i * t + index] }, write: { i, index, v in ps[i * t + index] = v })
+    /// Each row i of `packed` (m x T) holds P[i]: P[i] <- Q P[i] Qᵀ (when `rotation` Q is
+    /// given), then P[i] <- b2 P[i] + w g_iᵀ g_i (g_i = row i of the gradient), in row tiles.
+    private func updateRowMoments(_ packed: Matrix, _ update: SecondMomentUpdate, rotation: [Double]?,
+                                  workspace: LoFTWorkspace) {
+        let m = packed.rows, t = packed.columns, r = update.gradient.columns, pairs = triangle.pairs
+        let ps = packed.storage, gs = update.gradient.storage
+        let (beta2, weight) = (update.beta2, update.weight)
+        // source(i) is where row i's packed matrix is read from: P itself, or the rotated tile.
+        func accumulate(rows: Range<Int>, source: UnsafePointer<Float>, sourceRow: Int) {
+            workspace.forEachRange(count: rows.count, minimumChunk: max(1, (1 << 15) / max(t, 1))) { range in
+                for offset in range {
+                    let i = rows.lowerBound + offset
+                    let from = source + (sourceRow + offset) * t
+                    for (index, (a, b)) in pairs.enumerated() {
+                        ps[i * t + index] = beta2 * from[index] + weight * (gs[i * r + a] * gs[i * r + b])
+                    }
+                }
+            }
+        }
+        guard let rotation, triangle.order < LoFTTiling.stackedCongruenceFromRank else {
+            if let rotation {
+                StackedCongruence(triangle: triangle, q: rotation, count: m).apply(
+                    count: m, read: { i, index in ps[i * t + index] }, write: { i, index, v in ps[i * t + index] = v })
+            }
+            accumulate(rows: 0..<m, source: packed.baseAddress, sourceRow: 0)
             return
         }
-        let k = triangle.congruence(q)
-        let height = LoFTTiling.rowTile(rows: m, columns: t)
-        let tile = Matrix(rows: height, columns: t)
+        let k = triangle.congruence(rotation)
+        let height = LoFTTiling.rowTile(rows: m, columns: t, elements: workspace.tileElements)
+        let (tile, _) = workspace.tiles(height * t)
         var start = 0
         while start < m {
             let h = min(height, m - start)
             gemm(transposeA: false, transposeB: true, m: h, n: t, k: t, alpha: 1,
                        packed.baseAddress + start * t, lda: t, k.baseAddress, ldb: t,
-                       beta: 0, tile.baseAddress, ldc: t)
-            (packed.baseAddress + start * t).update(from: tile.baseAddress, count: h * t)
+                       beta: 0, tile, ldc: t)
+            accumulate(rows: start..<(start + h), source: tile, sourceRow: 0)
             start += h
         }
     }
 
     // MARK: moments
 
-    private func updateFirstMoment(_ m: Matrix, _ g: Matrix, gradientScale: Float, beta1: Float) {
+    private func updateFirstMoment(_ m: Matrix, _ g: Matrix, gradientScale: Float, beta1: Float, workspace: LoFTWorkspace) {
         let ms = m.storage, gs = g.storage
-        Parallel.forEachRange(count: m.count, minimumChunk: 1 << 15) { range in
+        workspace.forEachRange(count: m.count, minimumChunk: 1 << 15) { range in
             for k in range { ms[k] = beta1 * ms[k] + (1 - beta1) * (gs[k] * gradientScale) }
         }
     }
 
-    private func updateElementwiseSecondMoment(_ v: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
+    private func updateElementwiseSecondMoment(_ v: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float,
+                                               workspace: LoFTWorkspace) {
         let vs = v.storage, gs = g.storage
-        Parallel.forEachRange(count: v.count, minimumChunk: 1 << 15) { range in
+        workspace.forEachRange(count: v.count, minimumChunk: 1 << 15) { range in
             for k in range {
                 let grad = gs[k] * gradientScale
                 vs[k] = beta2 * vs[k] + (1 - beta2) * grad * grad
             }
         }
     }
-
-    /// P[j] <- b2 P[j] + (1-b2) g_j g_jᵀ, g_j = column j of g (r x n), P packed as T x n.
-    private func accumulateColumnOuterProducts(_ p: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
-        let n = g.columns, pairs = triangle.pairs
-        let ps = p.storage, gs = g.storage
-        let weight = (1 - beta2) * gradientScale * gradientScale
-        Parallel.forEachRange(count: pairs.count, minimumChunk: max(1, (1 << 15) / max(n, 1))) { range in
-            for index in range {
-                let (a, b) = pairs[index]
-                for j in 0..<n {
-                    ps[index * n + j] = beta2 * ps[index * n + j] + weight * (gs[a * n + j] * gs[b * n + j])
-                }
-            }
-        }
-    }
-
-    /// P[i] <- b2 P[i] + (1-b2) g_iᵀ g_i, g_i = row i of g (m x r), P packed as m x T.
-    private func accumulateRowOuterProducts(_ p: Matrix, _ g: Matrix, gradientScale: Float, beta2: Float) {
-        let r = g.columns, t = triangle.count, pairs = triangle.pairs
-        let ps = p.storage, gs = g.storage
-        let weight = (1 - beta2) * gradientScale * gradientScale
-        Parallel.forEachRange(count: g.rows, minimumChunk: max(1, (1 << 15) / max(t, 1))) { range in
-            for i in range {
-                for (index, (a, b)) in pairs.enumerated() {
-                    ps[i * t + index] = beta2 * ps[i * t + index] + weight * (gs[i * r + a] * gs[i * r + b])
-                }
-            }
-        }
-    }
 }
 
-/// Tile sizes for the full-size passes: about 2^20 floats (4 MB) per tile buffer.
+/// Tile sizes for the full-size passes: about `elements` floats per tile buffer (the
+/// workspace's tileElements), and 2^20 (4 MB) for the stacked changes of basis.
 enum LoFTTiling {
     static let elementsPerTile = 1 << 20
     /// From this rank on, changes of basis run as stacked r x r products (StackedCongruence);
     /// below it, one product with the T x T congruence matrix.
     static let stackedCongruenceFromRank = 32
 
-    static func columnTile(rows: Int, columns: Int) -> Int {
-        max(1, min(columns, max(16, elementsPerTile / max(rows, 1))))
+    static func columnTile(rows: Int, columns: Int, elements: Int = elementsPerTile) -> Int {
+        max(1, min(columns, max(16, elements / max(rows, 1))))
     }
 
-    static func rowTile(rows: Int, columns: Int) -> Int {
-        max(1, min(rows, max(1, elementsPerTile / max(columns, 1))))
+    static func rowTile(rows: Int, columns: Int, elements: Int = elementsPerTile) -> Int {
+        max(1, min(rows, max(1, elements / max(columns, 1))))
     }
 }
 

@@ -88,6 +88,8 @@ public final class Optimizer {
     /// Registration order: the order of state tensors and of the work in a step.
     var entries: [(name: String, entry: Entry)] = []
     var indexByName: [String: Int] = [:]
+    /// Scratch memory and the cores for the LoFT pairs (LoFTWorkers.swift).
+    let workers = LoFTWorkers()
 
     public init(method: LowRankMethod, hyperparameters: AdamWHyperparameters = .loftDefaults, maxGradientNorm: Float? = nil) {
         self.method = method
@@ -123,37 +125,61 @@ public final class Optimizer {
         for name in gradients.keys where indexByName[name] == nil { throw OptimizerError.unknownParameter(name: name) }
         let h = hyperparameters
 
-        // Pass 1: gradient scaling (LoFT) and the global norm.
-        var prepared: [LoFTPreparedStep?] = []
-        var events: [OptimizerEvent] = []
-        var squaredNorm = 0.0
-        for (name, entry) in entries {
+        // Every gradient is present, of the right kind and shape before anything runs.
+        var loft: [(index: Int, state: LoFTPairState, gradientA: Matrix, gradientB: Matrix)] = []
+        for (index, (name, entry)) in entries.enumerated() {
             guard let gradient = gradients[name] else { throw OptimizerError.missingGradient(name: name) }
             switch (entry, gradient) {
             case let (.dense(parameter, _), .dense(g)):
                 try checkShape(name, g, parameter)
-                squaredNorm += g.squaredNorm()
-                prepared.append(nil)
             case let (.lora(pair, _, _), .pair(gA, gB)):
                 try checkShape(name + ".A", gA, pair.a)
                 try checkShape(name + ".B", gB, pair.b)
-                squaredNorm += gA.squaredNorm() + gB.squaredNorm()
-                prepared.append(nil)
             case let (.loft(state), .pair(gA, gB)):
                 try checkShape(name + ".A", gA, state.pair.a)
                 try checkShape(name + ".B", gB, state.pair.b)
-                // A pair that cannot be prepared sits this step out (and adds nothing to the norm).
-                switch state.prepare(gradientA: gA, gradientB: gB, globalStep: stepCount) {
-                case let .prepared(step, ridges):
-                    for (factor, ridge) in ridges { events.append(.regularizedSolve(name: name, factor: factor, ridge: ridge)) }
-                    squaredNorm += state.projectedGradientSquaredNorm(step)
-                    prepared.append(step)
-                case let .skipped(reason):
-                    events.append(.skippedStep(name: name, reason: reason, reset: false))
-                    prepared.append(nil)
-                }
+                loft.append((index, state, gA, gB))
             default:
                 throw OptimizerError.wrongGradientKind(name: name)
+            }
+        }
+
+        // Pass 1: gradient scaling (LoFT, pairs spread over the cores) and the global norm
+        // (summed in registration order).
+        var preparations = [LoFTPreparation?](repeating: nil, count: entries.count)
+        var pairNorms = [Double](repeating: 0, count: entries.count)
+        let globalStep = stepCount
+        preparations.withUnsafeMutableBufferPointer { preparations in
+            pairNorms.withUnsafeMutableBufferPointer { pairNorms in
+                workers.forEach(loft.count, cost: { loft[$0].state.stepCost }) { item, _ in
+                    let (index, state, gA, gB) = loft[item]
+                    let preparation = state.prepare(gradientA: gA, gradientB: gB, globalStep: globalStep)
+                    if case let .prepared(step, _) = preparation { pairNorms[index] = state.projectedGradientSquaredNorm(step) }
+                    preparations[index] = preparation
+                }
+            }
+        }
+        var prepared = [LoFTPreparedStep?](repeating: nil, count: entries.count)
+        var events: [OptimizerEvent] = []
+        var squaredNorm = 0.0
+        for (index, (name, entry)) in entries.enumerated() {
+            switch (entry, gradients[name]!) {
+            case let (.dense(_, _), .dense(g)):
+                squaredNorm += g.squaredNorm()
+            case let (.lora(_, _, _), .pair(gA, gB)):
+                squaredNorm += gA.squaredNorm() + gB.squaredNorm()
+            case (.loft, _):
+                // A pair that cannot be prepared sits this step out (and adds nothing to the norm).
+                switch preparations[index]! {
+                case let .prepared(step, ridges):
+                    for (factor, ridge) in ridges { events.append(.regularizedSolve(name: name, factor: factor, ridge: ridge)) }
+                    squaredNorm += pairNorms[index]
+                    prepared[index] = step
+                case let .skipped(reason):
+                    events.append(.skippedStep(name: name, reason: reason, reset: false))
+                }
+            default:
+                break
             }
         }
         let norm = squaredNorm.squareRoot()
@@ -162,22 +188,29 @@ public final class Optimizer {
             coefficient = Float(min(1, Double(maxNorm) / (norm + 1e-6)))
         }
 
-        // Pass 2: the updates.
-        for (index, (name, entry)) in entries.enumerated() {
+        // Pass 2: the updates; LoFT pairs spread over the cores, their events in registration order.
+        for (name, entry) in entries {
             switch (entry, gradients[name]!) {
             case let (.dense(parameter, state), .dense(g)):
                 state.apply(to: parameter, gradient: g, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
             case let (.lora(pair, stateA, stateB), .pair(gA, gB)):
                 stateA.apply(to: pair.a, gradient: gA, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
                 stateB.apply(to: pair.b, gradient: gB, gradientScale: coefficient, learningRate: learningRate, hyperparameters: h)
-            case let (.loft(state), _):
-                guard let step = prepared[index] else { continue }
-                if let reason = applyLoFT(state, step, gradientScale: coefficient, learningRate: learningRate) {
-                    events.append(.skippedStep(name: name, reason: reason, reset: true))
-                }
             default:
                 break
             }
+        }
+        let moving = loft.filter { prepared[$0.index] != nil }
+        var skipReasons = [String?](repeating: nil, count: entries.count)
+        skipReasons.withUnsafeMutableBufferPointer { skipReasons in
+            workers.forEach(moving.count, cost: { moving[$0].state.stepCost }) { item, workspace in
+                let index = moving[item].index
+                skipReasons[index] = applyLoFT(moving[item].state, prepared[index]!, gradientScale: coefficient,
+                                               learningRate: learningRate, workspace: workspace)
+            }
+        }
+        for (index, (name, _)) in entries.enumerated() {
+            if let reason = skipReasons[index] { events.append(.skippedStep(name: name, reason: reason, reset: true)) }
         }
         stepCount += 1
         eventCount += events.count
@@ -186,12 +219,13 @@ public final class Optimizer {
 
     /// Steps 2-5 for one pair, then the rebalancing. Returns why the pair did not move, when
     /// a direction is not finite (its moments are reset then: they produced it).
-    private func applyLoFT(_ state: LoFTPairState, _ prepared: LoFTPreparedStep, gradientScale: Float, learningRate: Float) -> String? {
+    private func applyLoFT(_ state: LoFTPairState, _ prepared: LoFTPreparedStep, gradientScale: Float, learningRate: Float,
+                           workspace: LoFTWorkspace) -> String? {
         let h = hyperparameters
-        state.updateMoments(prepared, gradientScale: gradientScale, beta1: h.beta1, beta2: h.beta2)
+        state.updateMoments(prepared, gradientScale: gradientScale, beta1: h.beta1, beta2: h.beta2, workspace: workspace)
         // Both directions come from A_t, B_t: compute them before either factor moves.
-        let directionA = prepared.movesA ? state.directionA(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2) : nil
-        let directionB = prepared.movesB ? state.directionB(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2) : nil
+        let directionA = prepared.movesA ? state.directionA(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2, workspace: workspace) : nil
+        let directionB = prepared.movesB ? state.directionB(prepared, eps: h.eps, beta1: h.beta1, beta2: h.beta2, workspace: workspace) : nil
         if !(directionA?.isFinite ?? true) || !(directionB?.isFinite ?? true) {
             state.resetMoments()
             return "update direction not finite"

@@ -31,11 +31,20 @@ struct PackedTriangle {
         precondition(r.count == n * n)
         let t = count
         let k = Matrix(rows: t, columns: t)
-        for (row, (a, b)) in pairs.enumerated() {
-            for (column, (c, d)) in pairs.enumerated() {
-                var value = r[a * n + c] * r[b * n + d]
-                if c != d { value += r[a * n + d] * r[b * n + c] }
-                k.storage[row * t + column] = Float(value)
+        let target = k.storage
+        r.withUnsafeBufferPointer { r in
+            // Row (a, b) of K, its columns (c, d) in packed order: a contiguous run over d for each c.
+            for (row, (a, b)) in pairs.enumerated() {
+                let ra = r.baseAddress! + a * n, rb = r.baseAddress! + b * n
+                var column = row * t
+                for c in 0..<n {
+                    target[column] = Float(ra[c] * rb[c])
+                    column += 1
+                    for d in (c + 1)..<max(c + 1, n) {
+                        target[column] = Float(ra[c] * rb[d] + ra[d] * rb[c])
+                        column += 1
+                    }
+                }
             }
         }
         return k

@@ -75,6 +75,8 @@ struct LlamaStepCommand: ParsableCommand {
                 JSONMember("cpu_seconds_per_step", .double(r.cpuSecondsPerStep)),
                 JSONMember("forward_backward_seconds", .double(r.forwardBackwardSecondsPerStep)),
                 JSONMember("optimizer_seconds", .double(r.optimizerSecondsPerStep)),
+                JSONMember("forward_backward_cpu_seconds", .double(r.forwardBackwardCPUSecondsPerStep)),
+                JSONMember("optimizer_cpu_seconds", .double(r.optimizerCPUSecondsPerStep)),
                 JSONMember("peak_rss_mib", .double(mib)), JSONMember("trainable_parameters", .integer(Int64(r.trainableParameters))),
                 JSONMember("loss", .finite(Double(r.lastLoss))), JSONMember("shape", .string(shape.rawValue)),
                 JSONMember("base_dtype", .string(baseDType.rawValue)), JSONMember("base_compute", .string(baseCompute.rawValue)),

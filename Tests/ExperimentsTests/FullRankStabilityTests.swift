@@ -56,4 +56,33 @@ import LoFT
         }
         print("full-rank grid: worst relative gap to AdamW \(worst)")
     }
+
+    /// Issue 14: no optimizer step ends a run over 50 seeds of the factorization experiment,
+    /// at the command's defaults on a smaller problem (64 x 48, rank 4, lr 10) and at full rank
+    /// with AdamW's eps (8 x 8, eps 1e-8, lr 0.1), for LoFT and both ablations. A run ends
+    /// when a step throws or the loss stops being finite.
+    @Test func fiftySeedsNeverEndARun() throws {
+        var events = 0
+        for seed: UInt64 in 0..<50 {
+            for fullRank in [false, true] {
+                var experiment = FactorizationExperiment()
+                experiment.seed = seed
+                if fullRank {
+                    (experiment.m, experiment.n, experiment.rank, experiment.targetRank) = (8, 8, 8, 8)
+                    (experiment.steps, experiment.learningRate) = (50, 0.1)
+                    experiment.hyperparameters = AdamWHyperparameters(beta1: 0.9, beta2: 0.999, eps: 1e-8)
+                } else {
+                    (experiment.m, experiment.n, experiment.rank, experiment.targetRank) = (64, 48, 4, 4)
+                    experiment.steps = 60
+                }
+                for method in [FactorizationExperiment.Method.loft, .loftNoAlternate, .loftNoCalibration] {
+                    let run = try experiment.runCountingEvents(method)
+                    events += run.events
+                    #expect(run.losses.count == experiment.steps + 1)
+                    #expect(run.losses.allSatisfy { $0.isFinite }, "seed \(seed) full rank \(fullRank) \(method)")
+                }
+            }
+        }
+        print("50 seeds x 2 problems x 3 methods: \(events) optimizer events")
+    }
 }
