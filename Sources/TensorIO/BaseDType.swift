@@ -47,6 +47,8 @@ public enum BaseCompute: String, CaseIterable, Sendable {
         case (.bf16, _): return nil
         }
     }
+}
+
 /// A reader that can hand out a 2-D tensor as its file stores it, block-quantized (GGUF,
 /// MLX), instead of dequantized: what `--base-dtype auto` keeps quantized in memory.
 public protocol QuantizedTensorReader: TensorReader {
