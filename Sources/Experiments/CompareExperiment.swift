@@ -82,6 +82,15 @@ public struct CompareRun: Sendable, Hashable {
         method.rawValue + (rank.map { "-r\($0)" } ?? "") + "-lr" + CompareRun.format(learningRate) + "-s\(seed)"
     }
 
+    /// The run a result.json describes (its method, rank, lr and seed), nil when it names none.
+    public init?(json: JSONValue) {
+        guard let name = json["method"]?.stringValue, let method = CompareMethod(rawValue: name),
+              let rate = json["lr"]?.doubleValue, let seed = json["seed"]?.intValue, seed >= 0 else { return nil }
+        let rank = json["rank"]?.intValue
+        guard method.usesRank == (rank != nil) else { return nil }
+        self.init(method: method, rank: rank, learningRate: Float(rate), seed: UInt64(seed))
+    }
+
     /// A learning rate as the names, tables and logs show it: three significant digits.
     public static func format(_ rate: Float) -> String { String(format: "%.3g", Double(rate)) }
 }
@@ -277,6 +286,19 @@ public final class CompareExperiment {
     public func finishedResult(_ run: CompareRun) -> CompareRunResult? {
         guard PathStatus.isRegularFile(resultPath(run)), let json = try? JSONFile.read(resultPath(run)) else { return nil }
         return CompareRunResult(json: json, run: run)
+    }
+
+    /// Every run finished in the directory, from this call's grid or an earlier call's (calls
+    /// into one directory share its settings, so their runs compare; a user runs one grid per
+    /// method this way). Sorted by run name; a result.json that is not a run's is ignored.
+    public func everyFinishedResult() -> [CompareRunResult] {
+        let runs = SystemPath.join(directory, "runs")
+        return (SystemPath.list(runs) ?? []).sorted().compactMap { name in
+            let path = SystemPath.join(SystemPath.join(runs, name), "result.json")
+            guard PathStatus.isRegularFile(path), let json = try? JSONFile.read(path),
+                  let run = CompareRun(json: json), run.id == name else { return nil }
+            return CompareRunResult(json: json, run: run)
+        }
     }
 
     /// The finetune request of one run (it writes into DIR/runs/ID, its own directory).

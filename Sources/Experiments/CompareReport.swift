@@ -42,15 +42,25 @@ public struct CompareReport {
     public let results: [CompareRunResult]
     public let cells: [CompareCell]
     public let best: [CompareBest]
+    /// What the results cover: this call's methods first, then any other method with results
+    /// (an earlier call into the same directory); every rank with results.
+    public let methods: [CompareMethod]
+    public let ranks: [Int]
 
+    /// The tables cover every result given, so a grid built up over several calls (one rate
+    /// grid per method) reads as one; each method and rank has the rates of its own results.
     public init(experiment: CompareExperiment, results: [CompareRunResult]) {
         self.experiment = experiment
         self.results = results
+        let present = Set(results.map(\.run.method))
+        methods = experiment.methods + CompareMethod.allCases.filter { present.contains($0) && !experiment.methods.contains($0) }
+        ranks = Array(Set(experiment.ranks + results.compactMap(\.run.rank))).sorted()
         var cells: [CompareCell] = []
         var best: [CompareBest] = []
-        for method in experiment.methods {
-            for rank in (method.usesRank ? experiment.ranks.map { Optional($0) } : [nil]) {
-                let rates = experiment.rates(for: method)
+        for method in methods {
+            for rank in (method.usesRank ? ranks.map { Optional($0) } : [nil]) {
+                let rates = Array(Set(results.filter { $0.run.method == method && $0.run.rank == rank }.map(\.run.learningRate))).sorted()
+                guard !rates.isEmpty else { continue }
                 let group = rates.map { rate in
                     let runs = results.filter { $0.run.method == method && $0.run.rank == rank && $0.run.learningRate == rate }
                     return CompareCell(method: method, rank: rank, learningRate: rate, losses: runs.compactMap(\.evalLoss),
@@ -161,8 +171,8 @@ public struct CompareReport {
         }
         return .object([
             JSONMember("settings", experiment.settings.json),
-            JSONMember("methods", .array(experiment.methods.map { .string($0.rawValue) })),
-            JSONMember("ranks", .array(experiment.ranks.map { .integer(Int64($0)) })),
+            JSONMember("methods", .array(methods.map { .string($0.rawValue) })),
+            JSONMember("ranks", .array(ranks.map { .integer(Int64($0)) })),
             JSONMember("seeds", .integer(Int64(experiment.seeds))),
             JSONMember("initial_eval_loss", number(baseLoss)),
             JSONMember("best", .array(bestJSON)),
@@ -176,7 +186,7 @@ public struct CompareReport {
     public func learningRatePlot(_ method: CompareMethod) -> SVGLinePlot {
         var plot = SVGLinePlot(title: "\(method.rawValue): held-out loss after \(experiment.settings.steps) steps (mean over seeds)",
                                xLabel: "log10(learning rate)", yLabel: "held-out loss")
-        for rank in (method.usesRank ? experiment.ranks.map { Optional($0) } : [nil]) {
+        for rank in (method.usesRank ? ranks.map { Optional($0) } : [nil]) {
             let points = cells.filter { $0.method == method && $0.rank == rank }
                 .map { (x: log10(Double($0.learningRate)), y: $0.mean ?? .nan) }
             plot.add(rank.map { "rank \($0)" } ?? "full", points: points)
@@ -219,10 +229,10 @@ public struct CompareReport {
         var written: [(String, String)] = [
             ("results.csv", csv), ("results.json", JSON.serialize(json, style: .indented) + "\n"), ("table.md", markdownTables),
         ]
-        for method in experiment.methods { written.append(("lr-\(method.rawValue).svg", learningRatePlot(method).render())) }
-        let ranked = experiment.methods.contains(where: \.usesRank)
+        for method in methods { written.append(("lr-\(method.rawValue).svg", learningRatePlot(method).render())) }
+        let ranked = methods.contains(where: \.usesRank)
         if ranked {
-            for rank in experiment.ranks { written.append(("curves-r\(rank).svg", curvesPlot(rank: rank).render())) }
+            for rank in ranks { written.append(("curves-r\(rank).svg", curvesPlot(rank: rank).render())) }
         } else {
             written.append(("curves.svg", curvesPlot(rank: nil).render()))
         }

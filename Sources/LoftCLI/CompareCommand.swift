@@ -165,13 +165,18 @@ struct CompareCommand: ParsableCommand {
             progress.log(counter + ": " + outcome + String(format: " (%.1f s)", result.seconds))
         }
         progress.finish()
-        let report = CompareReport(experiment: experiment, results: results)
+        // Earlier calls' runs in the same directory join the report (same settings, checked
+        // when the directory was opened): one table for a grid built up call by call.
+        let ours = Set(runs.map(\.id))
+        let earlier = experiment.everyFinishedResult().filter { !ours.contains($0.run.id) }
+        let report = CompareReport(experiment: experiment, results: results + earlier)
         let files = try report.write()
         if format.json {
             console.out(JSON.serialize(report.json, style: .indented))
             return
         }
         if skipped > 0 { console.out("\(skipped) of \(runs.count) runs were done earlier and kept") }
+        if !earlier.isEmpty { console.out("the tables also cover \(earlier.count) run\(earlier.count == 1 ? "" : "s") of earlier calls into \(out)") }
         var table = TextTable(CompareReport.bestHeader.enumerated().map { ($0.element, $0.offset < 2 ? .left : .right) })
         for row in report.bestRows { table.add(row) }
         console.out(table.render())

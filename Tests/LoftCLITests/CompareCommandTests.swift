@@ -89,6 +89,35 @@ import TensorIO
         #expect(rerun["runs"]?.arrayValue?.allSatisfy { $0["steps"]?.intValue == 2 } == true)
     }
 
+    /// One rate grid per method, as several calls into one directory: the last call's tables,
+    /// results and plots cover every finished run there, each method with its own rates.
+    @Test func callsIntoOneDirectoryReportTogether() throws {
+        let scratch = ScratchDirectory()
+        let out = scratch.file("compare")
+        func call(_ method: String, _ rates: String) -> [String] {
+            var arguments = Self.arguments(out)
+            arguments[arguments.firstIndex(of: "--methods")! + 1] = method
+            arguments[arguments.firstIndex(of: "--lrs")! + 1] = rates
+            return arguments
+        }
+        let first = loft(call("lora", "1e-2"))
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = loft(call("loft", "1e-3,3e-3"))
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("the tables also cover 1 run of earlier calls"), "\(second.stdout)")
+        let json = try JSON.parse(try String(contentsOfFile: out + "/results.json", encoding: .utf8))
+        #expect(json["runs"]?.arrayValue?.count == 3)
+        #expect(json["methods"]?.arrayValue?.compactMap(\.stringValue) == ["loft", "lora"])
+        let best = try #require(json["best"]?.arrayValue)
+        #expect(best.map { $0["method"]?.stringValue } == ["loft", "lora"])
+        #expect(best.last?["best_lr"]?.doubleValue == Double(Float(1e-2)))
+        let grid = try #require(json["grid"]?.arrayValue)
+        #expect(grid.filter { $0["method"]?.stringValue == "lora" }.count == 1, "lora keeps its own one-rate grid")
+        #expect(FileManager.default.fileExists(atPath: out + "/lr-lora.svg"))
+        let table = try String(contentsOfFile: out + "/table.md", encoding: .utf8)
+        #expect(table.contains("| loft | 2 |") && table.contains("| lora | 2 |"))
+    }
+
     @Test func refusesAForeignDirectoryAndBadGrids() throws {
         let scratch = ScratchDirectory()
         let out = scratch.file("busy")
