@@ -1,7 +1,8 @@
 // libFuzzer target for the GGUF reader, built with the TensorIO sources as one module
 // (scripts/fuzz.sh gguf). Any input must either be refused with a GGUFError or read
 // completely: every tensor's stored bytes lie inside the input and every tensor reads
-// (quantized ones dequantized to float32). An accepted file, rewritten with the writer's
+// (quantized ones dequantized to float32; a quantized matrix also through QuantizedMatrix, as
+// a frozen base holds it, to the same bits). An accepted file, rewritten with the writer's
 // header code and the same stored bytes, must read back with the same header and bytes.
 // A trap or sanitizer report is a finding.
 
@@ -27,6 +28,18 @@ public func ggufFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32
         precondition(tensor.info.shape == Array(entry.dims.reversed()))
         precondition(tensor.bytes.count == entry.elementCount * (entry.type.isQuantized ? 4 : entry.type.readType.byteWidth!))
         if entry.type.isQuantized, entry.elementCount > 0 { tensor.withElements(as: Float.self) { checksum += $0[0] } }
+        // A quantized 2-D tensor held as a frozen base (QuantizedMatrix, `--base-dtype auto`):
+        // refused with its error or accepted, and then its last row widens to the reader's floats.
+        if entry.type.isQuantized, entry.dims.count == 2, entry.dims[1] > 0 {
+            let rows = entry.dims[1], columns = entry.dims[0]
+            if let matrix = try? QuantizedMatrix(ggml: entry.type, rows: rows, columns: columns, bytes: stored, owner: nil) {
+                var row = [Float](repeating: 0, count: columns)
+                row.withUnsafeMutableBufferPointer { matrix.dequantize(row: rows - 1, columns: 0..<columns, into: $0.baseAddress!) }
+                tensor.withElements(as: Float.self) { all in
+                    for j in 0..<columns { precondition(row[j].bitPattern == all[(rows - 1) * columns + j].bitPattern) }
+                }
+            }
+        }
         rewritten += stored
         rewritten += repeatElement(0, count: GGUFWriter.padded(stored.count, header.alignment) - stored.count)
     }

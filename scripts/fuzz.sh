@@ -5,7 +5,7 @@
 #
 # Each target is Fuzz/<Name>Fuzz.swift compiled together with the TensorIO sources as one
 # module, so it reaches the readers' in-memory initialisers without going through the disk;
-# Compute (below TensorIO) is built first as its own module. The corpus is seeded with the
+# CKernels and Compute (below TensorIO) are built first as their own modules. The corpus is seeded with the
 # committed fixtures of that format. Findings (crash-*, leak-*, oom-*, timeout-*) stay in
 # the output folder; the script fails when a target does not build or libFuzzer reports one.
 set -uo pipefail
@@ -32,11 +32,16 @@ wanted=("$@")
 blas_include=$(pkg-config --cflags-only-I openblas 2>/dev/null | sed 's/^-I//; s/ .*//')
 build="$out_root/.build"
 mkdir -p "$build"
-echo "== building Compute (sanitized)"
-if ! swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name Compute \
+echo "== building CKernels and Compute (sanitized)"
+# CKernels is a C target: SwiftPM makes its module map from include/; here it is written by hand.
+mkdir -p "$build/ckernels"
+printf 'module CKernels {\n    header "%s"\n    export *\n}\n' "$PWD/Sources/CKernels/include/CKernels.h" > "$build/ckernels/module.modulemap"
+if ! clang -O2 -fsanitize=fuzzer-no-link,address -I Sources/CKernels/include -c Sources/CKernels/Kernels.c \
+        -o "$build/CKernels.o" > "$build/ckernels.log" 2>&1 \
+    || ! swiftc -parse-as-library -O -sanitize=fuzzer,address -module-name Compute \
         -emit-module -emit-module-path "$build/Compute.swiftmodule" -emit-library -static -o "$build/libCompute.a" \
-        -I Sources/CBLAS ${blas_include:+-Xcc -I"$blas_include"} Sources/Compute/*.swift > "$build/compute.log" 2>&1; then
-    cat "$build/compute.log" >&2
+        -I Sources/CBLAS -I "$build/ckernels" ${blas_include:+-Xcc -I"$blas_include"} Sources/Compute/*.swift > "$build/compute.log" 2>&1; then
+    cat "$build/ckernels.log" "$build/compute.log" >&2
     exit 1
 fi
 
@@ -49,8 +54,8 @@ for name in "${wanted[@]}"; do
     find "$fixtures" -name "$glob" -exec cp {} "$out/corpus/" \; 2>/dev/null || true
     echo "== $name ($seconds s)"
     if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "${name}Fuzz" \
-            -I "$build" -I Sources/CJSONC -I Sources/CZlib -I Sources/CBLAS ${blas_include:+-Xcc -I"$blas_include"} \
-            $(find Sources/TensorIO -name "*.swift") "$source" "$build/libCompute.a" \
+            -I "$build" -I "$build/ckernels" -I Sources/CJSONC -I Sources/CZlib -I Sources/CBLAS ${blas_include:+-Xcc -I"$blas_include"} \
+            $(find Sources/TensorIO -name "*.swift") "$source" "$build/libCompute.a" "$build/CKernels.o" \
             -ljson-c -lz -lopenblas -o "$out/$name-fuzz" > "$out/build.log" 2>&1; then
         grep -v "Cannot export local symbol" "$out/build.log" >&2
         echo "fuzz: $name does not build" >&2
