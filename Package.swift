@@ -48,7 +48,7 @@ let package = Package(
                 "Compute", "TensorIO", "Plots", "LoFT", "Models", "Adapters", "Training", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "loft", dependencies: ["LoftCLI"]),
+        .executableTarget(name: "loft", dependencies: ["Compute", "LoftCLI"]),
         // loft-only timings of the hot paths (conversion, model step, layers, tokenizer).
         .executableTarget(
             name: "Benchmarks",

@@ -6,6 +6,7 @@
 // measurements of the hot paths, for docs/dtypes.md and docs/models.md.
 
 import ArgumentParser
+import Compute
 
 @main
 struct LoftBench: ParsableCommand {
@@ -24,4 +25,10 @@ struct LoftBench: ParsableCommand {
             """,
         subcommands: [ConversionBench.self, ModelStepBench.self, LayerBench.self, TrainingStepBench.self,
                       GenerationBench.self, TokenizerBench.self, BF16GemmBench.self])
+
+    /// As `loft` runs: OpenBLAS's idle workers sleep soon (Compute/BLASThreads.swift).
+    static func main() {
+        BLASThreads.shortenSpin()
+        main(nil)
+    }
 }

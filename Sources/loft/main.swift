@@ -1,4 +1,6 @@
+import Compute
 import LoftCLI
 
 SignalCleanup.install()
+BLASThreads.shortenSpin()
 Loft.main()
