@@ -28,11 +28,14 @@ extension LlamaModel: CausalLanguageModel, ConfiguredLanguageModel {
 
 extension LlamaConfig {
     /// config.json in the spelling both transformers 4 and 5 read (top-level rope_theta,
-    /// rope_scaling dict or null).
+    /// rope_scaling dict or null; for Gemma 3 the global layers' rope, as its released
+    /// configs spell it, transformers 5 moving it to rope_parameters["full_attention"]).
     public var json: JSONValue {
         let scaling: JSONValue
         switch rope {
         case .default: scaling = .null
+        case let .linear(_, factor):
+            scaling = .object([JSONMember("factor", .double(factor)), JSONMember("rope_type", .string("linear"))])
         case let .llama3(_, factor, low, high, original):
             scaling = .object([
                 JSONMember("factor", .double(factor)), JSONMember("high_freq_factor", .double(high)),
