@@ -48,6 +48,11 @@ func ropeScaledLogitsEqualTransformers(fixture: String) throws {
         #expect(try LlamaConfig(json: config.json, path: "written").rope == config.rope)
     }
     #expect(try LlamaConfig(json: gemma.json, path: "written").rope(layer: 0) == .default(theta: 10000))
+    // A scaled sliding-layer rope (no released config has one) survives writing too.
+    var scaledLocal = gemma
+    scaledLocal.localRope = .linear(theta: 10000, factor: 2)
+    let reread = try LlamaConfig(json: scaledLocal.json, path: "written")
+    #expect(reread.rope(layer: 0) == .linear(theta: 10000, factor: 2) && reread.rope(layer: 5) == .linear(theta: 1e6, factor: 8))
 }
 
 @Test func linearScalingDividesEveryFrequency() {

@@ -59,7 +59,7 @@ extension GGUFArchitecture {
             let original = header.value("\(name).rope.scaling.original_context_length")?.intValue ?? 8192
             let rope = try Llama3RopeRecovery.recover(factors: factors, theta: theta, headDimension: headDimension,
                                                       originalPositions: original, path: path)
-            return rope.map(Self.scalingJSON) ?? .null
+            return rope.map(LlamaConfig.scalingJSON) ?? .null
         }
         switch type {
         case "none":
@@ -69,26 +69,9 @@ extension GGUFArchitecture {
                 throw GGUFError(path: path, "\(name).rope.scaling.type linear needs a positive \(name).rope.scaling.factor")
             }
             // A factor of 1 is no scaling (llama.cpp's converter never writes it; other tools may).
-            return factor == 1 ? .null : Self.scalingJSON(.linear(theta: theta, factor: factor))
+            return factor == 1 ? .null : LlamaConfig.scalingJSON(.linear(theta: theta, factor: factor))
         default:
             throw GGUFError(path: path, "\(name).rope.scaling.type \(type) is not supported (none, linear, and llama3's rope_freqs tensor are)")
-        }
-    }
-
-    /// transformers' rope_scaling dict for a rope.
-    static func scalingJSON(_ rope: RopeScaling) -> JSONValue {
-        switch rope {
-        case .default:
-            return .null
-        case let .linear(_, factor):
-            return .object([JSONMember("factor", .double(factor)), JSONMember("rope_type", .string("linear"))])
-        case let .llama3(_, factor, low, high, original):
-            return .object([
-                JSONMember("factor", .double(factor)), JSONMember("high_freq_factor", .double(high)),
-                JSONMember("low_freq_factor", .double(low)),
-                JSONMember("original_max_position_embeddings", .integer(Int64(original))),
-                JSONMember("rope_type", .string("llama3")),
-            ])
         }
     }
 
