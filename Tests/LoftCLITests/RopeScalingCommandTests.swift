@@ -78,6 +78,22 @@ import TensorIO
         #expect(diff.stdout.contains("0 differ, 0 missing, 0 extra"), "\(diff.stdout)")
     }
 
+    /// `--base model.gguf` (eval, finetune, generate read it the same way) runs the converter's
+    /// llama3 file with its scaling: transformers' loss on the 2 x 16 fixture tokens.
+    @Test func evalOnTheLlama3GGUFGivesTransformersLoss() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let tokens = scratch.file("ids.npy")
+        #expect(loft("convert", Self.fixture("llama3/input_ids.safetensors"), tokens).status == 0)
+        let result = loft("eval", "--base", Self.fixture("llama3/llama3.gguf"), "--data", tokens, "--seq", "16", "--json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let loss = try #require(report["loss"] as? Double)
+        let expected = try SafetensorsReader(path: Self.fixture("llama3/expected-base.safetensors")).data(for: "loss")
+            .withElements(as: Float.self) { Double($0[0]) }
+        #expect(abs(loss - expected) < 1e-5 * expected, "\(loss) vs \(expected)")
+    }
+
     /// transformers loads the config loft wrote from the converter's file, and its logits are
     /// the original model's.
     @Test(.requiresPython("torch", "transformers", "safetensors"))
