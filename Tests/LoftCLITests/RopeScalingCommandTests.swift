@@ -5,7 +5,8 @@
 //   - from GGUF: the converter's llama3 file back to a Hugging Face directory whose config
 //     has the original rope parameters and whose logits (loft's, and transformers' when
 //     installed) are the original model's.
-// llama.cpp running loft's files is scripts/check-llamacpp.py --only rope.
+// llama.cpp running loft's rope-scaled files is part of scripts/check-llamacpp.py (alone:
+// --only rope), run by LlamaCppCheckTests.
 
 import Foundation
 import Testing
@@ -116,16 +117,5 @@ import TensorIO
         let output = try Python.output(script, [back, Self.fixture("llama3")])
         let error = try #require(output.split(separator: " ").last.flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         #expect(error < 1e-5, "\(output)")
-    }
-}
-
-/// llama.cpp runs loft's rope-scaled files as transformers runs the models (f32, 2e-3 of the
-/// logits' range): the llama3 and linear LLaMA models and Gemma 3 with its global linear scaling.
-@Suite(.requiresBinary) struct LlamaCppRopeTests {
-    @Test(.requiresPython("llama_cpp", "torch", "transformers", "safetensors"))
-    func llamaCppRunsLoftsRopeScaledFiles() throws {
-        let result = try #require(Python.runScript("scripts/check-llamacpp.py", arguments: ["--only", "rope"], mergeStandardError: false))
-        #expect(result.status == 0, "\(result.output)")
-        #expect(result.output.contains("3 of 3 checks passed"), "\(result.output)")
     }
 }
