@@ -95,7 +95,8 @@ func ropeScaledLogitsEqualTransformers(fixture: String) throws {
     }
 
     /// Curves with fewer than two points in the smoothed band do not pin low and high down;
-    /// the values chosen still reproduce every divisor (the recovery's own check).
+    /// the values chosen still reproduce every divisor (the recovery's own check). Llama 3.1's
+    /// and 3.2's parameters (factor 8 or 32) at their head widths (64, 128) come back exactly.
     @Test(arguments: [
         RopeScaling.llama3(theta: 10000, factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalPositions: 32),  // one band point
         .llama3(theta: 10000, factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 1.2, originalPositions: 32),  // none
@@ -109,7 +110,7 @@ func ropeScaledLogitsEqualTransformers(fixture: String) throws {
                                                                         originalPositions: 8192, path: "f"))
             let again = RotaryEmbedding.llama3Factors(headDimension: headDimension, scaling: recovered)
             #expect(zip(again, factors).allSatisfy { abs($0 - $1) <= 1e-6 * $1 }, "\(recovered)")
-            if case let .llama3(_, _, _, _, original) = rope, original == 8192, headDimension == 128 { #expect(recovered == rope) }
+            if case let .llama3(_, _, _, _, original) = rope, original == 8192, headDimension >= 64 { #expect(recovered == rope) }
         }
     }
 
