@@ -35,8 +35,16 @@ For the shipped demo model (demo/model, a tiny GPT-2) and a tiny LLaMA fixture
     prepends one) and texts with added tokens (Metaspace prepends to the first piece only;
     an added token spelled with "▁" matches a space in `tokenizers`, not in llama.cpp) and,
     for ignore_merges (metaspace-split), words that are whole tokens.
+  - Rope scaling (fixtures/rope, --only rope runs just these): the llama3 LLaMA model (loft
+    writes rope_freqs.weight), the linear one (llama.rope.scaling.*) and Gemma 3 with linear
+    scaling on its global layer, --dtype f32, on two random rows of 64 tokens (the fixtures'
+    whole context, where the scaling matters most): within 5e-4 of the logits' range (measured
+    1.0e-4 to 1.6e-4: llama.cpp's f32 rope differs from torch's in rounding). Each check also
+    reports how far transformers' logits move without the scaling, and fails unless that is
+    more than 5e-4, so the bound would catch a dropped scaling (measured: llama3 2.1e-3,
+    linear 0.27, Gemma 3 0.048).
 Exit status 0 when every check passes, 1 otherwise, 77 (skipped) without llama_cpp.
-Usage: scripts/check-llamacpp.py [--loft PATH] [--json]
+Usage: scripts/check-llamacpp.py [--loft PATH] [--json] [--only rope]
 """
 import argparse
 import json
@@ -53,6 +61,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--loft", default=str(ROOT / ".build/debug/loft"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", choices=["rope"], help="run only these checks")
     args = parser.parse_args()
     try:
         import llama_cpp  # noqa: F401
@@ -65,13 +74,10 @@ def main():
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = pathlib.Path(scratch)
-        results += check_model(args.loft, ROOT / "demo/model", "gpt2", scratch)
-        results += check_model(args.loft, ROOT / "fixtures/llama/gqa", "llama", scratch)
-        for family in ["mistral", "qwen2", "qwen3", "phi3"]:
-            results += check_model(args.loft, ROOT / "fixtures/families" / family, family, scratch, dtypes=["f32"])
-        results += check_gemma3(args.loft, scratch)
-        results += check_lora(args.loft, ROOT / "fixtures/llama/gqa", scratch)
-        results += check_sentencepiece(args.loft, scratch)
+        if args.only == "rope":
+            results += check_rope(args.loft, scratch)
+        else:
+            results += check_everything(args.loft, scratch)
     failed = [r for r in results if not r["ok"]]
     if args.json:
         print(json.dumps(results, indent=1))
@@ -80,6 +86,38 @@ def main():
             print(f"{'ok  ' if r['ok'] else 'FAIL'} {r['check']}: {r['detail']}")
         print(f"{len(results) - len(failed)} of {len(results)} checks passed")
     return 1 if failed else 0
+
+
+def check_everything(binary, scratch):
+    results = []
+    results += check_model(binary, ROOT / "demo/model", "gpt2", scratch)
+    results += check_model(binary, ROOT / "fixtures/llama/gqa", "llama", scratch)
+    for family in ["mistral", "qwen2", "qwen3", "phi3"]:
+        results += check_model(binary, ROOT / "fixtures/families" / family, family, scratch, dtypes=["f32"])
+    results += check_gemma3(binary, scratch)
+    results += check_lora(binary, ROOT / "fixtures/llama/gqa", scratch)
+    results += check_sentencepiece(binary, scratch)
+    results += check_rope(binary, scratch)
+    return results
+
+
+def check_rope(binary, scratch):
+    """loft's GGUF files of the rope-scaled fixtures against transformers, on the fixtures' whole
+    64-token context; and how far the logits move without the scaling (the check's power)."""
+    import numpy as np
+    results = []
+    rows = np.random.default_rng(1).integers(0, 96, size=(2, 64))
+    for name in ["llama3", "linear", "gemma3-linear"]:
+        directory = ROOT / "fixtures/rope" / name
+        reference = transformers_logits(directory, rows)
+        path = scratch / f"rope-{name}.gguf"
+        loft(binary, "convert", directory, path, "--dtype", "f32")
+        error, agree, _ = compare(reference, llamacpp_logits(path, rows))
+        unscaled, _, _ = compare(reference, transformers_logits(directory, rows, unscaled=True))
+        results.append(dict(check=f"rope {name} f32", ok=error <= 5e-4 < unscaled, relative_error=error, without_scaling=unscaled,
+                            top_token_agreement=agree,
+                            detail=f"max |diff| / range {error:.2e} (without the scaling transformers moves {unscaled:.2e}), same top token {agree:.0%}"))
+    return results
 
 
 def loft(binary, *arguments):
@@ -101,10 +139,17 @@ def token_rows(vocab, model):
     return np.random.default_rng(0).integers(1, vocab, size=(2, 24))
 
 
-def transformers_logits(directory, rows):
+def transformers_logits(directory, rows, unscaled=False):
     import torch
-    from transformers import AutoModelForCausalLM
-    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32)
+    from transformers import AutoConfig, AutoModelForCausalLM
+    config = AutoConfig.from_pretrained(str(directory))
+    if unscaled:  # the same model with default rope (only rope_parameters-spelled configs)
+        rope = config.rope_parameters
+        for parameters in ([rope["full_attention"]] if "full_attention" in rope else [rope]):
+            theta = parameters["rope_theta"]
+            parameters.clear()
+            parameters.update(rope_type="default", rope_theta=theta)
+    model = AutoModelForCausalLM.from_pretrained(str(directory), config=config, dtype=torch.float32)
     model.eval()
     with torch.no_grad():
         return model(torch.tensor(rows)).logits.numpy()

@@ -105,7 +105,9 @@ import TestSupport
 /// 2e-3 of the logits' range of transformers', Q8_0 the same top token at >= 90% of
 /// positions, Q4_K_M loads; Gemma 3 F32/F16/Q8_0 on a config llama.cpp's gemma3 reproduces;
 /// merged GGUF and base + GGUF LoRA adapter agree with PEFT; SentencePiece tokenizers written
-/// as "llama" vocabularies give `tokenizers`' ids on the LLaMA 2 and Gemma fixture texts).
+/// as "llama" vocabularies give `tokenizers`' ids on the LLaMA 2 and Gemma fixture texts;
+/// rope scaling, fixtures/rope: llama3 as rope_freqs.weight, linear for LLaMA and Gemma 3's
+/// global layers, within 5e-4 of transformers' logit range on 64 tokens).
 @Suite(.requiresBinary) struct LlamaCppCheckTests {
     @Test(.requiresPython("llama_cpp", "torch", "transformers", "safetensors"))
     func llamaCppRunsLoftOutput() throws {

@@ -56,12 +56,16 @@ import TensorIO
         #expect(throws: ModelError.invalidConfig(path: path, reason: reason)) { try LlamaConfig(json: json, path: path) }
     }
 
-    @Test func linearRopeScalingIsRefused() throws {
+    /// The released 4B/12B/27B spelling: a top-level rope_scaling applies to the global layers
+    /// only (transformers moves it into rope_parameters["full_attention"]).
+    @Test func linearRopeScalingAppliesToTheGlobalLayers() throws {
         let json = try edited { members in
             members.removeAll { $0.key == "rope_parameters" }
             members.append(JSONMember("rope_scaling", .object([JSONMember("rope_type", .string("linear")), JSONMember("factor", .double(8))])))
         }
-        #expect(throws: ModelError.self) { try LlamaConfig(json: json, path: path) }
+        let config = try LlamaConfig(json: json, path: path)
+        #expect(config.rope(layer: 1) == .linear(theta: 1e6, factor: 8))
+        #expect(config.rope(layer: 0) == .default(theta: 10000))
     }
 
     @Test func randomInitialisationCentresTheNormsOnZero() throws {

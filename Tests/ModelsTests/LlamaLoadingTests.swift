@@ -54,7 +54,7 @@ private func rewrittenCheckpoint(_ change: (inout [TensorData]) -> Void) throws 
         {"vocab_size": 10, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
          "rope_scaling": {"type": "yarn", "factor": 4.0}}
         """)
-    #expect(throws: ModelError.invalidConfig(path: "c.json", reason: "rope scaling type 'yarn' is not supported (default and llama3 are)")) {
+    #expect(throws: ModelError.invalidConfig(path: "c.json", reason: "rope scaling type 'yarn' is not supported (default, linear and llama3 are)")) {
         try LlamaConfig(json: json, path: "c.json")
     }
 }

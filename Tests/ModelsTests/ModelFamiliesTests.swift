@@ -109,7 +109,7 @@ import TensorIO
                                                            JSONMember("short_factor", .array([.double(1)]))])))
         json = .object(members)
         #expect(throws: ModelError.invalidConfig(path: "phi3/config.json",
-                                                 reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default and llama3 rope are")) {
+                                                 reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default, linear and llama3 rope are")) {
             try LlamaConfig(json: json, path: "phi3/config.json")
         }
     }

@@ -6,9 +6,10 @@
 //   - the sliding layers' rope base, 10000 (the global layers read rope.freq_base);
 //   - the attention scale, 1/sqrt(head_dim) (1/sqrt(hidden / heads) for the 62-layer 27B),
 //     where transformers uses query_pre_attn_scalar^-1/2;
-//   - the GeGLU activation (tanh GELU), no logit soft-capping, default (unscaled) rope.
+//   - the GeGLU activation (tanh GELU), no logit soft-capping, and unscaled rope on the
+//     sliding layers (the global layers' linear scaling is `rope.scaling.*`).
 // A config that differs is refused with the reason rather than written as a file that runs
-// differently. Every released Gemma 3 text config without rope scaling passes.
+// differently. Every released Gemma 3 text config passes.
 
 import TensorIO
 
@@ -31,7 +32,8 @@ extension GGUFArchitecture {
             throw refuse("layer types [\(describe(sliding))] are not llama.cpp's fixed pattern [\(describe(expected))] (every 6th layer full)")
         }
         guard let window = config.windows.compactMap({ $0 }).first else { throw refuse("no sliding_window") }
-        guard case let .default(globalTheta) = config.rope else { throw refuse("rope scaling on the global layers is not supported") }
+        if case .llama3 = config.rope { throw refuse("llama3 rope scaling on the global layers is not supported") }
+        let globalTheta = config.rope.theta
         let local = config.localRope ?? config.rope
         guard local == .default(theta: 10000) else {
             throw refuse("the sliding layers' rope base is \(local.theta) (llama.cpp fixes 10000)")
@@ -55,6 +57,9 @@ extension GGUFArchitecture {
         add("rope.dimension_count", .uint32(UInt32(config.headDimension)))
         add("rope.freq_base", .float32(Float(globalTheta)))
         add("attention.layer_norm_rms_epsilon", .float32(config.rmsNormEpsilon))
+        // The global layers' linear scaling (the 4B/12B/27B configs' factor 8); llama.cpp's
+        // gemma3 leaves the sliding layers unscaled, as transformers does.
+        keys += try ropeScalingKeys(config.rope, path: path)
         add("attention.sliding_window", .uint32(UInt32(window)))
         add("vocab_size", .uint32(UInt32(config.vocabularySize)))
         return keys
@@ -66,14 +71,12 @@ extension GGUFArchitecture {
             guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFError(path: path, "no \(name).\(key) in the GGUF metadata") }
             return value
         }
-        // llama.cpp's converter writes the 4B+ checkpoints' linear rope scaling here; loft's
-        // Gemma 3 has default rope only, and dropping it would change the model.
-        if let type = header.value("\(name).rope.scaling.type")?.stringValue, type != "none" {
-            throw GGUFError(path: path, "\(name).rope.scaling.type \(type) is not supported (Gemma 3 with default rope only)")
-        }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count"), layers = try int("block_count")
         let headDim = header.value("\(name).attention.key_length")?.intValue ?? hidden / heads
         let theta = header.value("\(name).rope.freq_base")?.doubleValue ?? 1_000_000
+        // The 4B+ checkpoints' linear scaling of the global layers (rope.scaling.*).
+        let scaling = try ropeScaling(header: header, factors: nil, theta: theta, headDimension: headDim, path: path)
+        let globalRope = [JSONMember("rope_theta", .double(theta))] + (scaling.objectMembers ?? [JSONMember("rope_type", .string("default"))])
         let window = try int("attention.sliding_window")
         let scalar = layers == 62 ? hidden / heads : headDim
         return [
@@ -95,9 +98,10 @@ extension GGUFArchitecture {
             // Both spellings: transformers 5's per-layer-type rope, and the released configs' keys.
             JSONMember("rope_local_base_freq", .double(10000)),
             JSONMember("rope_parameters", .object([
-                JSONMember("full_attention", .object([JSONMember("rope_theta", .double(theta)), JSONMember("rope_type", .string("default"))])),
+                JSONMember("full_attention", .object(globalRope)),
                 JSONMember("sliding_attention", .object([JSONMember("rope_theta", .double(10000)), JSONMember("rope_type", .string("default"))])),
             ])),
+            JSONMember("rope_scaling", scaling),
             JSONMember("rope_theta", .double(theta)),
             JSONMember("sliding_window", .integer(Int64(window))),
         ]

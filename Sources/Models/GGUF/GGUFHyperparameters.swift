@@ -30,8 +30,9 @@ extension GGUFArchitecture {
         default:
             let hidden = try int("hidden_size"), heads = try int("num_attention_heads")
             let headDim = config["head_dim"]?.intValue ?? hidden / heads
-            if let rope = config["rope_scaling"] ?? config["rope_parameters"], let type = rope["rope_type"]?.stringValue ?? rope["type"]?.stringValue, type != "default" {
-                throw GGUFError(path: path, "rope_type \(type) is not supported for GGUF export yet (default rotary embeddings only)")
+            let rope: RopeScaling
+            do { rope = try RopeScaling(json: config, positions: try int("max_position_embeddings"), path: path) } catch let error as ModelError {
+                throw GGUFError(path: path, "\(error)")
             }
             add("context_length", .uint32(UInt32(try int("max_position_embeddings"))))
             add("embedding_length", .uint32(UInt32(hidden)))
@@ -43,6 +44,7 @@ extension GGUFArchitecture {
             let theta = config["rope_theta"]?.doubleValue ?? config["rope_parameters"]?["rope_theta"]?.doubleValue ?? 10000
             add("rope.freq_base", .float32(Float(theta)))
             add("attention.layer_norm_rms_epsilon", .float32(Float(double("rms_norm_eps", default: 1e-6))))
+            keys += try ropeScalingKeys(rope, path: path)
             if headDim != hidden / heads {
                 add("attention.key_length", .uint32(UInt32(headDim)))
                 add("attention.value_length", .uint32(UInt32(headDim)))
@@ -56,7 +58,8 @@ extension GGUFArchitecture {
     }
 
     /// A transformers config.json from a GGUF header (the keys `hyperparameters` writes).
-    public func config(from header: GGUFHeader, vocabularySize: Int, tied: Bool, path: String) throws -> JSONValue {
+    /// `ropeFactors`: the file's `rope_freqs.weight` (llama3 rope scaling), if any.
+    public func config(from header: GGUFHeader, vocabularySize: Int, tied: Bool, ropeFactors: [Float]? = nil, path: String) throws -> JSONValue {
         func int(_ key: String) throws -> Int {
             guard let value = header.value("\(name).\(key)")?.intValue else { throw GGUFError(path: path, "no \(name).\(key) in the GGUF metadata") }
             return value
@@ -66,6 +69,7 @@ extension GGUFArchitecture {
         func add(_ key: String, _ value: JSONValue) { members.append(JSONMember(key, value)) }
         switch name {
         case "gpt2":
+            if ropeFactors != nil { throw GGUFError(path: path, "\(Self.ropeFrequenciesTensor) in a gpt2 file (GPT-2 has no rotary embeddings)") }
             add("activation_function", .string("gelu_new"))
             add("architectures", .array([.string("GPT2LMHeadModel")]))
             add("layer_norm_epsilon", .double(double("attention.layer_norm_epsilon", 1e-5)))
@@ -77,6 +81,7 @@ extension GGUFArchitecture {
             add("n_layer", .integer(Int64(try int("block_count"))))
             add("n_positions", .integer(Int64(try int("context_length"))))
         case "gemma3":
+            if ropeFactors != nil { throw GGUFError(path: path, "\(Self.ropeFrequenciesTensor) in a gemma3 file is not supported (llama.cpp's gemma3 does not read it)") }
             members = try gemma3ConfigMembers(header: header, path: path)
             // Gemma's embedding padding row (transformers' default pad_token_id is 0).
             let pad = header.value("tokenizer.ggml.padding_token_id")?.intValue ?? 0
@@ -85,7 +90,8 @@ extension GGUFArchitecture {
             let heads = try int("attention.head_count")
             add("architectures", .array([.string(hfArchitecture)]))
             let hidden = try int("embedding_length")
-            add("head_dim", .integer(Int64(header.value("\(name).attention.key_length")?.intValue ?? hidden / heads)))
+            let headDim = header.value("\(name).attention.key_length")?.intValue ?? hidden / heads
+            add("head_dim", .integer(Int64(headDim)))
             add("hidden_act", .string("silu"))
             add("hidden_size", .integer(Int64(try int("embedding_length"))))
             add("intermediate_size", .integer(Int64(try int("feed_forward_length"))))
@@ -95,7 +101,9 @@ extension GGUFArchitecture {
             add("num_hidden_layers", .integer(Int64(try int("block_count"))))
             add("num_key_value_heads", .integer(Int64(header.value("\(name).attention.head_count_kv")?.intValue ?? heads)))
             add("rms_norm_eps", .double(double("attention.layer_norm_rms_epsilon", 1e-6)))
-            add("rope_theta", .double(double("rope.freq_base", 10000)))
+            let theta = double("rope.freq_base", 10000)
+            add("rope_scaling", try ropeScaling(header: header, factors: ropeFactors, theta: theta, headDimension: headDim, path: path))
+            add("rope_theta", .double(theta))
             if name == "phi3" {
                 if let window = header.value("phi3.attention.sliding_window")?.intValue { add("sliding_window", .integer(Int64(window))) }
                 // Phi3Config's default pad_token_id is 32000, outside a smaller vocabulary.

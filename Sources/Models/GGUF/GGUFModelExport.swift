@@ -59,7 +59,9 @@ public enum GGUFModelExport {
         mapped.sort { ($0.mapping.layer ?? -1, $0.mapping.ggufName) < ($1.mapping.layer ?? -1, $1.mapping.ggufName) }
         let layers = (mapped.compactMap(\.mapping.layer).max() ?? -1) + 1
         let tied = !mapped.contains { $0.mapping.ggufName == "output.weight" }
-        var plans: [GGUFTensorPlan] = []
+        // Llama 3.1's rope scaling is a tensor in GGUF, first as the converter writes it.
+        let ropeFactors = try architecture.ropeFrequencyFactors(config: config, path: configPath)
+        var plans = ropeFactors.map { [GGUFTensorPlan(name: GGUFArchitecture.ropeFrequenciesTensor, dims: [$0.count], type: .F32)] } ?? []
         for (info, mapping) in mapped {
             guard info.dtype.isFloatingPoint || info.dtype == .I32 else {
                 throw GGUFError(path: configPath, "tensor \(info.name) is \(info.dtype); GGUF export reads float tensors")
@@ -69,7 +71,7 @@ public enum GGUFModelExport {
             let type = info.dtype == .I32 ? .I32 : recipe.type(for: mapping.ggufName, dims: dims, source: info.dtype, layer: mapping.layer, layers: layers, tied: tied)
             plans.append(GGUFTensorPlan(name: mapping.ggufName, dims: dims, type: type))
         }
-        let fallbacks = zip(mapped, plans).filter { recipe.base?.isQuantized == true && $0.1.type != recipe.base && $0.1.dims.count >= 2 && !recipe.name.hasSuffix("_m") && $0.1.type != .F32 && $0.1.name != "position_embd.weight" }
+        let fallbacks = zip(mapped, plans.suffix(mapped.count)).filter { recipe.base?.isQuantized == true && $0.1.type != recipe.base && $0.1.dims.count >= 2 && !recipe.name.hasSuffix("_m") && $0.1.type != .F32 && $0.1.name != "position_embd.weight" }
         if !fallbacks.isEmpty {
             notes.append("\(fallbacks.count) tensor(s) not stored as \(recipe.name): rows not whole blocks (\(fallbacks.prefix(3).map { "\($0.1.name) -> \($0.1.type)" }.joined(separator: ", ")))")
         }
@@ -101,7 +103,11 @@ public enum GGUFModelExport {
         let writer = try GGUFWriter(path: output, metadata: metadata, tensors: plans)
         let total = plans.reduce(0) { $0 + $1.byteCount }
         var done = 0
-        for ((info, mapping), plan) in zip(mapped, plans) {
+        if let ropeFactors {
+            try ropeFactors.withUnsafeBufferPointer { try writer.write(values: $0) }
+            done += ropeFactors.count * 4
+        }
+        for ((info, mapping), plan) in zip(mapped, plans.suffix(mapped.count)) {
             progress?(done, total, plan.name)
             let source = try data(info)
             if plan.type == .I32 || (mapping.layout == .unchanged && GGMLType(storing: source.info.dtype) == plan.type) {

@@ -40,10 +40,15 @@ public final class GGUFModelReader: QuantizedTensorReader {
         self.architecture = architecture
         let tied = gguf.entry("output.weight") == nil
         let vocabulary = gguf.entry("token_embd.weight")?.dims.last ?? 0
-        config = try architecture.config(from: header, vocabularySize: vocabulary, tied: tied, path: gguf.path)
+        // llama3 rope scaling is a tensor (rope_freqs.weight): it becomes config.json's
+        // rope_scaling, not a weight (GGUFRopeScaling.swift).
+        let headDimension = header.value("\(name).attention.key_length")?.intValue
+            ?? (header.value("\(name).embedding_length")?.intValue ?? 0) / max(header.value("\(name).attention.head_count")?.intValue ?? 1, 1)
+        let ropeFactors = try GGUFArchitecture.ropeFrequencyFactors(gguf, headDimension: headDimension)
+        config = try architecture.config(from: header, vocabularySize: vocabulary, tied: tied, ropeFactors: ropeFactors, path: gguf.path)
         var tensors: [TensorInfo] = []
         var mappings: [String: (GGUFTensorEntry, GGUFTensorMapping, TensorInfo)] = [:]
-        for entry in header.tensors {
+        for entry in header.tensors where entry.name != GGUFArchitecture.ropeFrequenciesTensor {
             guard let mapping = architecture.mapping(ggufName: entry.name, config: config) else {
                 throw GGUFError(path: gguf.path, "tensor \(entry.name) has no \(architecture.modelType) name")
             }

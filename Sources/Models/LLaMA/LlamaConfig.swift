@@ -4,7 +4,7 @@
 // RoPE settings come in three spellings across transformers versions and checkpoints: a
 // top-level `rope_theta` with an optional `rope_scaling` dict (Llama 3.x, SmolLM files), or
 // transformers 5's `rope_parameters` dict holding `rope_theta` and the scaling keys. The
-// scaling type is `rope_type` (or the older `type`); "default" and "llama3" are supported.
+// scaling type is `rope_type` (or the older `type`); "default", "linear" and "llama3" are supported.
 // Gemma 3's own keys (a rope per layer type, query_pre_attn_scalar) are read in Families/Gemma3.swift.
 
 import TensorIO
@@ -223,12 +223,15 @@ private func slidingWindows(json: JSONValue, layout: LlamaLayout, layers: Int, p
 /// How rotary frequencies are derived from rope_theta.
 public enum RopeScaling: Equatable, Sendable {
     case `default`(theta: Double)
+    /// Positions divided by `factor` (inv_freq / factor): transformers' "linear", Gemma 3's
+    /// global layers (factor 8 in 4B, 12B, 27B) and older LLaMA-family long-context fine-tunes.
+    case linear(theta: Double, factor: Double)
     /// Llama 3.1's frequency-dependent scaling (transformers' `_compute_llama3_parameters`).
     case llama3(theta: Double, factor: Double, lowFrequencyFactor: Double, highFrequencyFactor: Double, originalPositions: Int)
 
     public var theta: Double {
         switch self {
-        case let .default(theta), let .llama3(theta, _, _, _, _): return theta
+        case let .default(theta), let .linear(theta, _), let .llama3(theta, _, _, _, _): return theta
         }
     }
 
@@ -237,24 +240,26 @@ public enum RopeScaling: Equatable, Sendable {
         let scaling = json["rope_scaling"].flatMap { $0 == .null ? nil : $0 } ?? parameters
         let theta = json["rope_theta"]?.doubleValue ?? parameters?["rope_theta"]?.doubleValue ?? 10000
         let type = scaling?["rope_type"]?.stringValue ?? scaling?["type"]?.stringValue ?? "default"
+        func number(_ key: String) throws -> Double {
+            guard let value = scaling?[key]?.doubleValue, value.isFinite, value > 0 else {
+                throw ModelError.invalidConfig(path: path, reason: "\(type) rope scaling needs a positive number '\(key)'")
+            }
+            return value
+        }
         switch type {
         case "default":
             self = .default(theta: theta)
+        case "linear":
+            self = .linear(theta: theta, factor: try number("factor"))
         case "llama3":
-            func number(_ key: String) throws -> Double {
-                guard let value = scaling?[key]?.doubleValue else {
-                    throw ModelError.invalidConfig(path: path, reason: "llama3 rope scaling needs a number '\(key)'")
-                }
-                return value
-            }
             let original = scaling?["original_max_position_embeddings"]?.intValue
                 ?? json["original_max_position_embeddings"]?.intValue ?? positions
             self = .llama3(theta: theta, factor: try number("factor"), lowFrequencyFactor: try number("low_freq_factor"),
                            highFrequencyFactor: try number("high_freq_factor"), originalPositions: original)
         case "longrope":
-            throw ModelError.invalidConfig(path: path, reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default and llama3 rope are")
+            throw ModelError.invalidConfig(path: path, reason: "rope scaling 'longrope' (Phi-3 128k, Phi-3.5) is not implemented; only default, linear and llama3 rope are")
         default:
-            throw ModelError.invalidConfig(path: path, reason: "rope scaling type '\(type)' is not supported (default and llama3 are)")
+            throw ModelError.invalidConfig(path: path, reason: "rope scaling type '\(type)' is not supported (default, linear and llama3 are)")
         }
         if let partial = (parameters?["partial_rotary_factor"] ?? json["partial_rotary_factor"])?.doubleValue, partial != 1 {
             throw ModelError.invalidConfig(path: path, reason: "partial_rotary_factor \(partial) is not supported (only 1)")

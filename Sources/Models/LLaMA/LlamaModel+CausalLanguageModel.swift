@@ -28,19 +28,10 @@ extension LlamaModel: CausalLanguageModel, ConfiguredLanguageModel {
 
 extension LlamaConfig {
     /// config.json in the spelling both transformers 4 and 5 read (top-level rope_theta,
-    /// rope_scaling dict or null).
+    /// rope_scaling dict or null; for Gemma 3 the global layers' rope, as its released
+    /// configs spell it, transformers 5 moving it to rope_parameters["full_attention"]).
     public var json: JSONValue {
-        let scaling: JSONValue
-        switch rope {
-        case .default: scaling = .null
-        case let .llama3(_, factor, low, high, original):
-            scaling = .object([
-                JSONMember("factor", .double(factor)), JSONMember("high_freq_factor", .double(high)),
-                JSONMember("low_freq_factor", .double(low)),
-                JSONMember("original_max_position_embeddings", .integer(Int64(original))),
-                JSONMember("rope_type", .string("llama3")),
-            ])
-        }
+        let scaling = LlamaConfig.scalingJSON(rope)
         return .object([
             JSONMember("architectures", .array([.string(layout.architecture)])),
             JSONMember("attention_bias", .bool(attentionBias)),
@@ -62,6 +53,23 @@ extension LlamaConfig {
             JSONMember("torch_dtype", .string("float32")),
             JSONMember("vocab_size", .integer(Int64(vocabularySize))),
         ] + slidingWindowMembers)
+    }
+
+    /// transformers' rope_scaling dict for a rope (null for default rope).
+    static func scalingJSON(_ rope: RopeScaling) -> JSONValue {
+        switch rope {
+        case .default:
+            return .null
+        case let .linear(_, factor):
+            return .object([JSONMember("factor", .double(factor)), JSONMember("rope_type", .string("linear"))])
+        case let .llama3(_, factor, low, high, original):
+            return .object([
+                JSONMember("factor", .double(factor)), JSONMember("high_freq_factor", .double(high)),
+                JSONMember("low_freq_factor", .double(low)),
+                JSONMember("original_max_position_embeddings", .integer(Int64(original))),
+                JSONMember("rope_type", .string("llama3")),
+            ])
+        }
     }
 
     /// The sliding-window keys of the layout's family (none for LLaMA).

@@ -40,23 +40,53 @@ public final class RotaryEmbedding {
         tabulated = sequence
     }
 
-    /// inv_freq for `headDimension`, with the llama3 adjustment when asked
-    /// (transformers' `_compute_default_rope_parameters` / `_compute_llama3_parameters`).
+    /// inv_freq for `headDimension`, with the linear or llama3 adjustment when asked
+    /// (transformers' `_compute_default_rope_parameters`, `_compute_linear_scaling_rope_parameters`,
+    /// `_compute_llama3_parameters`).
     public static func inverseFrequencies(headDimension d: Int, scaling: RopeScaling) -> [Float] {
-        let base = Float(scaling.theta)
-        let inverse = stride(from: 0, to: d, by: 2).map { i -> Float in 1 / Foundation.powf(base, Float(i) / Float(d)) }
-        guard case let .llama3(_, factor64, low64, high64, original) = scaling else { return inverse }
-        let factor = Float(factor64), lowFactor = Float(low64), highFactor = Float(high64), oldContext = Float(original)
-        let lowFrequencyWavelength = oldContext / lowFactor
-        let highFrequencyWavelength = oldContext / highFactor
+        let inverse = defaultInverseFrequencies(headDimension: d, theta: scaling.theta)
+        switch scaling {
+        case .default:
+            return inverse
+        case let .linear(_, factor):
+            return inverse.map { $0 / Float(factor) }
+        case let .llama3(_, factor64, low64, high64, original):
+            let factor = Float(factor64), lowFactor = Float(low64), highFactor = Float(high64), oldContext = Float(original)
+            let lowFrequencyWavelength = oldContext / lowFactor
+            let highFrequencyWavelength = oldContext / highFactor
+            return inverse.map { frequency in
+                let wavelength = Float(2 * Double.pi) / frequency
+                // Long wavelengths (low frequencies) are slowed by `factor`, short ones kept, the
+                // band between interpolated smoothly.
+                if wavelength < highFrequencyWavelength { return frequency }
+                if wavelength > lowFrequencyWavelength { return frequency / factor }
+                let smooth = (oldContext / wavelength - lowFactor) / (highFactor - lowFactor)
+                return (1 - smooth) * frequency / factor + smooth * frequency
+            }
+        }
+    }
+
+    /// 1 / theta^(2i/d) in float32, as transformers and llama.cpp's converter compute it.
+    static func defaultInverseFrequencies(headDimension d: Int, theta: Double) -> [Float] {
+        let base = Float(theta)
+        return stride(from: 0, to: d, by: 2).map { i -> Float in 1 / Foundation.powf(base, Float(i) / Float(d)) }
+    }
+
+    /// The llama3 curve as one divisor per frequency (1 for short wavelengths, `factor` for
+    /// long ones, interpolated between): the `rope_freqs.weight` llama.cpp's converter writes
+    /// for a llama3 config (llama.cpp divides each frequency by it), computed in float32 in
+    /// the converter's order so GGUF export writes the same bits. All 1 for other scalings.
+    public static func llama3Factors(headDimension d: Int, scaling: RopeScaling) -> [Float] {
+        let inverse = defaultInverseFrequencies(headDimension: d, theta: scaling.theta)
+        guard case let .llama3(_, factor64, low64, high64, original) = scaling else { return inverse.map { _ in 1 } }
+        let factor = Float(factor64), lowFactor = Float(low64), oldContext = Float(original)
+        let lowFrequencyWavelength = Float(Double(original) / low64), highFrequencyWavelength = Float(Double(original) / high64)
         return inverse.map { frequency in
             let wavelength = Float(2 * Double.pi) / frequency
-            // Long wavelengths (low frequencies) are slowed by `factor`, short ones kept, the
-            // band between interpolated smoothly.
-            if wavelength < highFrequencyWavelength { return frequency }
-            if wavelength > lowFrequencyWavelength { return frequency / factor }
-            let smooth = (oldContext / wavelength - lowFactor) / (highFactor - lowFactor)
-            return (1 - smooth) * frequency / factor + smooth * frequency
+            if wavelength < highFrequencyWavelength { return 1 }
+            if wavelength > lowFrequencyWavelength { return factor }
+            let smooth = (oldContext / wavelength - lowFactor) / Float(high64 - low64)
+            return 1 / ((1 - smooth) / factor + smooth)
         }
     }
 

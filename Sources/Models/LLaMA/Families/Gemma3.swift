@@ -94,5 +94,19 @@ extension LlamaConfig {
          JSONMember("query_pre_attn_scalar", queryPreAttentionScalar.map { Int64(exactly: $0).map(JSONValue.integer) ?? .double($0) } ?? .null),
          JSONMember("rope_local_base_freq", .double((localRope ?? rope).theta)),
          JSONMember("sliding_window", windows.compactMap { $0 }.first.map { .integer(Int64($0)) } ?? .null)]
+            + scaledLocalRopeMembers
+    }
+
+    /// A scaled rope on the sliding layers has no top-level key: it is spelled only as
+    /// transformers 5's rope_parameters per layer type (the global layers' scaling stays in
+    /// rope_scaling too, which transformers 5 merges into rope_parameters["full_attention"]).
+    private var scaledLocalRopeMembers: [JSONMember] {
+        guard let local = localRope, local != .default(theta: local.theta) else { return [] }
+        func parameters(_ rope: RopeScaling) -> JSONValue {
+            let scaling = LlamaConfig.scalingJSON(rope).objectMembers ?? [JSONMember("rope_type", .string("default"))]
+            return .object([JSONMember("rope_theta", .double(rope.theta))] + scaling)
+        }
+        return [JSONMember("rope_parameters", .object([JSONMember("full_attention", parameters(rope)),
+                                                        JSONMember("sliding_attention", parameters(local))]))]
     }
 }
