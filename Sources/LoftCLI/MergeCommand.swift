@@ -2,6 +2,7 @@
 
 import Adapters
 import ArgumentParser
+import Models
 import TensorIO
 
 struct MergeCommand: ParsableCommand {
@@ -100,6 +101,11 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         if let config { return try runConfig(config) }
         var options = MergeOptions(base: base!, adapters: try adapterSources(), output: out)
+        options.open = ModelFamilies.open
+        options.sideFiles = { source in
+            guard let gguf = source.reader as? GGUFModelReader else { return [] }
+            return [("config.json", gguf.config)] + (gguf.tokenizerJSON.map { [("tokenizer.json", $0)] } ?? [])
+        }
         options.dtype = dtype?.dtype
         options.maxShardSize = try shardSize.bytes()
         options.subtract = subtract
@@ -108,7 +114,7 @@ struct MergeCommand: ParsableCommand {
         let start = ProgressBar.now()
         let progress = ProgressBar(label: "merge")
         let report = ConvertGGUF.isGGUFPath(out)
-            ? try ConvertGGUF.merge(options, recipe: try ConvertGGUF.recipe(dtypeChoice)) { progress.update(done: $0, total: $1) }
+            ? try ConvertGGUF.merge(options, dtype: dtypeChoice) { progress.update(done: $0, total: $1) }
             : try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }
         progress.finish()
         let seconds = ProgressBar.now() - start

@@ -79,6 +79,11 @@ public struct FinetuneSummary: Sendable {
     public var finalLoss: Float?
     public var finalEvalLoss: Double?
     public var outputFiles: [String]
+    /// llama.cpp's LoRA adapter (a file name in the output directory), written when the base
+    /// is a GGUF model and the adapter is one llama.cpp loads.
+    public var ggufAdapter: String? = nil
+    /// What the user should know about the outputs (why no adapter.gguf was written).
+    public var notes: [String] = []
 }
 
 public final class FinetuneJob {
@@ -205,11 +210,30 @@ public final class FinetuneJob {
         })
         try TrainingLog.write(trainer.history, directory: output)
         // An interrupted run (stopAfter) writes its adapter too: it is the model as it stands.
-        let files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
+        var files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
+        let llamaCpp = try writeGGUFAdapter()
+        if let written = llamaCpp.file { files.append(written) }
         let last = trainer.history.last
         return FinetuneSummary(steps: trainer.step, finalLoss: trainer.history.last(where: { $0.loss != nil })?.loss,
                                finalEvalLoss: last?.evalLoss ?? trainer.history.last(where: { $0.evalLoss != nil })?.evalLoss,
-                               outputFiles: files)
+                               outputFiles: files, ggufAdapter: llamaCpp.file, notes: llamaCpp.notes)
+    }
+
+    /// On a GGUF base, the adapter just written also as llama.cpp's LoRA file (adapter.gguf,
+    /// the file `llama-cli -m BASE.gguf --lora` loads), by the converter `loft convert RUN
+    /// adapter.gguf` runs, so the two are the same file. An adapter llama.cpp cannot load is a
+    /// note, not a failed run: the PEFT adapter is there; an adapter.gguf of an earlier run in
+    /// the directory is removed rather than left beside an adapter it does not match.
+    func writeGGUFAdapter() throws -> (file: String?, notes: [String]) {
+        guard options.method != .adamw, model.languageModel != nil, let base = request.base, GGUFModelReader.isGGUF(base) else { return (nil, []) }
+        let path = SystemPath.join(request.output, GGUFAdapterExport.fileName)
+        do {
+            _ = try GGUFAdapterExport.run(adapterDirectory: request.output, base: base, output: path)
+            return (GGUFAdapterExport.fileName, [])
+        } catch let unsupported as GGUFAdapterExport.Unsupported {
+            if PathStatus.exists(path) { try FileManager.default.removeItem(atPath: path) }
+            return (nil, ["no \(GGUFAdapterExport.fileName) (llama.cpp's LoRA format): \(unsupported.problem)"])
+        }
     }
 
     func writeModel() throws -> [String] {

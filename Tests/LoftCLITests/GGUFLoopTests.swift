@@ -1,0 +1,179 @@
+// A llama.cpp user's loop on a GGUF base (fixtures/quantbase: a tiny LLaMA, Q8_0 as gguf-py
+// writes it): `loft finetune --base model.gguf` writes llama.cpp's LoRA adapter beside the
+// PEFT one, the same file `loft convert RUN adapter.gguf` writes; `loft merge --base
+// model.gguf --out merged.gguf` keeps the base's types, its unchanged tensors byte for byte
+// and its tokenizer; a failed merge leaves nothing behind; and, when llama-cpp-python is
+// installed, llama.cpp computes with base + adapter.gguf what loft eval and loft merge do.
+
+import Foundation
+import Testing
+import TensorIO
+
+@Suite struct GGUFLoopTests {
+    static let folder = Repository.path("fixtures/quantbase")
+    static let gguf = folder + "/llama-q8_0.gguf"
+    static let hf = folder + "/llama"
+    static let tokens = folder + "/tokens.npy"
+
+    /// `loft finetune` on `base` into `out`; its --json summary.
+    @discardableResult
+    func finetune(_ base: String, _ out: String, _ extra: [String] = []) throws -> JSONValue {
+        let result = loft(["finetune", "--base", base, "--data", Self.tokens, "--steps", "3", "--seq", "16", "--batch", "2",
+                           "--lr", "1e-2", "--out", out, "--json"] + extra)
+        #expect(result.status == 0, "\(result.stderr)")
+        return try JSON.parse(result.stdout)
+    }
+
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    @Test func finetuneOnAGGUFBaseWritesTheConvertersAdapter() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let run = scratch.file("run")
+        let summary = try finetune(Self.gguf, run)
+        let written = run + "/adapter.gguf"
+        #expect(summary["gguf_adapter"]?.stringValue == written)
+        #expect(summary["files"]?.arrayValue?.contains { $0.stringValue == written } == true)
+        #expect(PathStatus.exists(run + "/adapter_model.safetensors"), "the PEFT adapter stays")
+        // The same converter, the same inputs: the same file, byte for byte.
+        let converted = scratch.file("converted.gguf")
+        let convert = loft("convert", run, converted)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(try bytes(written) == bytes(converted))
+        let header = try GGUFReader(path: written).header
+        #expect(header.value("general.type")?.stringValue == "adapter")
+        #expect(header.tensors.count == 14, "7 projections x (lora_a, lora_b)")
+        // The text summary names the file and how llama.cpp loads it.
+        let text = loft("finetune", "--base", Self.gguf, "--data", Self.tokens, "--steps", "1", "--seq", "16", "--batch", "2",
+                        "--out", run, "--overwrite")
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("llama.cpp: llama-cli -m \(Self.gguf) --lora \(written)"), "\(text.stdout)")
+    }
+
+    @Test func finetuneOnADirectoryBaseWritesNoGGUFAdapter() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let run = scratch.file("run")
+        let summary = try finetune(Self.hf, run)
+        #expect(summary["gguf_adapter"] == .null)
+        #expect(!PathStatus.exists(run + "/adapter.gguf"))
+    }
+
+    /// Without --dtype every tensor keeps the base's type; the ones no adapter touches are
+    /// the base's bytes; the tokenizer is the base's. With --dtype f32 the merged model
+    /// computes what base + adapter computes.
+    @Test func mergeOntoAGGUFBase() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let run = scratch.file("run")
+        try finetune(Self.gguf, run, ["--targets", "q_proj,down_proj"])
+        let merged = scratch.file("merged.gguf")
+        let merge = loft("merge", "--base", Self.gguf, "--adapter", run, "--out", merged)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let base = try GGUFReader(path: Self.gguf), out = try GGUFReader(path: merged)
+        #expect(Set(out.header.tensors.map(\.name)) == Set(base.header.tensors.map(\.name)))
+        var same = 0
+        for entry in out.header.tensors {
+            let original = try #require(base.entry(entry.name))
+            #expect(entry.type == original.type, "\(entry.name): \(entry.type) vs \(original.type)")
+            let changed = entry.name.hasSuffix("attn_q.weight") || entry.name.hasSuffix("ffn_down.weight")
+            let equal = Array(try out.storedData(for: entry.name)) == Array(try base.storedData(for: entry.name))
+            #expect(equal != changed, "\(entry.name)")
+            if equal { same += 1 }
+        }
+        #expect(same == base.header.tensors.count - 2)
+        for (key, value) in base.header.metadata where key.hasPrefix("tokenizer.") || key == "general.file_type" {
+            #expect(out.header.value(key) == value, "\(key)")
+        }
+        // Float32: the merged weights are base + delta, so the loss is base + adapter's.
+        let f32 = scratch.file("merged-f32.gguf")
+        let mergeF32 = loft("merge", "--base", Self.gguf, "--adapter", run, "--out", f32, "--dtype", "f32")
+        #expect(mergeF32.status == 0, "\(mergeF32.stderr)")
+        func loss(_ arguments: String...) throws -> Double {
+            let result = loft(["eval", "--data", Self.tokens, "--seq", "16", "--json"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try #require(try JSON.parse(result.stdout)["loss"]?.doubleValue)
+        }
+        let adapted = try loss("--base", Self.gguf, "--adapter", run)
+        #expect(abs(try loss("--base", f32) - adapted) < 1e-5 * adapted)
+        #expect(abs(try loss("--base", Self.gguf) - adapted) > 1e-4, "the adapter changes the loss")
+        // Q8_0 again: within the requantization of the two merged matrices.
+        #expect(abs(try loss("--base", merged) - adapted) < 1e-2 * adapted)
+    }
+
+    /// A merge that fails (an adapter of another model) leaves the existing OUT as it was and
+    /// nothing beside it.
+    @Test func aFailedMergeTouchesNothing() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let out = scratch.file("merged.gguf")
+        try "keep me".write(toFile: out, atomically: true, encoding: .utf8)
+        let before = try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted()
+        let other = Repository.path("fixtures/llama/gqa/adapter")
+        let result = loft("merge", "--base", Self.gguf, "--adapter", other, "--out", out, "--overwrite")
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("loft merge: "), "\(result.stderr)")
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep me")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == before)
+    }
+}
+
+/// llama.cpp (llama-cpp-python) on a float32 GGUF base with the adapter.gguf finetune wrote:
+/// its logits against llama.cpp on `loft merge --dtype f32`'s merged file, and its mean
+/// cross-entropy against `loft eval --base BASE.gguf --adapter RUN` (2e-3 of the logits'
+/// range, as scripts/check-llamacpp.py; the loss to 1e-4 relative).
+@Suite(.requiresBinary) struct GGUFLoopLlamaCppTests {
+    @Test(.requiresPython("llama_cpp", "numpy"))
+    func llamaCppRunsTheFinetunedAdapter() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let base = scratch.file("base-f32.gguf")
+        let convert = loft("convert", GGUFLoopTests.hf, base, "--dtype", "f32")
+        #expect(convert.status == 0, "\(convert.stderr)")
+        let run = scratch.file("run")
+        let train = loft("finetune", "--base", base, "--data", GGUFLoopTests.tokens, "--steps", "4", "--seq", "16", "--batch", "2",
+                         "--lr", "1e-2", "--out", run)
+        #expect(train.status == 0, "\(train.stderr)")
+        let merged = scratch.file("merged.gguf")
+        let merge = loft("merge", "--base", base, "--adapter", run, "--out", merged, "--dtype", "f32")
+        #expect(merge.status == 0, "\(merge.stderr)")
+        // Two chunks of 16 tokens: loft eval's windows, and llama.cpp's rows.
+        let chunk = scratch.file("chunk.npy")
+        try Python.output("""
+            import sys, numpy as np
+            np.save(sys.argv[2], np.load(sys.argv[1])[:32].astype(np.int32))
+            """, [GGUFLoopTests.tokens, chunk])
+        let eval = loft("eval", "--base", base, "--adapter", run, "--data", chunk, "--seq", "16", "--json")
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let loss = try #require(try JSON.parse(eval.stdout)["loss"]?.doubleValue)
+        let output = try Python.output("""
+            import sys, json, numpy as np
+            from llama_cpp import Llama
+            base, adapter, merged, chunk = sys.argv[1:5]
+            rows = np.load(chunk).reshape(2, 16)
+            def logits(path, lora=None):
+                options = dict(model_path=path, n_ctx=64, logits_all=True, verbose=False, n_threads=2, seed=0)
+                if lora: options["lora_path"] = lora
+                llm = Llama(**options)
+                out = []
+                for row in rows:
+                    llm.reset(); llm.eval([int(t) for t in row])
+                    out.append(np.array(llm.scores[:len(row)], dtype=np.float64))
+                return np.stack(out)
+            adapted, folded, plain = logits(base, adapter), logits(merged), logits(base)
+            spread = float(folded.max() - folded.min())
+            shifted = adapted - adapted.max(-1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+            nll = -np.take_along_axis(logp[:, :-1], rows[:, 1:, None].astype(np.int64), -1).mean()
+            print(json.dumps(dict(adapter_vs_merged=float(np.abs(adapted - folded).max()) / spread,
+                                  adapter_effect=float(np.abs(adapted - plain).max()) / spread, loss=float(nll))))
+            """, [base, run + "/adapter.gguf", merged, chunk])
+        let result = try JSON.parse(output.split(separator: "\n").last.map(String.init) ?? "")
+        let difference = try #require(result["adapter_vs_merged"]?.doubleValue)
+        let effect = try #require(result["adapter_effect"]?.doubleValue)
+        let llamaLoss = try #require(result["loss"]?.doubleValue)
+        #expect(difference <= 2e-3, "llama.cpp base + adapter.gguf vs merged: \(difference)")
+        #expect(effect > 10 * 2e-3, "the adapter changes llama.cpp's logits: \(effect)")
+        #expect(abs(llamaLoss - loss) <= 1e-4 * loss, "llama.cpp \(llamaLoss) vs loft eval \(loss)")
+    }
+}
