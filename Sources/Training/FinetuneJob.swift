@@ -222,16 +222,21 @@ public final class FinetuneJob {
     /// On a GGUF base, the adapter just written also as llama.cpp's LoRA file (adapter.gguf,
     /// the file `llama-cli -m BASE.gguf --lora` loads), by the converter `loft convert RUN
     /// adapter.gguf` runs, so the two are the same file. An adapter llama.cpp cannot load is a
-    /// note, not a failed run: the PEFT adapter is there; an adapter.gguf of an earlier run in
-    /// the directory is removed rather than left beside an adapter it does not match.
+    /// note, not a failed run: the PEFT adapter is there. Whenever none is written, an
+    /// adapter.gguf of an earlier run in the directory is removed rather than left beside an
+    /// adapter it does not match (as an earlier adapter's files are, docs/output.md).
     func writeGGUFAdapter() throws -> (file: String?, notes: [String]) {
-        guard options.method != .adamw, model.languageModel != nil, let base = request.base, GGUFModelReader.isGGUF(base) else { return (nil, []) }
         let path = SystemPath.join(request.output, GGUFAdapterExport.fileName)
+        func removeStale() throws { if PathStatus.exists(path) { try FileManager.default.removeItem(atPath: path) } }
+        guard options.method != .adamw, model.languageModel != nil, let base = request.base, GGUFModelReader.isGGUF(base) else {
+            try removeStale()
+            return (nil, [])
+        }
         do {
             _ = try GGUFAdapterExport.run(adapterDirectory: request.output, base: base, output: path)
             return (GGUFAdapterExport.fileName, [])
         } catch let unsupported as GGUFAdapterExport.Unsupported {
-            if PathStatus.exists(path) { try FileManager.default.removeItem(atPath: path) }
+            try removeStale()
             return (nil, ["no \(GGUFAdapterExport.fileName) (llama.cpp's LoRA format): \(unsupported.problem)"])
         }
     }

@@ -54,7 +54,10 @@ import TensorIO
         let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let run = scratch.file("run")
-        let summary = try finetune(Self.hf, run)
+        try finetune(Self.gguf, run)
+        #expect(PathStatus.exists(run + "/adapter.gguf"))
+        // Over a GGUF run's directory: its adapter.gguf would not match the new adapter.
+        let summary = try finetune(Self.hf, run, ["--overwrite"])
         #expect(summary["gguf_adapter"] == .null)
         #expect(!PathStatus.exists(run + "/adapter.gguf"))
     }
@@ -99,6 +102,46 @@ import TensorIO
         #expect(abs(try loss("--base", Self.gguf) - adapted) > 1e-4, "the adapter changes the loss")
         // Q8_0 again: within the requantization of the two merged matrices.
         #expect(abs(try loss("--base", merged) - adapted) < 1e-2 * adapted)
+    }
+
+    /// A base holding a type loft does not write (Q3_K here) cannot keep its types: refused
+    /// before anything is written, naming the tensor and --dtype; with --dtype it merges.
+    @Test(.requiresPython("gguf", "numpy"))
+    func mergeRefusesToKeepATypeLoftDoesNotWrite() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let base = scratch.file("q3.gguf")
+        try Python.output("""
+            import sys, numpy as np, gguf
+            src = gguf.GGUFReader(sys.argv[1])
+            out = gguf.GGUFWriter(sys.argv[2], "llama")
+            for field in src.fields.values():
+                if field.name.startswith("GGUF.") or field.name == "general.architecture": continue
+                value = field.contents()
+                vtype = field.types[0]
+                if vtype == gguf.GGUFValueType.ARRAY:
+                    out.add_key_value(field.name, value, vtype, sub_type=field.types[-1])
+                else:
+                    out.add_key_value(field.name, value, vtype)
+            for t in src.tensors:
+                if t.name == "blk.0.ffn_gate.weight":
+                    # 64 rows of 256: one Q3_K super-block (110 bytes) a row, finite scales.
+                    rows = np.zeros((64, 110), dtype=np.uint8)
+                    out.add_tensor(t.name, rows, raw_dtype=gguf.GGMLQuantizationType.Q3_K)
+                else:
+                    out.add_tensor(t.name, np.array(t.data), raw_dtype=t.tensor_type)
+            out.write_header_to_file(); out.write_kv_data_to_file(); out.write_tensors_to_file(); out.close()
+            """, [GGUFLoopTests.gguf, base])
+        #expect(loft("inspect", base).stdout.contains("Q3_K"))
+        let run = scratch.file("run")
+        try finetune(Self.gguf, run, ["--targets", "q_proj"])
+        let out = scratch.file("merged.gguf")
+        let refused = loft("merge", "--base", base, "--adapter", run, "--out", out)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.hasPrefix("loft merge: \(base): tensor blk.0.ffn_gate.weight is stored as Q3_K, a type loft does not write; give the merged file's type with --dtype"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["q3.gguf", "run"])
+        let merged = loft("merge", "--base", base, "--adapter", run, "--out", out, "--dtype", "q8_0")
+        #expect(merged.status == 0, "\(merged.stderr)")
     }
 
     /// A merge that fails (an adapter of another model) leaves the existing OUT as it was and
