@@ -166,26 +166,30 @@ import TensorIO
 /// cross-entropy against `loft eval --base BASE.gguf --adapter RUN` (2e-3 of the logits'
 /// range, as scripts/check-llamacpp.py; the loss to 1e-4 relative).
 @Suite(.requiresBinary) struct GGUFLoopLlamaCppTests {
-    @Test(.requiresPython("llama_cpp", "numpy"))
-    func llamaCppRunsTheFinetunedAdapter() throws {
+    /// LLaMA (q/k rows permuted for llama.cpp's rotary) and GPT-2 (Conv1D weights transposed,
+    /// fused c_attn).
+    @Test(.requiresPython("llama_cpp", "numpy"), arguments: ["fixtures/quantbase/llama", "demo/model"])
+    func llamaCppRunsTheFinetunedAdapter(model: String) throws {
         let scratch = ScratchDirectory()
         defer { scratch.remove() }
         let base = scratch.file("base-f32.gguf")
-        let convert = loft("convert", GGUFLoopTests.hf, base, "--dtype", "f32")
+        let convert = loft("convert", Repository.path(model), base, "--dtype", "f32")
         #expect(convert.status == 0, "\(convert.stderr)")
+        // 600 token ids below both vocabularies; two chunks of 16 are loft eval's windows
+        // and llama.cpp's rows.
+        let data = scratch.file("tokens.npy"), chunk = scratch.file("chunk.npy")
+        try Python.output("""
+            import sys, numpy as np
+            ids = (np.arange(600) * 37 % 251).astype(np.int32)
+            np.save(sys.argv[1], ids); np.save(sys.argv[2], ids[:32])
+            """, [data, chunk])
         let run = scratch.file("run")
-        let train = loft("finetune", "--base", base, "--data", GGUFLoopTests.tokens, "--steps", "4", "--seq", "16", "--batch", "2",
+        let train = loft("finetune", "--base", base, "--data", data, "--steps", "4", "--seq", "16", "--batch", "2",
                          "--lr", "1e-2", "--out", run)
         #expect(train.status == 0, "\(train.stderr)")
         let merged = scratch.file("merged.gguf")
         let merge = loft("merge", "--base", base, "--adapter", run, "--out", merged, "--dtype", "f32")
         #expect(merge.status == 0, "\(merge.stderr)")
-        // Two chunks of 16 tokens: loft eval's windows, and llama.cpp's rows.
-        let chunk = scratch.file("chunk.npy")
-        try Python.output("""
-            import sys, numpy as np
-            np.save(sys.argv[2], np.load(sys.argv[1])[:32].astype(np.int32))
-            """, [GGUFLoopTests.tokens, chunk])
         let eval = loft("eval", "--base", base, "--adapter", run, "--data", chunk, "--seq", "16", "--json")
         #expect(eval.status == 0, "\(eval.stderr)")
         let loss = try #require(try JSON.parse(eval.stdout)["loss"]?.doubleValue)
