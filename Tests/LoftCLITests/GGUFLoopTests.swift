@@ -104,6 +104,22 @@ import TensorIO
         #expect(abs(try loss("--base", merged) - adapted) < 1e-2 * adapted)
     }
 
+    /// A Q4_K_M base (Q4_K, Q6_K, Q5_0 fallbacks, Q8_0, F32) keeps every tensor's type.
+    @Test func mergeKeepsAQ4KMMixture() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let base = scratch.file("q4_k_m.gguf")
+        #expect(loft("convert", Self.hf, base, "--dtype", "q4_k_m").status == 0)
+        let run = scratch.file("run")
+        try finetune(base, run)
+        let merged = scratch.file("merged.gguf")
+        let merge = loft("merge", "--base", base, "--adapter", run, "--out", merged)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let types = { (path: String) in try GGUFReader(path: path).header.tensors.map { "\($0.name) \($0.type)" }.sorted() }
+        #expect(try types(merged) == types(base))
+        #expect(Set(try GGUFReader(path: base).header.tensors.map(\.type)).count >= 3, "a mixture")
+    }
+
     /// A base holding a type loft does not write (Q3_K here) cannot keep its types: refused
     /// before anything is written, naming the tensor and --dtype; with --dtype it merges.
     @Test(.requiresPython("gguf", "numpy"))
