@@ -28,7 +28,8 @@ public struct MergeOptions: Sendable {
     public var overwrite = false
     /// Writes the merged tensors itself instead of the built-in writers (the GGUF export):
     /// given the output tensors in order, the base, the names of those no adapter changes (a
-    /// GGUF base's are copied as stored), and the producer of each; returns the files written.
+    /// GGUF base's are copied as stored, without asking the producer: they count as copied),
+    /// and the producer of each; returns the files written.
     nonisolated(unsafe) public var write: ((_ outputs: [TensorInfo], _ base: ModelSource, _ untouched: Set<String>,
                                             _ data: (TensorInfo) throws -> TensorData) throws -> [String])?
 
@@ -98,8 +99,10 @@ public enum AdapterMerge {
         let total = plan.tensors.reduce(0) { $0 + $1.output.byteCount }
         var done = 0
         var lastBase: String?
+        var produced = 0
 
         func produce(_ info: TensorInfo) throws -> TensorData {
+            produced += 1
             if let last = lastBase { base.release(last) }
             let tensor = byName[info.name]!
             lastBase = tensor.baseName
@@ -133,6 +136,7 @@ public enum AdapterMerge {
         if let write = options.write {
             let untouched = Set(plan.tensors.filter { $0.isUntouched && $0.baseName == $0.output.name }.map(\.output.name))
             report.files = try write(outputs, source, untouched, produce)
+            report.tensorsCopied += outputs.count - produced
             // The hook's own format (quantized GGUF) decides the size, not the tensors it was given.
             report.bytesWritten = report.files.reduce(0) { $0 + (PathStatus($1)?.size ?? 0) }
             if let last = lastBase { base.release(last) }

@@ -111,10 +111,14 @@ public enum GGUFModelExport {
         var done = 0
         for ((info, mapping), plan) in zip(mapped, plans) {
             progress?(done, total, plan.name)
-            let source = try data(info)
+            // A GGUF base's unchanged tensor: its stored bytes, never dequantized.
             if let stored = try carried?.stored(info.name, ggufName: plan.name, as: plan.type) {
                 try writer.write(stored, from: carried?.reader.gguf.owner)
-            } else if plan.type == .I32 || (mapping.layout == .unchanged && GGMLType(storing: source.info.dtype) == plan.type) {
+                done += plan.byteCount
+                continue
+            }
+            let source = try data(info)
+            if plan.type == .I32 || (mapping.layout == .unchanged && GGMLType(storing: source.info.dtype) == plan.type) {
                 try writer.write(source.bytes, from: source.owner)
             } else if mapping.layout == .unchanged, let width = source.info.dtype.byteWidth {
                 // Streamed in slices: float32 read in place (when aligned), other types widened
