@@ -104,6 +104,31 @@ import TensorIO
         #expect(abs(try loss("--base", merged) - adapted) < 1e-2 * adapted)
     }
 
+    /// A directory OUT from a GGUF base is a Hugging Face model directory: config.json and
+    /// tokenizer.json from the metadata (as `loft convert model.gguf DIR`), the merged weights
+    /// dequantized; it computes what base + adapter computes.
+    @Test func mergeOfAGGUFBaseIntoADirectory() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let run = scratch.file("run")
+        try finetune(Self.gguf, run)
+        let merged = scratch.file("merged")
+        let merge = loft("merge", "--base", Self.gguf, "--adapter", run, "--out", merged)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: merged).sorted() == ["config.json", "model.safetensors", "tokenizer.json"])
+        let imported = scratch.file("imported")
+        #expect(loft("convert", Self.gguf, imported).status == 0)
+        #expect(try JSONFile.read(merged + "/config.json") == JSONFile.read(imported + "/config.json"))
+        #expect(try JSONFile.read(merged + "/tokenizer.json") == JSONFile.read(imported + "/tokenizer.json"))
+        var losses: [Double] = []
+        for arguments in [["--base", merged], ["--base", Self.gguf, "--adapter", run]] {
+            let result = loft(["eval", "--data", Self.tokens, "--seq", "16", "--json"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            losses.append(try #require(try JSON.parse(result.stdout)["loss"]?.doubleValue))
+        }
+        #expect(abs(losses[0] - losses[1]) < 1e-5 * losses[1], "\(losses)")
+    }
+
     /// A Q4_K_M base (Q4_K, Q6_K, Q5_0 fallbacks, Q8_0, F32) keeps every tensor's type.
     @Test func mergeKeepsAQ4KMMixture() throws {
         let scratch = ScratchDirectory()
