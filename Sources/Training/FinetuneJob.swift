@@ -246,6 +246,12 @@ public final class FinetuneJob {
         switch (options.method, model) {
         case (.adamw, let .language(language)):
             try FullCheckpoint.write(language, directory: output)
+            // A GGUF base carries its tokenizer inside; the files beside it belong to something else.
+            if request.tokenizer == nil, let gguf = source?.reader as? GGUFModelReader {
+                guard let tokenizer = gguf.tokenizerJSON else { return ["model.safetensors", "config.json"] }
+                try AtomicOutputFile.write(JSON.serialize(tokenizer, style: .indented), to: SystemPath.join(output, "tokenizer.json"))
+                return ["model.safetensors", "config.json", "tokenizer.json"]
+            }
             if let base = request.tokenizer ?? source?.tokenizerPath ?? request.base { try FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
             return ["model.safetensors", "config.json"]
         case (.adamw, let .mlp(mlp)):

@@ -62,6 +62,29 @@ import TensorIO
         #expect(!PathStatus.exists(run + "/adapter.gguf"))
     }
 
+    /// A full fine-tune (adamw) of a GGUF base is a model directory with the file's own
+    /// tokenizer (not files that happen to lie beside the .gguf), so `loft convert RUN
+    /// model.gguf` gives llama.cpp a file with its tokenizer.
+    @Test func fullFinetuneOfAGGUFBaseKeepsItsTokenizer() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let folder = scratch.file("models")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let base = folder + "/llama-q8_0.gguf"
+        try FileManager.default.copyItem(atPath: Self.gguf, toPath: base)
+        try #"{"not": "this model's tokenizer"}"#.write(toFile: folder + "/tokenizer.json", atomically: true, encoding: .utf8)
+        let run = scratch.file("run")
+        let summary = try finetune(base, run, ["--optimizer", "adamw", "--targets", "q_proj"])
+        #expect(summary["gguf_adapter"] == .null)
+        let imported = scratch.file("imported")
+        #expect(loft("convert", Self.gguf, imported).status == 0)
+        #expect(try JSONFile.read(run + "/tokenizer.json") == JSONFile.read(imported + "/tokenizer.json"))
+        let model = scratch.file("model.gguf")
+        let convert = loft("convert", run, model, "--dtype", "q8_0")
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(try GGUFReader(path: model).header.value("tokenizer.ggml.model")?.stringValue == "gpt2")
+    }
+
     /// Without --dtype every tensor keeps the base's type; the ones no adapter touches are
     /// the base's bytes; the tokenizer is the base's. With --dtype f32 the merged model
     /// computes what base + adapter computes.
