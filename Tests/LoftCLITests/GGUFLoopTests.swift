@@ -152,6 +152,32 @@ import TensorIO
         #expect(abs(losses[0] - losses[1]) < 1e-5 * losses[1], "\(losses)")
     }
 
+    /// An adapter on the head of a base that ties it to the embedding: the merge writes an
+    /// output.weight of its own, in the embedding's type, and the embedding as stored.
+    @Test(.requiresPython("numpy", "safetensors"))
+    func mergeUntiesTheHeadInTheEmbeddingsType() throws {
+        let scratch = ScratchDirectory()
+        defer { scratch.remove() }
+        let adapter = scratch.file("head")
+        try FileManager.default.createDirectory(atPath: adapter, withIntermediateDirectories: true)
+        try Python.output("""
+            import sys, json, numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(1)
+            save_file({"base_model.model.lm_head.lora_A.weight": rng.standard_normal((4, 256)).astype(np.float32) * 0.1,
+                       "base_model.model.lm_head.lora_B.weight": rng.standard_normal((256, 4)).astype(np.float32) * 0.1},
+                      sys.argv[1] + "/adapter_model.safetensors", metadata={"format": "pt"})
+            json.dump({"peft_type": "LORA", "r": 4, "lora_alpha": 4, "target_modules": ["lm_head"]}, open(sys.argv[1] + "/adapter_config.json", "w"))
+            """, [adapter])
+        let merged = scratch.file("merged.gguf")
+        let merge = loft("merge", "--base", Self.gguf, "--adapter", adapter, "--out", merged)
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let base = try GGUFReader(path: Self.gguf), out = try GGUFReader(path: merged)
+        #expect(base.entry("output.weight") == nil)
+        #expect(out.entry("output.weight")?.type == base.entry("token_embd.weight")?.type)
+        #expect(Array(try out.storedData(for: "token_embd.weight")) == Array(try base.storedData(for: "token_embd.weight")))
+    }
+
     /// A Q4_K_M base (Q4_K, Q6_K, Q5_0 fallbacks, Q8_0, F32) keeps every tensor's type.
     @Test func mergeKeepsAQ4KMMixture() throws {
         let scratch = ScratchDirectory()

@@ -28,9 +28,12 @@ public struct GGUFCarriedBase {
         }
     }
 
-    /// The type the base stores `ggufName` in, when kept; nil for a tensor the base lacks.
+    /// The type the base stores `ggufName` in, when kept; a head the merge untied (the base
+    /// ties it to token_embd) gets the embedding's type; nil for any other tensor it lacks.
     func type(ggufName: String) -> GGMLType? {
-        keepsTypes ? reader.gguf.entry(ggufName)?.type : nil
+        guard keepsTypes else { return nil }
+        if let entry = reader.gguf.entry(ggufName) { return entry.type }
+        return ggufName == "output.weight" ? reader.gguf.entry("token_embd.weight")?.type : nil
     }
 
     /// The stored bytes of `name` (Hugging Face name) when it is unchanged and written as stored.
