@@ -48,6 +48,11 @@ import TensorIO
                         "--out", run, "--overwrite")
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("llama.cpp: llama-cli -m \(Self.gguf) --lora \(written)"), "\(text.stdout)")
+        // The llama.cpp file given where loft wants the adapter: the message names the directory.
+        let misnamed = loft("eval", "--base", Self.gguf, "--adapter", written, "--data", Self.tokens, "--seq", "16")
+        #expect(misnamed.status == 1)
+        #expect(misnamed.stderr.contains("\(written): a .gguf file, not an adapter directory"), "\(misnamed.stderr)")
+        #expect(misnamed.stderr.contains("give its directory, \(run))"), "\(misnamed.stderr)")
     }
 
     @Test func finetuneOnADirectoryBaseWritesNoGGUFAdapter() throws {
