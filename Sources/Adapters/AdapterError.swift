@@ -3,6 +3,8 @@
 // Problems found while matching an adapter to a base are collected and reported together:
 // a user fixing a name mapping wants the whole list, not one name per run.
 
+import TensorIO
+
 public enum AdapterError: Error, CustomStringConvertible, Equatable {
     case notAnAdapter(path: String)
     case missingConfig(path: String)
@@ -25,6 +27,10 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
+        case let .notAnAdapter(path) where path.lowercased().hasSuffix(".gguf"):
+            // llama.cpp's adapter file, which loft writes but does not read back.
+            let parent = SystemPath.parent(path)
+            return "\(path): a .gguf file, not an adapter directory: loft reads PEFT and MLX-LM adapters (a loft finetune run holds the PEFT one beside adapter.gguf: give its directory, \(parent.isEmpty ? "." : parent))"
         case let .notAnAdapter(path):
             return "\(path): not an adapter (expected adapter_config.json with adapter_model.safetensors or adapter_model.bin (PEFT) or adapters.safetensors (MLX-LM))"
         case let .missingConfig(path):

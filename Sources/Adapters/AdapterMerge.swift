@@ -27,9 +27,20 @@ public struct MergeOptions: Sendable {
     /// Replace an existing output file, or the files merge writes in an existing directory.
     public var overwrite = false
     /// Writes the merged tensors itself instead of the built-in writers (the GGUF export):
-    /// given the output tensors in order, the base, and the producer of each; returns the
-    /// files written.
-    nonisolated(unsafe) public var write: ((_ outputs: [TensorInfo], _ base: ModelSource, _ data: (TensorInfo) throws -> TensorData) throws -> [String])?
+    /// given the output tensors in order, the base, the names of those no adapter changes (a
+    /// GGUF base's are copied as stored, without asking the producer: they count as copied),
+    /// and the producer of each; returns the files written.
+    nonisolated(unsafe) public var write: ((_ outputs: [TensorInfo], _ base: ModelSource, _ untouched: Set<String>,
+                                            _ data: (TensorInfo) throws -> TensorData) throws -> [String])?
+
+    /// Opens the base. The command passes ModelFamilies.open, which also reads a llama.cpp
+    /// .gguf model as the Hugging Face checkpoint it stands for (names, layouts, config), so
+    /// adapters trained on it line up; ModelSource.open alone sees GGUF's own names.
+    nonisolated(unsafe) public var open: (String) throws -> ModelSource = { try ModelSource.open($0) }
+
+    /// For a directory OUT, the side files of a base that has no directory to copy them from
+    /// (a GGUF model: config.json and tokenizer.json from its metadata), as JSON documents.
+    nonisolated(unsafe) public var sideFiles: ((ModelSource) -> [(name: String, json: JSONValue)])?
 
     public init(base: String, adapters: [AdapterSource], output: String) {
         self.base = base
@@ -72,7 +83,7 @@ public enum AdapterMerge {
         _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD, malloc.h */, 1 << 20)
         // A write hook (merge --out X.gguf) writes one file of its own format.
         let layout = options.write == nil ? try outputLayout(options.output, maxShardSize: options.maxShardSize) : nil
-        let source = try ModelSource.open(options.base)
+        let source = try options.open(options.base)
         let base = source.reader
         let readPaths = source.inputPaths + options.adapters.map(\.path)
         let target = try layout?.target(overwrite: options.overwrite, inputs: readPaths)
@@ -88,8 +99,10 @@ public enum AdapterMerge {
         let total = plan.tensors.reduce(0) { $0 + $1.output.byteCount }
         var done = 0
         var lastBase: String?
+        var produced = 0
 
         func produce(_ info: TensorInfo) throws -> TensorData {
+            produced += 1
             if let last = lastBase { base.release(last) }
             let tensor = byName[info.name]!
             lastBase = tensor.baseName
@@ -121,7 +134,9 @@ public enum AdapterMerge {
 
         let outputs = plan.tensors.map(\.output)
         if let write = options.write {
-            report.files = try write(outputs, source, produce)
+            let untouched = Set(plan.tensors.filter { $0.isUntouched && $0.baseName == $0.output.name }.map(\.output.name))
+            report.files = try write(outputs, source, untouched, produce)
+            report.tensorsCopied += outputs.count - produced
             // The hook's own format (quantized GGUF) decides the size, not the tensors it was given.
             report.bytesWritten = report.files.reduce(0) { $0 + (PathStatus($1)?.size ?? 0) }
             if let last = lastBase { base.release(last) }
@@ -147,6 +162,16 @@ public enum AdapterMerge {
             if let side = CheckpointOutput.baseDirectory(source) {
                 report.configUntied = try CheckpointOutput.copySideFiles(from: side, to: staging, untie: !plan.untied.isEmpty,
                                                                           dequantized: base is MLXQuantizedReader)
+            } else {
+                for (name, json) in options.sideFiles?(source) ?? [] {
+                    var json = json
+                    if name == "config.json", !plan.untied.isEmpty, case var .object(members) = json {
+                        members.removeAll { $0.key == "tie_word_embeddings" }
+                        json = .object(members + [JSONMember("tie_word_embeddings", .bool(false))])
+                        report.configUntied = true
+                    }
+                    try AtomicOutputFile.write(JSON.serialize(json, style: .indented) + "\n", to: staging.file(name))
+                }
             }
             let weights = Set(shards.map(\.file) + (writeIndex ? [ShardedSafetensorsReader.indexFileName] : []))
             let moved = try staging.commit(staleNames: ConversionOutput.isCheckpointFileName)

@@ -103,13 +103,19 @@ enum ConvertGGUF {
         }
     }
 
-    /// `merge --out X.gguf`: AdapterMerge plans and merges, the GGUF exporter writes.
-    static func merge(_ options: MergeOptions, recipe: GGUFRecipe, progress: @escaping (Int, Int) -> Void) throws -> MergeReport {
+    /// `merge --out X.gguf`: AdapterMerge plans and merges, the GGUF exporter writes. On a
+    /// GGUF base without --dtype each tensor keeps the base's type (GGUFCarriedBase).
+    static func merge(_ options: MergeOptions, dtype: ConvertDType?, progress: @escaping (Int, Int) -> Void) throws -> MergeReport {
         var options = options
-        options.write = { outputs, source, produce in
+        let recipe = try recipe(dtype)
+        options.write = { outputs, source, untouched, produce in
+            let carried = try (source.reader as? GGUFModelReader).map {
+                try GGUFCarriedBase(reader: $0, keepsTypes: dtype == nil, untouched: untouched,
+                                    instead: "give the merged file's type with --dtype (\(GGUFRecipe.choices.filter { $0 != "auto" }.joined(separator: ", ")))")
+            }
             _ = try GGUFModelExport.run(tensors: outputs, config: source.config, configPath: source.configPath ?? source.path,
                                         tokenizerDirectory: source.tokenizerPath, modelName: source.path, output: options.output,
-                                        recipe: recipe, progress: { done, total, _ in progress(done, total) }, data: produce)
+                                        recipe: recipe, carried: carried, progress: { done, total, _ in progress(done, total) }, data: produce)
             return [options.output]
         }
         return try AdapterMerge.run(options, progress: nil)

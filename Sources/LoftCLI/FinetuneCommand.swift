@@ -15,7 +15,8 @@ struct FinetuneCommand: ParsableCommand {
         abstract: "Fine-tune a GPT-2, LLaMA or MLP with LoFT (default), LoRA or full AdamW; writes a PEFT adapter.",
         discussion: """
             Writes DIR/adapter_model.safetensors + DIR/adapter_config.json (PEFT LoRA format; \
-            --optimizer adamw writes model.safetensors + config.json instead), DIR/log.csv, \
+            --optimizer adamw writes model.safetensors + config.json instead; on a .gguf base \
+            also DIR/adapter.gguf, llama.cpp's LoRA adapter), DIR/log.csv, \
             DIR/log.jsonl, DIR/loss.svg and DIR/checkpoint/ (resume with --resume DIR). \
             Every input is checked before the first step. DIR may not be, contain or lie inside \
             an input; an existing non-empty DIR needs --overwrite, which replaces only the files \
@@ -168,6 +169,8 @@ struct FinetuneCommand: ParsableCommand {
         }
         progress.finish()
         let files = summary.outputFiles.map { SystemPath.join(out, $0) }
+        let ggufAdapter = summary.ggufAdapter.map { SystemPath.join(out, $0) }
+        for note in summary.notes { console.err("loft finetune: note: \(note)") }
         let perplexity = job.model.languageModel != nil ? summary.finalEvalLoss.map(exp) : nil
         if format.json {
             console.out(JSON.serialize(.object([
@@ -178,6 +181,7 @@ struct FinetuneCommand: ParsableCommand {
                 JSONMember("eval_perplexity", .finite(perplexity)),
                 JSONMember("output", .string(out)),
                 JSONMember("files", .array(files.map { .string($0) })),
+                JSONMember("gguf_adapter", ggufAdapter.map { .string($0) } ?? .null),
             ]), style: .indented))
         } else {
             var line = "done: \(summary.steps) steps"
@@ -188,6 +192,7 @@ struct FinetuneCommand: ParsableCommand {
             }
             console.out(line)
             console.out("wrote \(files.joined(separator: ", "))")
+            if let ggufAdapter, let base { console.out("llama.cpp: llama-cli -m \(base) --lora \(ggufAdapter)") }
         }
     }
 }

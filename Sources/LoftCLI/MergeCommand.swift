@@ -2,6 +2,7 @@
 
 import Adapters
 import ArgumentParser
+import Models
 import TensorIO
 
 struct MergeCommand: ParsableCommand {
@@ -9,7 +10,7 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Fold adapters into base weights, or merge whole models from a mergekit YAML (--config).",
         discussion: """
-            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; OUT ending in .gguf is a llama.cpp file, merged and quantized in one pass (--dtype q8_0, q4_k_m, f16, ...); a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
+            Each merged tensor is base + sum(weight * scale * B @ A), computed in float64 and rounded once into the tensor's dtype (F32, F16, BF16): the correctly rounded exact sum. The base is streamed one tensor at a time; tensors no adapter touches are copied byte for byte. OUT ending in .safetensors or .npz is one file; OUT ending in .gguf is a llama.cpp file, merged and quantized in one pass (--dtype q8_0, q4_k_m, f16, ...; on a .gguf base each tensor keeps the base's type unless --dtype is given, and unchanged tensors are copied as stored); a directory (an existing one, or a name without an extension) keeps the base's sharding (and its config and tokenizer files) unless --max-shard-size is given; other extensions are refused. A failed merge leaves nothing at OUT. OUT may not be, contain or lie inside an input; an existing OUT file or non-empty directory needs --overwrite, which replaces only the files merge writes (docs/output.md). Details: docs/commands/merge.md.
 
             Examples:
               loft merge --base model.safetensors --adapter lora --out merged.safetensors
@@ -35,7 +36,7 @@ struct MergeCommand: ParsableCommand {
               dtype: float32
             """)
 
-    @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, or an .npz.")
+    @Option(help: "The base checkpoint: a .safetensors file, a sharded index .json or directory, an .npz, or a llama.cpp .gguf model (a .gguf OUT then keeps its types without --dtype).")
     var base: String?
 
     @Option(help: ArgumentHelp("A mergekit merge configuration (YAML): merge whole models instead of folding adapters.", valueName: "merge.yml"))
@@ -100,6 +101,11 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         if let config { return try runConfig(config) }
         var options = MergeOptions(base: base!, adapters: try adapterSources(), output: out)
+        options.open = ModelFamilies.open
+        options.sideFiles = { source in
+            guard let gguf = source.reader as? GGUFModelReader else { return [] }
+            return [("config.json", gguf.config)] + (gguf.tokenizerJSON.map { [("tokenizer.json", $0)] } ?? [])
+        }
         options.dtype = dtype?.dtype
         options.maxShardSize = try shardSize.bytes()
         options.subtract = subtract
@@ -108,7 +114,7 @@ struct MergeCommand: ParsableCommand {
         let start = ProgressBar.now()
         let progress = ProgressBar(label: "merge")
         let report = ConvertGGUF.isGGUFPath(out)
-            ? try ConvertGGUF.merge(options, recipe: try ConvertGGUF.recipe(dtypeChoice)) { progress.update(done: $0, total: $1) }
+            ? try ConvertGGUF.merge(options, dtype: dtypeChoice) { progress.update(done: $0, total: $1) }
             : try AdapterMerge.run(options) { progress.update(done: $0, total: $1) }
         progress.finish()
         let seconds = ProgressBar.now() - start

@@ -79,6 +79,11 @@ public struct FinetuneSummary: Sendable {
     public var finalLoss: Float?
     public var finalEvalLoss: Double?
     public var outputFiles: [String]
+    /// llama.cpp's LoRA adapter (a file name in the output directory), written when the base
+    /// is a GGUF model and the adapter is one llama.cpp loads.
+    public var ggufAdapter: String? = nil
+    /// What the user should know about the outputs (why no adapter.gguf was written).
+    public var notes: [String] = []
 }
 
 public final class FinetuneJob {
@@ -205,11 +210,35 @@ public final class FinetuneJob {
         })
         try TrainingLog.write(trainer.history, directory: output)
         // An interrupted run (stopAfter) writes its adapter too: it is the model as it stands.
-        let files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
+        var files = ["log.csv", "log.jsonl", "loss.svg", "checkpoint/"] + (try writeModel())
+        let llamaCpp = try writeGGUFAdapter()
+        if let written = llamaCpp.file { files.append(written) }
         let last = trainer.history.last
         return FinetuneSummary(steps: trainer.step, finalLoss: trainer.history.last(where: { $0.loss != nil })?.loss,
                                finalEvalLoss: last?.evalLoss ?? trainer.history.last(where: { $0.evalLoss != nil })?.evalLoss,
-                               outputFiles: files)
+                               outputFiles: files, ggufAdapter: llamaCpp.file, notes: llamaCpp.notes)
+    }
+
+    /// On a GGUF base, the adapter just written also as llama.cpp's LoRA file (adapter.gguf,
+    /// the file `llama-cli -m BASE.gguf --lora` loads), by the converter `loft convert RUN
+    /// adapter.gguf` runs, so the two are the same file. An adapter llama.cpp cannot load is a
+    /// note, not a failed run: the PEFT adapter is there. Whenever none is written, an
+    /// adapter.gguf of an earlier run in the directory is removed rather than left beside an
+    /// adapter it does not match (as an earlier adapter's files are, docs/output.md).
+    func writeGGUFAdapter() throws -> (file: String?, notes: [String]) {
+        let path = SystemPath.join(request.output, GGUFAdapterExport.fileName)
+        func removeStale() throws { if PathStatus.exists(path) { try FileManager.default.removeItem(atPath: path) } }
+        guard options.method != .adamw, model.languageModel != nil, let base = request.base, GGUFModelReader.isGGUF(base) else {
+            try removeStale()
+            return (nil, [])
+        }
+        do {
+            _ = try GGUFAdapterExport.run(adapterDirectory: request.output, base: base, output: path)
+            return (GGUFAdapterExport.fileName, [])
+        } catch let unsupported as GGUFAdapterExport.Unsupported {
+            try removeStale()
+            return (nil, ["no \(GGUFAdapterExport.fileName) (llama.cpp's LoRA format): \(unsupported.problem)"])
+        }
     }
 
     func writeModel() throws -> [String] {
@@ -217,6 +246,12 @@ public final class FinetuneJob {
         switch (options.method, model) {
         case (.adamw, let .language(language)):
             try FullCheckpoint.write(language, directory: output)
+            // A GGUF base carries its tokenizer inside; the files beside it belong to something else.
+            if request.tokenizer == nil, let gguf = source?.reader as? GGUFModelReader {
+                guard let tokenizer = gguf.tokenizerJSON else { return ["model.safetensors", "config.json"] }
+                try AtomicOutputFile.write(JSON.serialize(tokenizer, style: .indented), to: SystemPath.join(output, "tokenizer.json"))
+                return ["model.safetensors", "config.json", "tokenizer.json"]
+            }
             if let base = request.tokenizer ?? source?.tokenizerPath ?? request.base { try FullCheckpoint.copyTokenizerFiles(from: base, to: output) }
             return ["model.safetensors", "config.json"]
         case (.adamw, let .mlp(mlp)):

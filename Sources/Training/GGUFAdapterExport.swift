@@ -7,7 +7,8 @@
 // with mixed ranks) each B is multiplied by its own scale and alpha is written as 0, which
 // llama.cpp reads as "scale 1". LLaMA's q/k projections get the rotary permutation on B's
 // rows, as the base weights do. DoRA, lora_B biases, embedding LoRA and modules_to_save have
-// no llama.cpp equivalent and are refused.
+// no llama.cpp equivalent and are refused (GGUFAdapterExport.Unsupported: `loft convert`
+// reports it as an error, `loft finetune` on a GGUF base as a note, skipping the file).
 
 import Adapters
 import Foundation
@@ -15,6 +16,17 @@ import Models
 import TensorIO
 
 public enum GGUFAdapterExport {
+    /// An adapter llama.cpp's LoRA format cannot express (DoRA, a lora_B bias, an embedding
+    /// LoRA, modules_to_save, a module with no GGUF tensor): a refusal, not a failure to write.
+    public struct Unsupported: Error, CustomStringConvertible, Equatable {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    /// The file `loft finetune` writes beside the PEFT adapter when its base is a GGUF model.
+    public static let fileName = "adapter.gguf"
+
     /// The base model's config: `base`, else the adapter's base_model_name_or_path when it is
     /// a local directory or a GGUF model (its metadata), else the adapter directory's parent.
     static func baseConfig(adapter: String, base: String?) throws -> (config: JSONValue, path: String)? {
@@ -42,15 +54,15 @@ public enum GGUFAdapterExport {
             throw GGUFError(path: configPath, "model_type '\(modelType)' cannot be written to GGUF")
         }
         if let replacement = adapter.replacements.first {
-            throw GGUFError(path: adapterDirectory, "\(replacement.key) replaces a whole tensor (modules_to_save); llama.cpp adapters hold LoRA pairs only")
+            throw Unsupported(path: adapterDirectory, problem: "\(replacement.key) replaces a whole tensor (modules_to_save); llama.cpp adapters hold LoRA pairs only")
         }
         var pairs: [(name: String, a: [Float], aShape: [Int], b: [Float], bShape: [Int], alpha: Double)] = []
         for update in adapter.updates {
-            if update.magnitude != nil { throw GGUFError(path: adapterDirectory, "\(update.module) is DoRA; llama.cpp adapters are plain LoRA") }
-            if update.bias != nil { throw GGUFError(path: adapterDirectory, "\(update.module) has a lora_B bias; llama.cpp adapters have none") }
-            if update.isEmbedding { throw GGUFError(path: adapterDirectory, "\(update.module) is an embedding LoRA; not written to GGUF adapters") }
+            if update.magnitude != nil { throw Unsupported(path: adapterDirectory, problem: "\(update.module) is DoRA; llama.cpp adapters are plain LoRA") }
+            if update.bias != nil { throw Unsupported(path: adapterDirectory, problem: "\(update.module) has a lora_B bias; llama.cpp adapters have none") }
+            if update.isEmbedding { throw Unsupported(path: adapterDirectory, problem: "\(update.module) is an embedding LoRA; not written to GGUF adapters") }
             guard let mapping = architecture.mapping(hfName: update.module + ".weight", config: config) else {
-                throw GGUFError(path: adapterDirectory, "\(update.module) has no \(architecture.name) GGUF tensor")
+                throw Unsupported(path: adapterDirectory, problem: "\(update.module) has no \(architecture.name) GGUF tensor")
             }
             let a = update.a.map(Float.init), b = update.b.map(Float.init)
             let r = update.rank

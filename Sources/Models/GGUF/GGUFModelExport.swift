@@ -5,7 +5,8 @@
 // streams in slices (GGUFWriter.sliceElements), so memory stays flat however large it is.
 //
 // The tensors come from a closure, so a merge can feed merged tensors straight in (no
-// intermediate file).
+// intermediate file); a merge onto a GGUF base also carries the base's types, unchanged
+// tensors and tokenizer over (GGUFCarriedBase).
 
 import TensorIO
 
@@ -33,7 +34,7 @@ public enum GGUFModelExport {
     }
 
     public static func run(tensors: [TensorInfo], config: JSONValue?, configPath: String, tokenizerDirectory: String?, modelName: String,
-                           output: String, recipe: GGUFRecipe, progress: ((Int, Int, String) -> Void)? = nil,
+                           output: String, recipe: GGUFRecipe, carried: GGUFCarriedBase? = nil, progress: ((Int, Int, String) -> Void)? = nil,
                            data: (TensorInfo) throws -> TensorData) throws -> GGUFExportSummary {
         guard let config else { throw GGUFError(path: configPath, "no config.json: GGUF export needs the model's config") }
         let modelType = config["model_type"]?.stringValue ?? ""
@@ -68,10 +69,11 @@ public enum GGUFModelExport {
             }
             let shape = mapping.layout == .transposed && info.shape.count == 2 ? [info.shape[1], info.shape[0]] : info.shape
             let dims = Array(shape.reversed())
-            let type = info.dtype == .I32 ? .I32 : recipe.type(for: mapping.ggufName, dims: dims, source: info.dtype, layer: mapping.layer, layers: layers, tied: tied)
+            let type = info.dtype == .I32 ? .I32 : carried?.type(ggufName: mapping.ggufName)
+                ?? recipe.type(for: mapping.ggufName, dims: dims, source: info.dtype, layer: mapping.layer, layers: layers, tied: tied)
             plans.append(GGUFTensorPlan(name: mapping.ggufName, dims: dims, type: type))
         }
-        let fallbacks = zip(mapped, plans.suffix(mapped.count)).filter { recipe.base?.isQuantized == true && $0.1.type != recipe.base && $0.1.dims.count >= 2 && !recipe.name.hasSuffix("_m") && $0.1.type != .F32 && $0.1.name != "position_embd.weight" }
+        let fallbacks = zip(mapped, plans.suffix(mapped.count)).filter { carried?.keepsTypes != true && recipe.base?.isQuantized == true && $0.1.type != recipe.base && $0.1.dims.count >= 2 && !recipe.name.hasSuffix("_m") && $0.1.type != .F32 && $0.1.name != "position_embd.weight" }
         if !fallbacks.isEmpty {
             notes.append("\(fallbacks.count) tensor(s) not stored as \(recipe.name): rows not whole blocks (\(fallbacks.prefix(3).map { "\($0.1.name) -> \($0.1.type)" }.joined(separator: ", ")))")
         }
@@ -87,7 +89,10 @@ public enum GGUFModelExport {
         metadata += try architecture.hyperparameters(config: config, path: configPath)
         let vocabularySize = config["vocab_size"]?.intValue ?? 0
         let tokenizer = try tokenizerDirectory.map { try GGUFTokenizer.read(directory: $0, config: config, vocabularySize: vocabularySize) }
-        if let tokenizer, tokenizer.model != "none" {
+        let carriedKeys = carried?.metadata ?? []
+        if carriedKeys.contains(where: { $0.key == "tokenizer.ggml.model" }) {
+            // The base's own tokenizer, appended below.
+        } else if let tokenizer, tokenizer.model != "none" {
             // llama.cpp's names for the pre-tokenizer regex: Qwen's (qwen2, also for Qwen3) is its own.
             let preTokenizer = ["gpt2": "gpt-2", "qwen2": "qwen2", "qwen3": "qwen2"][architecture.name] ?? "default"
             metadata += tokenizer.metadata(preTokenizer: preTokenizer)
@@ -99,6 +104,9 @@ public enum GGUFModelExport {
             let reason = tokenizer?.unsupported.map { "the tokenizer is not carried (\($0))" } ?? "no tokenizer beside the model"
             notes.append("\(reason): written with tokenizer.ggml.model = none (llama.cpp runs it on token ids)")
         }
+        for (key, value) in carriedKeys {
+            if let index = metadata.firstIndex(where: { $0.key == key }) { metadata[index].value = value } else { metadata.append((key, value)) }
+        }
 
         let writer = try GGUFWriter(path: output, metadata: metadata, tensors: plans)
         let total = plans.reduce(0) { $0 + $1.byteCount }
@@ -109,6 +117,12 @@ public enum GGUFModelExport {
         }
         for ((info, mapping), plan) in zip(mapped, plans.suffix(mapped.count)) {
             progress?(done, total, plan.name)
+            // A GGUF base's unchanged tensor: its stored bytes, never dequantized.
+            if let stored = try carried?.stored(info.name, ggufName: plan.name, as: plan.type) {
+                try writer.write(stored, from: carried?.reader.gguf.owner)
+                done += plan.byteCount
+                continue
+            }
             let source = try data(info)
             if plan.type == .I32 || (mapping.layout == .unchanged && GGMLType(storing: source.info.dtype) == plan.type) {
                 try writer.write(source.bytes, from: source.owner)
